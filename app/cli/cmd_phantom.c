@@ -1,0 +1,2 @@
+#include "cli_common.h"
+int cmd_phantom(int argc, char **argv) { (void)argc; return cli_fail("%s: not implemented yet", argv[0]); }

@@ -1,0 +1,54 @@
+/* Subcommands that ARCHITECTURE.md reserves and later work fills in. Each has
+ * its help text already, so that scripts can discover the interface. Remove
+ * an entry here when its real implementation (cmd_<name>.c) lands. */
+#include <stdio.h>
+
+#include "cli_common.h"
+
+static int reserved(int argc, char **argv, const char *usage) {
+  if (cli_wants_help(argc, argv)) {
+    printf("%s", usage);
+    return 0;
+  }
+  return cli_fail("%s: not implemented yet in this build", argv[0]);
+}
+
+int cmd_pretrain(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae pretrain --data VOLUME --out M.safetensors [--config cpu-small|paper-base]\n"
+                  "         [--mask-ratio R] [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
+                  "         [--resume M] [--log L.csv]\n");
+}
+
+int cmd_reconstruct(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae reconstruct --model M --data VOLUME --out R.tif [--mask-ratio R] [--seed S]\n"
+                  "         [--error-map E.tif] [--out-pred P.tif] [--out-mask K.tif]\n");
+}
+
+int cmd_finetune(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae finetune --data VOLUME --labels LABELS --task neurons|mito|membrane\n"
+                  "         --out S.safetensors [--init M.safetensors | --scratch] [--steps N]\n"
+                  "         [--val-data V --val-labels W]\n");
+}
+
+int cmd_segment(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae segment --model S --data VOLUME --out LABELS.tif [--probs P.tif]\n");
+}
+
+int cmd_eval(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae eval --pred LABELS --truth LABELS [--metrics arand,voi,ap75,dice]\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae bench --config C [--batch B] [--mask-ratio R] [--steps N]\n");
+}
+
+int cmd_labels(int argc, char **argv) {
+  return reserved(argc, argv,
+                  "usage: semmae labels merge|relabel|filter|stats LABELS [options]\n");
+}

@@ -1,0 +1,76 @@
+/* Volumes: one typed 3D array (z, y, x), x fastest, plus its voxel size.
+ *
+ * Reading accepts a multi-page TIFF/BigTIFF, a folder of 2D TIFF/PNG slices
+ * (natural order: 2 < 10), or a glob; writing produces a deflate-compressed
+ * TIFF (BigTIFF past 4 GiB) through write-then-rename. Every call returns 0 on
+ * success or -1 with a one-line "<file>: <reason>" in err. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sm_error.h"
+
+typedef enum SmDtype {
+  SM_U8,
+  SM_I8,
+  SM_U16,
+  SM_I16,
+  SM_U32,
+  SM_I32,
+  SM_F32,
+  SM_DTYPE_COUNT,
+} SmDtype;
+
+size_t sm_dtype_size(SmDtype t);
+const char *sm_dtype_name(SmDtype t); /* "uint8", "int16", "float32", ... */
+bool sm_dtype_is_integer(SmDtype t);
+
+typedef struct SmVolume {
+  SmDtype dtype;
+  int64_t nz, ny, nx;     /* shape, (z, y, x) */
+  double voxel_size[3];   /* (z, y, x) in unit; 1 when the file does not say */
+  char unit[16];          /* "nm", "um", ... or "" when unknown */
+  int bits_per_sample;    /* significant bits as stored (12 for 12-bit data) */
+  void *data;             /* nz*ny*nx elements of dtype; NULL after a probe */
+} SmVolume;
+
+/* Progress and cancellation for long reads (may be NULL). progress is called
+ * from the reading thread with a fraction in [0, 1]; a non-zero *cancel makes
+ * the read stop and fail with "<file>: cancelled". */
+typedef struct SmReadOptions {
+  void (*progress)(double fraction, void *user);
+  void *user;
+  const volatile int *cancel;
+} SmReadOptions;
+
+/* Zero-filled allocation; fails cleanly (no abort) when it cannot be had. */
+int sm_volume_alloc(SmVolume *v, SmDtype t, int64_t nz, int64_t ny, int64_t nx,
+                    SmError *err);
+void sm_volume_free(SmVolume *v);
+size_t sm_volume_voxels(const SmVolume *v);
+size_t sm_volume_bytes(const SmVolume *v);
+
+/* Shape, dtype and voxel size without reading the pixels (data = NULL). */
+int sm_volume_probe(const char *path, SmVolume *out, SmError *err);
+
+/* Reads the whole volume; costs about one copy of the data in memory. */
+int sm_volume_read(const char *path, SmVolume *out, SmError *err);
+int sm_volume_read_ex(const char *path, const SmReadOptions *opts, SmVolume *out,
+                      SmError *err);
+
+/* Writes a multi-page TIFF (deflate, BigTIFF when needed, ImageJ-style
+ * description with spacing/unit) via a temporary file and rename. */
+int sm_volume_write(const char *path, const SmVolume *v, SmError *err);
+
+/* Value range (min, max) over all voxels, in double. */
+void sm_volume_range(const SmVolume *v, double *min, double *max);
+
+/* Network input scaling (ARCHITECTURE.md): uint8 -> x/127.5 - 1; other types
+ * map their robust percentiles (0.5 % -> -1, 99.5 % -> 1), estimated from a
+ * sample. *lo and *hi receive the values mapped to -1 and 1. out holds
+ * nz*ny*nx floats. */
+void sm_volume_to_float(const SmVolume *v, float *out, double *lo, double *hi);
+/* The (lo, hi) that sm_volume_to_float would use, without converting. */
+void sm_volume_scaling(const SmVolume *v, double *lo, double *hi);

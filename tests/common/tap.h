@@ -1,0 +1,59 @@
+/* A minimal TAP producer for meson's `protocol : 'tap'`.
+ *
+ *   TAP_OK(cond, "what was checked %d", n);
+ *   return tap_done();
+ *
+ * Plan is printed at the end ("1..N"). tap_skip_all() prints "1..0 # SKIP"
+ * and returns 77 for tests whose data is absent. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int tap_count_;
+static int tap_failed_;
+
+__attribute__((format(printf, 2, 3))) static inline int tap_ok(int cond, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  tap_count_++;
+  printf("%sok %d - ", cond ? "" : "not ", tap_count_);
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+  if (!cond) tap_failed_++;
+  fflush(stdout);
+  return cond;
+}
+
+#define TAP_OK(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+
+__attribute__((format(printf, 1, 2))) static inline void tap_diag(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("# ");
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+  fflush(stdout);
+}
+
+static inline int tap_done(void) {
+  printf("1..%d\n", tap_count_);
+  return tap_failed_ ? 1 : 0;
+}
+
+static inline int tap_skip_all(const char *reason) {
+  printf("1..0 # SKIP %s\n", reason);
+  return 77;
+}
+
+/* ../shared/em-data as passed by meson (SEMMAE_EM_DATA), or NULL if absent. */
+#include <sys/stat.h>
+static inline const char *tap_em_data(void) {
+  const char *d = getenv("SEMMAE_EM_DATA");
+  struct stat st;
+  if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+  return d;
+}
