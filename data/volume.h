@@ -74,3 +74,39 @@ void sm_volume_range(const SmVolume *v, double *min, double *max);
 void sm_volume_to_float(const SmVolume *v, float *out, double *lo, double *hi);
 /* The (lo, hi) that sm_volume_to_float would use, without converting. */
 void sm_volume_scaling(const SmVolume *v, double *lo, double *hi);
+
+/* ---- Extensions (additive; everything above keeps its meaning) ---------- */
+
+/* Where a volume comes from, as `semmae info` and the studio report it. */
+typedef enum SmSourceKind {
+  SM_SOURCE_TIFF,         /* one (multi-page) TIFF or BigTIFF file */
+  SM_SOURCE_PNG,          /* one PNG file: a single slice */
+  SM_SOURCE_SLICE_FOLDER, /* a folder of 2D TIFF/PNG slices */
+  SM_SOURCE_GLOB,         /* a glob pattern matching 2D slices */
+} SmSourceKind;
+
+typedef struct SmSourceInfo {
+  SmSourceKind kind;
+  int64_t files;          /* files that make up the volume */
+  int64_t pages;          /* TIFF pages or slices read into z */
+  int64_t file_bytes;     /* their total size on disk */
+  int samples_per_pixel;  /* of the first page; > 1 means sample 0 was taken */
+  bool bigtiff;           /* first file is a BigTIFF */
+  bool big_endian;        /* first file is big-endian (Motorola) */
+  bool tiled;             /* first page is stored in tiles, not strips */
+  char format[16];        /* "TIFF", "BigTIFF" or "PNG" (first file) */
+  char compression[24];   /* "none", "deflate", "lzw", ... (first page) */
+} SmSourceInfo;
+
+/* sm_volume_probe plus a description of the source (info may be NULL). */
+int sm_volume_probe_ex(const char *path, SmVolume *out, SmSourceInfo *info, SmError *err);
+
+typedef struct SmWriteOptions {
+  bool force_bigtiff; /* BigTIFF even when the file stays under 4 GiB (tests) */
+  int deflate_level;  /* 1 (fast) .. 9 (small); 0 = default (6) */
+} SmWriteOptions;
+
+/* sm_volume_write with options (opts may be NULL). sm_volume_write also
+ * honours SEMMAE_FORCE_BIGTIFF=1 in the environment. */
+int sm_volume_write_ex(const char *path, const SmVolume *v, const SmWriteOptions *opts,
+                       SmError *err);
