@@ -52,6 +52,14 @@ static uint64_t physical_memory(void) {
   return (uint64_t)pages * (uint64_t)page_size;
 }
 
+/* SEMMAE_MAX_VOLUME_BYTES caps volume allocations (0 or unset: no cap):
+ * for sandboxes, and for the fuzz test, whose corrupted headers claim
+ * volumes of many gigabytes. */
+static uint64_t allocation_limit(void) {
+  const char *s = getenv("SEMMAE_MAX_VOLUME_BYTES");
+  return s && *s ? strtoull(s, NULL, 10) : 0;
+}
+
 int sm_volume_alloc(SmVolume *v, SmDtype t, int64_t nz, int64_t ny, int64_t nx,
                     SmError *err) {
   memset(v, 0, sizeof *v);
@@ -70,6 +78,13 @@ int sm_volume_alloc(SmVolume *v, SmDtype t, int64_t nz, int64_t ny, int64_t nx,
   /* With overcommit, calloc of more than the machine has may "succeed" and
    * the process be killed later; refuse such sizes up front instead. */
   uint64_t physical = physical_memory();
+  uint64_t limit = allocation_limit();
+  if (limit && bytes > limit)
+    return sm_error_set(err,
+                        "volume %lld x %lld x %lld %s needs %.1f MiB, more than "
+                        "SEMMAE_MAX_VOLUME_BYTES allows (%.1f MiB)",
+                        (long long)nz, (long long)ny, (long long)nx, sm_dtype_name(t),
+                        bytes / 1048576.0, limit / 1048576.0);
   if (physical && bytes > physical)
     return sm_error_set(err,
                         "volume %lld x %lld x %lld %s needs %.1f GiB, more than this "

@@ -45,7 +45,9 @@ typedef struct SmReadOptions {
   const volatile int *cancel;
 } SmReadOptions;
 
-/* Zero-filled allocation; fails cleanly (no abort) when it cannot be had. */
+/* Zero-filled allocation; fails cleanly (no abort) when it cannot be had:
+ * on overflow, above physical memory, above SEMMAE_MAX_VOLUME_BYTES (if set
+ * in the environment), or when calloc fails. */
 int sm_volume_alloc(SmVolume *v, SmDtype t, int64_t nz, int64_t ny, int64_t nx,
                     SmError *err);
 void sm_volume_free(SmVolume *v);
