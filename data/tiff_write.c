@@ -3,6 +3,7 @@
  * description and resolution tags for the voxel size, BigTIFF when the file
  * could pass 4 GiB. Bytes go to a temporary file that is renamed over the
  * target only when everything was written (atomic_file.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,13 @@ static void imagej_description(const SmVolume *v, char *out, size_t size) {
   if (unit[0] && n > 0 && (size_t)n < size) n += snprintf(out + n, size - n, "unit=%s\n", unit);
   if (n > 0 && (size_t)n < size)
     n += snprintf(out + n, size - n, "spacing=%.17g\nloop=false\n", v->voxel_size[0]);
+}
+
+/* The system's reason (disk full, file too large) says more than libtiff's
+ * "Write error at scanline 0". */
+static int write_failed(SmError *err, const char *path, const SmTiffSink *sink, int e) {
+  if (e) return sm_error_set(err, "%s: cannot write: %s", path, strerror(e));
+  return sm_tiff_fail(err, path, sink, "cannot write");
 }
 
 static int write_pages(TIFF *tif, const SmVolume *v, const SmWriteOptions *opts,
@@ -82,10 +90,12 @@ static int write_pages(TIFF *tif, const SmVolume *v, const SmWriteOptions *opts,
       uint32_t rows = (uint32_t)v->ny - row < rows_per_strip ? (uint32_t)v->ny - row : rows_per_strip;
       size_t bytes = rows * row_bytes;
       memcpy(strip, page + row * row_bytes, bytes);
+      errno = 0;
       if (TIFFWriteEncodedStrip(tif, row / rows_per_strip, strip, (tmsize_t)bytes) < 0)
-        rc = sm_tiff_fail(err, path, sink, "cannot write");
+        rc = write_failed(err, path, sink, errno);
     }
-    if (rc == 0 && !TIFFWriteDirectory(tif)) rc = sm_tiff_fail(err, path, sink, "cannot write");
+    errno = 0;
+    if (rc == 0 && !TIFFWriteDirectory(tif)) rc = write_failed(err, path, sink, errno);
   }
   free(strip);
   return rc;

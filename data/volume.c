@@ -81,10 +81,10 @@ int sm_volume_alloc(SmVolume *v, SmDtype t, int64_t nz, int64_t ny, int64_t nx,
   uint64_t limit = allocation_limit();
   if (limit && bytes > limit)
     return sm_error_set(err,
-                        "volume %lld x %lld x %lld %s needs %.1f MiB, more than "
-                        "SEMMAE_MAX_VOLUME_BYTES allows (%.1f MiB)",
+                        "volume %lld x %lld x %lld %s needs %llu bytes, more than "
+                        "SEMMAE_MAX_VOLUME_BYTES allows (%llu)",
                         (long long)nz, (long long)ny, (long long)nx, sm_dtype_name(t),
-                        bytes / 1048576.0, limit / 1048576.0);
+                        (unsigned long long)bytes, (unsigned long long)limit);
   if (physical && bytes > physical)
     return sm_error_set(err,
                         "volume %lld x %lld x %lld %s needs %.1f GiB, more than this "
