@@ -33,7 +33,7 @@ typedef struct MaeModel MaeModel;
 
 /* One tensor of the model, as checkpoint I/O sees it. */
 typedef struct MaeTensor {
-  char name[80];      /* reference MAE name, e.g. "blocks.3.attn.qkv.weight" */
+  char name[128];     /* reference MAE name, e.g. "blocks.3.attn.qkv.weight" */
   int ndim;
   int64_t shape[5];   /* row-major, PyTorch layout */
   size_t numel;

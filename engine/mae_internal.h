@@ -1,0 +1,99 @@
+/* Inside the MAE: the pointer structs generated from mae_tensors.def, the
+ * activation layout, and the walker that binds a struct to one allocation.
+ * For the engine sources and the engine tests only. */
+#pragma once
+
+#include "mae.h"
+
+enum { MAE_INIT_ZERO, MAE_INIT_ONE, MAE_INIT_NORMAL, MAE_INIT_XAVIER, MAE_INIT_SINCOS };
+
+typedef struct MaeBlockParams {
+#define MAE_BLOCK_TENSOR(field, name, init, ndim, d0, d1) float *field;
+#include "mae_tensors.def"
+} MaeBlockParams;
+
+typedef struct MaeParams {
+#define MAE_TENSOR(field, name, init, trainable, ndim, d0, d1, d2, d3, d4) float *field;
+#define MAE_STACK(field, prefix, depth, width) MaeBlockParams *field;
+#include "mae_tensors.def"
+} MaeParams;
+
+/* Called once per tensor, in .def order (stacks expanded block by block). */
+typedef void (*MaeWalkFunc)(void *ctx, const char *name, int init, int trainable, int ndim,
+                            const int64_t shape[5], float **slot);
+/* Walks cfg's tensors; slot points at the field of ps that holds the tensor
+ * (ps's stack arrays must be allocated, see mae_params_alloc_stacks). */
+void mae_walk(const MaeConfig *cfg, MaeParams *ps, MaeWalkFunc fn, void *ctx);
+/* Allocates (0) or frees ps's stack arrays; -1 when out of memory. */
+int mae_params_alloc_stacks(const MaeConfig *cfg, MaeParams *ps);
+void mae_params_free_stacks(MaeParams *ps);
+/* Binds every field of ps to consecutive 64-byte aligned slices of base (or
+ * to NULL if base is NULL); returns the number of floats the set needs. */
+size_t mae_params_bind(const MaeConfig *cfg, MaeParams *ps, float *base);
+
+typedef struct MaeBlockActs {
+  float *ln1, *ln1_mean, *ln1_rstd; // (B, N, W), (B, N), (B, N)
+  float *qkv;                       // (B, N, 3W)
+  float *probs;                     // (B, H, N, N)
+  float *att;                       // (B, N, W)
+  float *x_mid;                     // (B, N, W) residual after attention
+  float *ln2, *ln2_mean, *ln2_rstd; // (B, N, W), (B, N), (B, N)
+  float *fc1;                       // (B, N, HID) before GELU
+  float *gelu;                      // (B, N, HID)
+} MaeBlockActs;
+
+typedef struct MaeActs {
+  float *patches;                   // (B, L, P)
+  float *target;                    // (B, L, P) norm-pix targets
+  float *vis_patches;               // (B, K, P)
+  float *emb;                       // (B, K, C)
+  float **enc_res;                  // [depth + 1] of (B, N, C), N = K + 1
+  MaeBlockActs *enc;                // [depth]
+  float *enc_norm, *enc_norm_mean, *enc_norm_rstd; // (B, N, C), (B, N), (B, N)
+  float *dec_emb;                   // (B, N, CD)
+  float **dec_res;                  // [ddepth + 1] of (B, Nd, CD), Nd = L + 1
+  MaeBlockActs *dec;                // [ddepth]
+  float *dec_norm, *dec_norm_mean, *dec_norm_rstd; // (B, Nd, CD), (B, Nd), (B, Nd)
+  float *pred;                      // (B, Nd, P)
+  /* backward scratch */
+  float *dpred;                     // (B, Nd, P)
+  float *d_dec_norm;                // (B, Nd, CD)
+  float *d_dec_res;                 // (B, Nd, CD)
+  float *d_dec_emb;                 // (B, N, CD)
+  float *d_enc_norm;                // (B, N, C)
+  float *d_enc_res;                 // (B, N, C)
+  float *d_emb;                     // (B, K, C)
+  float *d_ln, *d_att;              // (B, max rows, max width)
+  float *d_qkv;                     // (B, max rows, 3 max width)
+  float *d_hid;                     // (B, max rows, max hidden)
+  float *d_probs;                   // (B, max heads, max rows, max rows)
+} MaeActs;
+
+typedef struct MaeTensorEntry {
+  MaeTensor t;
+  int init;
+  size_t offset; /* in floats from the start of the parameter allocation */
+} MaeTensorEntry;
+
+struct MaeModel {
+  MaeConfig cfg;
+  int L, P, grid[3];
+  MaeParams params, grads;
+  float *param_mem, *grad_mem;
+  size_t n_floats;
+  MaeTensorEntry *table;
+  int n_tensors;
+  /* activations: one allocation, laid out for (act_B, act_K), grown on demand */
+  float *act_mem;
+  size_t act_floats;
+  int act_B, act_K;
+  MaeActs acts;
+  int *vis;      /* (B, K) token of each visible slot, ascending */
+  int *slot;     /* (B, L) visible slot of each token, -1 if masked */
+  uint8_t *mask; /* (B, L) */
+  int cur_B, cur_K;
+  int have_forward;
+};
+
+/* The fixed 3D sin-cos table (1, L + 1, width) described in mae.h. */
+void mae_sincos_table(float *table, const int grid[3], int width);

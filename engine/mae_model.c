@@ -1,0 +1,471 @@
+/* The MAE model: allocation, tensor table, initialisation, forward, backward. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mae_internal.h"
+#include "nn.h"
+
+/* ---- tensor table ---- */
+
+typedef struct TableCtx {
+  MaeModel *m;
+  int count;
+  size_t offset;
+} TableCtx;
+
+static void table_one(void *ctx, const char *name, int init, int trainable, int ndim,
+                      const int64_t shape[5], float **slot) {
+  TableCtx *c = ctx;
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+  if (c->m->table) {
+    MaeTensorEntry *e = &c->m->table[c->count];
+    snprintf(e->t.name, sizeof e->t.name, "%s", name);
+    e->t.ndim = ndim;
+    for (int i = 0; i < 5; i++) e->t.shape[i] = i < ndim ? shape[i] : 1;
+    e->t.numel = n;
+    e->t.data = *slot;
+    e->t.trainable = trainable;
+    e->init = init;
+    e->offset = c->offset;
+  }
+  c->count++;
+  c->offset += (n + 15) & ~(size_t)15;
+}
+
+static void build_table(MaeModel *m) {
+  TableCtx c = {m, 0, 0};
+  mae_walk(&m->cfg, &m->params, table_one, &c);
+  for (int i = 0; i < m->n_tensors; i++) {
+    MaeTensorEntry *e = &m->table[i];
+    e->t.grad = e->t.trainable ? m->grad_mem + e->offset : NULL;
+  }
+}
+
+int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeError *err) {
+  *out = NULL;
+  if (mae_config_validate(cfg, err)) return -1;
+  MaeModel *m = calloc(1, sizeof *m);
+  if (!m) return mae_error_set(err, "mae_model: out of memory");
+  m->cfg = *cfg;
+  m->L = mae_config_tokens(cfg);
+  m->P = mae_config_patch_voxels(cfg);
+  mae_config_grid(cfg, m->grid);
+  if (mae_params_alloc_stacks(cfg, &m->params) || mae_params_alloc_stacks(cfg, &m->grads)) {
+    mae_model_free(m);
+    return mae_error_set(err, "mae_model: out of memory");
+  }
+  m->n_floats = mae_params_bind(cfg, &m->params, NULL);
+  m->param_mem = aligned_alloc(64, m->n_floats * sizeof(float));
+  m->grad_mem = aligned_alloc(64, m->n_floats * sizeof(float));
+  TableCtx count = {m, 0, 0};
+  mae_walk(cfg, &m->params, table_one, &count);
+  m->n_tensors = count.count;
+  m->table = calloc((size_t)m->n_tensors, sizeof *m->table);
+  if (!m->param_mem || !m->grad_mem || !m->table) {
+    mae_model_free(m);
+    return mae_error_set(err, "mae_model: out of memory for %zu parameters", m->n_floats);
+  }
+  memset(m->param_mem, 0, m->n_floats * sizeof(float));
+  memset(m->grad_mem, 0, m->n_floats * sizeof(float));
+  mae_params_bind(cfg, &m->params, m->param_mem);
+  mae_params_bind(cfg, &m->grads, m->grad_mem);
+  build_table(m);
+  mae_model_init(m, seed);
+  *out = m;
+  return 0;
+}
+
+void mae_model_free(MaeModel *m) {
+  if (!m) return;
+  mae_params_free_stacks(&m->params);
+  mae_params_free_stacks(&m->grads);
+  free(m->param_mem);
+  free(m->grad_mem);
+  free(m->table);
+  free(m->act_mem);
+  free(m->acts.enc_res);
+  free(m->acts.dec_res);
+  free(m->acts.enc);
+  free(m->acts.dec);
+  free(m->vis);
+  free(m->slot);
+  free(m->mask);
+  free(m);
+}
+
+const MaeConfig *mae_model_config(const MaeModel *m) { return &m->cfg; }
+int mae_model_n_tensors(const MaeModel *m) { return m->n_tensors; }
+const MaeTensor *mae_model_tensor(const MaeModel *m, int i) {
+  return i >= 0 && i < m->n_tensors ? &m->table[i].t : NULL;
+}
+const MaeTensor *mae_model_find_tensor(const MaeModel *m, const char *name) {
+  for (int i = 0; i < m->n_tensors; i++)
+    if (strcmp(m->table[i].t.name, name) == 0) return &m->table[i].t;
+  return NULL;
+}
+size_t mae_model_n_params(const MaeModel *m) {
+  size_t n = 0;
+  for (int i = 0; i < m->n_tensors; i++)
+    if (m->table[i].t.trainable) n += m->table[i].t.numel;
+  return n;
+}
+
+void mae_model_zero_grad(MaeModel *m) { memset(m->grad_mem, 0, m->n_floats * sizeof(float)); }
+
+void mae_model_init(MaeModel *m, uint64_t seed) {
+  Rng rng;
+  rng_seed(&rng, seed);
+  for (int i = 0; i < m->n_tensors; i++) {
+    MaeTensor *t = &m->table[i].t;
+    float *x = t->data;
+    switch (m->table[i].init) {
+    case MAE_INIT_ZERO:
+      memset(x, 0, t->numel * sizeof(float));
+      break;
+    case MAE_INIT_ONE:
+      for (size_t j = 0; j < t->numel; j++) x[j] = 1.f;
+      break;
+    case MAE_INIT_NORMAL:
+      for (size_t j = 0; j < t->numel; j++) x[j] = 0.02f * rng_normal(&rng);
+      break;
+    case MAE_INIT_XAVIER: {
+      /* xavier-uniform on the (fan_out, fan_in) view, as torch does */
+      double fan_out = (double)t->shape[0], fan_in = (double)t->numel / fan_out;
+      double bound = sqrt(6.0 / (fan_in + fan_out));
+      for (size_t j = 0; j < t->numel; j++)
+        x[j] = (float)((2.0 * rng_uniform_f64(&rng) - 1.0) * bound);
+      break;
+    }
+    case MAE_INIT_SINCOS:
+      mae_sincos_table(x, m->grid, (int)t->shape[2]);
+      break;
+    }
+  }
+}
+
+/* ---- activations ---- */
+
+typedef struct Layout {
+  float *base;
+  size_t n;
+} Layout;
+
+static float *take(Layout *l, size_t n) {
+  float *p = l->base ? l->base + l->n : NULL;
+  l->n += (n + 15) & ~(size_t)15;
+  return p;
+}
+
+static void layout_block(Layout *l, MaeBlockActs *a, size_t B, size_t N, size_t W, size_t H,
+                         size_t HID) {
+  a->ln1 = take(l, B * N * W);
+  a->ln1_mean = take(l, B * N);
+  a->ln1_rstd = take(l, B * N);
+  a->qkv = take(l, B * N * 3 * W);
+  a->probs = take(l, B * H * N * N);
+  a->att = take(l, B * N * W);
+  a->x_mid = take(l, B * N * W);
+  a->ln2 = take(l, B * N * W);
+  a->ln2_mean = take(l, B * N);
+  a->ln2_rstd = take(l, B * N);
+  a->fc1 = take(l, B * N * HID);
+  a->gelu = take(l, B * N * HID);
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static size_t layout_acts(MaeModel *m, float *base, int Bi, int Ki) {
+  const MaeConfig *c = &m->cfg;
+  MaeActs *a = &m->acts;
+  Layout l = {base, 0};
+  size_t B = Bi, K = Ki, N = K + 1, L = m->L, Nd = L + 1, P = m->P;
+  size_t C = c->enc_dim, CD = c->dec_dim, H = c->enc_heads, HD = c->dec_heads;
+  size_t r = c->mlp_ratio;
+  a->patches = take(&l, B * L * P);
+  a->target = take(&l, B * L * P);
+  a->vis_patches = take(&l, B * K * P);
+  a->emb = take(&l, B * K * C);
+  for (int i = 0; i <= c->enc_depth; i++) a->enc_res[i] = take(&l, B * N * C);
+  for (int i = 0; i < c->enc_depth; i++) layout_block(&l, &a->enc[i], B, N, C, H, r * C);
+  a->enc_norm = take(&l, B * N * C);
+  a->enc_norm_mean = take(&l, B * N);
+  a->enc_norm_rstd = take(&l, B * N);
+  a->dec_emb = take(&l, B * N * CD);
+  for (int i = 0; i <= c->dec_depth; i++) a->dec_res[i] = take(&l, B * Nd * CD);
+  for (int i = 0; i < c->dec_depth; i++) layout_block(&l, &a->dec[i], B, Nd, CD, HD, r * CD);
+  a->dec_norm = take(&l, B * Nd * CD);
+  a->dec_norm_mean = take(&l, B * Nd);
+  a->dec_norm_rstd = take(&l, B * Nd);
+  a->pred = take(&l, B * Nd * P);
+  a->dpred = take(&l, B * Nd * P);
+  a->d_dec_norm = take(&l, B * Nd * CD);
+  a->d_dec_res = take(&l, B * Nd * CD);
+  a->d_dec_emb = take(&l, B * N * CD);
+  a->d_enc_norm = take(&l, B * N * C);
+  a->d_enc_res = take(&l, B * N * C);
+  a->d_emb = take(&l, B * K * C);
+  size_t rows_w = max_sz(N * C, Nd * CD);
+  a->d_ln = take(&l, B * rows_w);
+  a->d_att = take(&l, B * rows_w);
+  a->d_qkv = take(&l, B * 3 * rows_w);
+  a->d_hid = take(&l, B * r * rows_w);
+  a->d_probs = take(&l, B * max_sz(H * N * N, HD * Nd * Nd));
+  return l.n;
+}
+
+/* Lays the activations out for (B, K), growing the allocation if needed. */
+static int ensure_acts(MaeModel *m, int B, int K, MaeError *err) {
+  const MaeConfig *c = &m->cfg;
+  MaeActs *a = &m->acts;
+  if (!a->enc_res) {
+    a->enc_res = calloc((size_t)c->enc_depth + 1, sizeof(float *));
+    a->dec_res = calloc((size_t)c->dec_depth + 1, sizeof(float *));
+    a->enc = calloc((size_t)c->enc_depth + 1, sizeof(MaeBlockActs));
+    a->dec = calloc((size_t)c->dec_depth + 1, sizeof(MaeBlockActs));
+    if (!a->enc_res || !a->dec_res || !a->enc || !a->dec)
+      return mae_error_set(err, "mae_model: out of memory");
+  }
+  if (m->act_mem && m->act_B == B && m->act_K == K) return 0;
+  size_t need = layout_acts(m, NULL, B, K);
+  if (need > m->act_floats) {
+    free(m->act_mem);
+    m->act_mem = aligned_alloc(64, need * sizeof(float));
+    m->act_floats = m->act_mem ? need : 0;
+    free(m->vis);
+    free(m->slot);
+    free(m->mask);
+    m->vis = malloc((size_t)B * m->L * sizeof(int));
+    m->slot = malloc((size_t)B * m->L * sizeof(int));
+    m->mask = malloc((size_t)B * m->L);
+    if (!m->act_mem || !m->vis || !m->slot || !m->mask) {
+      m->act_B = 0;
+      return mae_error_set(err, "mae_model: out of memory for activations (%zu MB)",
+                           need * sizeof(float) >> 20);
+    }
+  } else if (B > m->act_B) {
+    /* the index arrays are sized by B only */
+    int *v = realloc(m->vis, (size_t)B * m->L * sizeof(int));
+    if (v) m->vis = v;
+    int *s = realloc(m->slot, (size_t)B * m->L * sizeof(int));
+    if (s) m->slot = s;
+    uint8_t *k = realloc(m->mask, (size_t)B * m->L);
+    if (k) m->mask = k;
+    if (!v || !s || !k) return mae_error_set(err, "mae_model: out of memory");
+  }
+  layout_acts(m, m->act_mem, B, K);
+  m->act_B = B;
+  m->act_K = K;
+  return 0;
+}
+
+/* ---- transformer block ---- */
+
+static void block_forward(MaeBlockActs *a, float *x_out, const float *x_in,
+                          const MaeBlockParams *p, int B, int N, int W, int H, int HID,
+                          float eps) {
+  int M = B * N;
+  nn_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x_in, p->norm1_w, p->norm1_b, M, W, eps);
+  nn_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, M, W, 3 * W);
+  nn_attention_forward(a->att, a->probs, a->qkv, B, N, W, H);
+  nn_linear_forward(a->x_mid, a->att, p->proj_w, p->proj_b, M, W, W);
+  nn_residual_forward(a->x_mid, a->x_mid, x_in, (size_t)M * W);
+  nn_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x_mid, p->norm2_w, p->norm2_b, M, W,
+                       eps);
+  nn_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, M, W, HID);
+  nn_gelu_forward(a->gelu, a->fc1, (size_t)M * HID);
+  nn_linear_forward(x_out, a->gelu, p->fc2_w, p->fc2_b, M, HID, W);
+  nn_residual_forward(x_out, x_out, a->x_mid, (size_t)M * W);
+}
+
+/* d_res: in, the gradient of the block's output; out, of its input. */
+static void block_backward(MaeBlockParams *g, float *d_res, const MaeActs *s,
+                           const MaeBlockActs *a, const float *x_in, const MaeBlockParams *p,
+                           int B, int N, int W, int H, int HID) {
+  int M = B * N;
+  nn_linear_backward(s->d_hid, g->fc2_w, g->fc2_b, d_res, a->gelu, p->fc2_w, M, HID, W);
+  nn_gelu_backward(s->d_hid, s->d_hid, a->fc1, (size_t)M * HID);
+  nn_linear_backward(s->d_ln, g->fc1_w, g->fc1_b, s->d_hid, a->ln2, p->fc1_w, M, W, HID);
+  nn_layernorm_backward(d_res, g->norm2_w, g->norm2_b, s->d_ln, a->x_mid, p->norm2_w, a->ln2_mean,
+                        a->ln2_rstd, M, W);
+  nn_linear_backward(s->d_att, g->proj_w, g->proj_b, d_res, a->att, p->proj_w, M, W, W);
+  nn_attention_backward(s->d_qkv, s->d_probs, s->d_att, a->qkv, a->probs, B, N, W, H);
+  nn_linear_backward(s->d_ln, g->qkv_w, g->qkv_b, s->d_qkv, a->ln1, p->qkv_w, M, W, 3 * W);
+  nn_layernorm_backward(d_res, g->norm1_w, g->norm1_b, s->d_ln, x_in, p->norm1_w, a->ln1_mean,
+                        a->ln1_rstd, M, W);
+}
+
+/* ---- model ---- */
+
+int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int B, float *pred,
+                      double *loss, MaeError *err) {
+  const MaeConfig *c = &m->cfg;
+  const MaeParams *p = &m->params;
+  const int L = m->L, P = m->P, C = c->enc_dim, CD = c->dec_dim, Nd = L + 1;
+  m->have_forward = 0;
+  if (B < 1) return mae_error_set(err, "mae_model: batch must be at least 1");
+  int K = 0;
+  for (int t = 0; t < L; t++) K += mask[t] == 0;
+  for (int b = 1; b < B; b++) {
+    int k = 0;
+    for (int t = 0; t < L; t++) k += mask[(size_t)b * L + t] == 0;
+    if (k != K)
+      return mae_error_set(err, "mae_model: sample %d has %d visible tokens, sample 0 has %d", b,
+                           k, K);
+  }
+  if (K < 1) return mae_error_set(err, "mae_model: every token is masked; keep at least one");
+  if (ensure_acts(m, B, K, err)) return -1;
+  MaeActs *a = &m->acts;
+  const int N = K + 1;
+  m->cur_B = B;
+  m->cur_K = K;
+  memcpy(m->mask, mask, (size_t)B * L);
+  for (int b = 0; b < B; b++) {
+    int j = 0;
+    for (int t = 0; t < L; t++) {
+      int visible = mask[(size_t)b * L + t] == 0;
+      m->slot[(size_t)b * L + t] = visible ? j : -1;
+      if (visible) m->vis[(size_t)b * K + j++] = t;
+    }
+  }
+
+  /* patches, targets, visible patches */
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; b++)
+    mae_patchify(c, crops + (size_t)b * mae_config_crop_voxels(c), a->patches + (size_t)b * L * P);
+  nn_normpix_target(a->target, a->patches, B * L, P);
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < K; j++)
+      memcpy(a->vis_patches + ((size_t)b * K + j) * P,
+             a->patches + ((size_t)b * L + m->vis[(size_t)b * K + j]) * P, sizeof(float) * P);
+
+  /* encoder on [cls; visible tokens] */
+  nn_linear_forward(a->emb, a->vis_patches, p->patch_w, p->patch_b, B * K, P, C);
+  for (int b = 0; b < B; b++) {
+    float *x = a->enc_res[0] + (size_t)b * N * C;
+    for (int i = 0; i < C; i++) x[i] = p->cls_token[i] + p->pos_embed[i];
+    for (int j = 0; j < K; j++) {
+      const float *e = a->emb + ((size_t)b * K + j) * C;
+      const float *pos = p->pos_embed + (size_t)(1 + m->vis[(size_t)b * K + j]) * C;
+      float *y = x + (size_t)(1 + j) * C;
+      for (int i = 0; i < C; i++) y[i] = e[i] + pos[i];
+    }
+  }
+  for (int l = 0; l < c->enc_depth; l++)
+    block_forward(&a->enc[l], a->enc_res[l + 1], a->enc_res[l], &p->blocks[l], B, N, C,
+                  c->enc_heads, c->mlp_ratio * C, c->ln_eps);
+  nn_layernorm_forward(a->enc_norm, a->enc_norm_mean, a->enc_norm_rstd, a->enc_res[c->enc_depth],
+                       p->norm_w, p->norm_b, B * N, C, c->ln_eps);
+
+  /* decoder over [cls; all tokens], masked ones from the mask token */
+  nn_linear_forward(a->dec_emb, a->enc_norm, p->dec_embed_w, p->dec_embed_b, B * N, C, CD);
+  for (int b = 0; b < B; b++) {
+    float *x = a->dec_res[0] + (size_t)b * Nd * CD;
+    const float *e = a->dec_emb + (size_t)b * N * CD;
+    for (int i = 0; i < CD; i++) x[i] = e[i] + p->dec_pos_embed[i];
+    for (int t = 0; t < L; t++) {
+      int j = m->slot[(size_t)b * L + t];
+      const float *src = j >= 0 ? e + (size_t)(1 + j) * CD : p->mask_token;
+      const float *pos = p->dec_pos_embed + (size_t)(1 + t) * CD;
+      float *y = x + (size_t)(1 + t) * CD;
+      for (int i = 0; i < CD; i++) y[i] = src[i] + pos[i];
+    }
+  }
+  for (int l = 0; l < c->dec_depth; l++)
+    block_forward(&a->dec[l], a->dec_res[l + 1], a->dec_res[l], &p->decoder_blocks[l], B, Nd, CD,
+                  c->dec_heads, c->mlp_ratio * CD, c->ln_eps);
+  nn_layernorm_forward(a->dec_norm, a->dec_norm_mean, a->dec_norm_rstd, a->dec_res[c->dec_depth],
+                       p->dec_norm_w, p->dec_norm_b, B * Nd, CD, c->ln_eps);
+  nn_linear_forward(a->pred, a->dec_norm, p->pred_w, p->pred_b, B * Nd, CD, P);
+
+  double total = 0.0;
+  int n_masked = 0;
+  for (int b = 0; b < B; b++) {
+    int nm = 0;
+    for (int t = 0; t < L; t++) nm += mask[(size_t)b * L + t] != 0;
+    double lb = nn_masked_mse_forward_backward(NULL, a->pred + ((size_t)b * Nd + 1) * P,
+                                               a->target + (size_t)b * L * P, mask + (size_t)b * L,
+                                               L, P);
+    total += lb * nm;
+    n_masked += nm;
+  }
+  if (loss) *loss = n_masked ? total / n_masked : 0.0;
+  if (pred)
+    for (int b = 0; b < B; b++)
+      memcpy(pred + (size_t)b * L * P, a->pred + ((size_t)b * Nd + 1) * P,
+             sizeof(float) * (size_t)L * P);
+  m->have_forward = 1;
+  return 0;
+}
+
+int mae_model_backward(MaeModel *m, MaeError *err) {
+  if (!m->have_forward) return mae_error_set(err, "mae_model: backward without a forward");
+  const MaeConfig *c = &m->cfg;
+  const MaeParams *p = &m->params;
+  MaeParams *g = &m->grads;
+  MaeActs *a = &m->acts;
+  const int B = m->cur_B, K = m->cur_K, N = K + 1, L = m->L, Nd = L + 1, P = m->P;
+  const int C = c->enc_dim, CD = c->dec_dim;
+
+  /* loss -> pred: the mean is over all masked tokens of the batch */
+  int n_masked = 0;
+  for (size_t i = 0; i < (size_t)B * L; i++) n_masked += m->mask[i] != 0;
+  for (int b = 0; b < B; b++) {
+    float *dp = a->dpred + (size_t)b * Nd * P;
+    memset(dp, 0, sizeof(float) * P); /* cls row */
+    nn_masked_mse_forward_backward(dp + P, a->pred + ((size_t)b * Nd + 1) * P,
+                                   a->target + (size_t)b * L * P, m->mask + (size_t)b * L, L, P);
+    /* per-sample call normalised by this sample's count; rescale to the batch's */
+    int nm = 0;
+    for (int t = 0; t < L; t++) nm += m->mask[(size_t)b * L + t] != 0;
+    if (nm && n_masked != nm) {
+      float s = (float)nm / (float)n_masked;
+      for (size_t i = 0; i < (size_t)L * P; i++) dp[P + i] *= s;
+    }
+  }
+
+  /* decoder */
+  nn_linear_backward(a->d_dec_norm, g->pred_w, g->pred_b, a->dpred, a->dec_norm, p->pred_w, B * Nd,
+                     CD, P);
+  memset(a->d_dec_res, 0, sizeof(float) * (size_t)B * Nd * CD);
+  nn_layernorm_backward(a->d_dec_res, g->dec_norm_w, g->dec_norm_b, a->d_dec_norm,
+                        a->dec_res[c->dec_depth], p->dec_norm_w, a->dec_norm_mean,
+                        a->dec_norm_rstd, B * Nd, CD);
+  for (int l = c->dec_depth - 1; l >= 0; l--)
+    block_backward(&g->decoder_blocks[l], a->d_dec_res, a, &a->dec[l], a->dec_res[l],
+                   &p->decoder_blocks[l], B, Nd, CD, c->dec_heads, c->mlp_ratio * CD);
+  for (int b = 0; b < B; b++) {
+    const float *dx = a->d_dec_res + (size_t)b * Nd * CD;
+    float *de = a->d_dec_emb + (size_t)b * N * CD;
+    memcpy(de, dx, sizeof(float) * CD);
+    for (int t = 0; t < L; t++) {
+      int j = m->slot[(size_t)b * L + t];
+      const float *src = dx + (size_t)(1 + t) * CD;
+      if (j >= 0)
+        memcpy(de + (size_t)(1 + j) * CD, src, sizeof(float) * CD);
+      else
+        for (int i = 0; i < CD; i++) g->mask_token[i] += src[i];
+    }
+  }
+  nn_linear_backward(a->d_enc_norm, g->dec_embed_w, g->dec_embed_b, a->d_dec_emb, a->enc_norm,
+                     p->dec_embed_w, B * N, C, CD);
+
+  /* encoder */
+  memset(a->d_enc_res, 0, sizeof(float) * (size_t)B * N * C);
+  nn_layernorm_backward(a->d_enc_res, g->norm_w, g->norm_b, a->d_enc_norm,
+                        a->enc_res[c->enc_depth], p->norm_w, a->enc_norm_mean, a->enc_norm_rstd,
+                        B * N, C);
+  for (int l = c->enc_depth - 1; l >= 0; l--)
+    block_backward(&g->blocks[l], a->d_enc_res, a, &a->enc[l], a->enc_res[l], &p->blocks[l], B, N,
+                   C, c->enc_heads, c->mlp_ratio * C);
+  for (int b = 0; b < B; b++) {
+    const float *dx = a->d_enc_res + (size_t)b * N * C;
+    for (int i = 0; i < C; i++) g->cls_token[i] += dx[i];
+    memcpy(a->d_emb + (size_t)b * K * C, dx + C, sizeof(float) * (size_t)K * C);
+  }
+  nn_linear_backward(NULL, g->patch_w, g->patch_b, a->d_emb, a->vis_patches, p->patch_w, B * K, P,
+                     C);
+  return 0;
+}
