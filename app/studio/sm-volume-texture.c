@@ -1,0 +1,241 @@
+/* CPU side of the 3D view's uploads: box-filter downsampling, texel
+ * conversion and the selected-segment mask (see sm-volume-texture.h). */
+#include "sm-volume-texture.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+sm_volume_texture_plan (gint64 nz, gint64 ny, gint64 nx, int max_dim, gsize max_texels,
+                        int factor[3])
+{
+  const gint64 n[3] = { MAX (nz, 1), MAX (ny, 1), MAX (nx, 1) };
+  int f[3] = { 1, 1, 1 };
+  for (;;) {
+    gint64 out[3];
+    int longest = 0;
+    for (int a = 0; a < 3; a++) {
+      out[a] = (n[a] + f[a] - 1) / f[a];
+      if (out[a] > out[longest]) longest = a;
+    }
+    gboolean too_long = out[longest] > max_dim;
+    gboolean too_many = (guint64) out[0] * out[1] * out[2] > max_texels;
+    if (!too_long && !too_many) break;
+    f[longest]++;
+  }
+  memcpy (factor, f, sizeof f);
+}
+
+void
+sm_volume_texture_clear (SmVolumeTexture *t)
+{
+  g_free (t->texels);
+  memset (t, 0, sizeof *t);
+}
+
+/* One source row (n elements of dtype) as floats. */
+static void
+read_row (SmDtype dtype, const void *src, gint64 n, float *dst)
+{
+#define CONVERT(ctype) \
+  do { const ctype *s = src; for (gint64 i = 0; i < n; i++) dst[i] = (float) s[i]; } while (0)
+  switch (dtype) {
+  case SM_U8: CONVERT (guint8); break;
+  case SM_I8: CONVERT (gint8); break;
+  case SM_U16: CONVERT (guint16); break;
+  case SM_I16: CONVERT (gint16); break;
+  case SM_U32: CONVERT (guint32); break;
+  case SM_I32: CONVERT (gint32); break;
+  case SM_F32:
+    for (gint64 i = 0; i < n; i++) {
+      float x = ((const float *) src)[i];
+      dst[i] = isfinite (x) ? x : 0.0f;
+    }
+    break;
+  default: memset (dst, 0, (gsize) n * sizeof *dst); break;
+  }
+#undef CONVERT
+}
+
+static gsize
+dtype_size (SmDtype t)
+{
+  switch (t) {
+  case SM_U8: case SM_I8: return 1;
+  case SM_U16: case SM_I16: return 2;
+  default: return 4;
+  }
+}
+
+gboolean
+sm_volume_texture_build (const SmVolume *v, const int factor[3], gboolean allow_unorm16,
+                         const gint *cancel, SmVolumeTexture *out)
+{
+  memset (out, 0, sizeof *out);
+  const gint64 nx = v->nx, ny = v->ny, nz = v->nz;
+  const int fz = factor[0], fy = factor[1], fx = factor[2];
+  const int oz = (int) ((nz + fz - 1) / fz), oy = (int) ((ny + fy - 1) / fy),
+            ox = (int) ((nx + fx - 1) / fx);
+  const gsize slice_texels = (gsize) oy * ox, texels = slice_texels * oz;
+  const gsize esize = dtype_size (v->dtype);
+
+  SmTexelType type = SM_TEXEL_F32;
+  double offset = 0.0, scale = 1.0;
+  switch (v->dtype) {
+  case SM_U8: type = SM_TEXEL_U8; scale = 255.0; break;
+  case SM_I8: type = SM_TEXEL_U8; scale = 255.0; offset = -128.0; break;
+  case SM_U16: if (allow_unorm16) { type = SM_TEXEL_U16; scale = 65535.0; } break;
+  case SM_I16: if (allow_unorm16) { type = SM_TEXEL_U16; scale = 65535.0; offset = -32768.0; } break;
+  default: break;
+  }
+  const gsize tsize = type == SM_TEXEL_U8 ? 1 : type == SM_TEXEL_U16 ? 2 : 4;
+
+  void *texels_buf = g_try_malloc (texels * tsize);
+  float *acc = g_try_malloc (slice_texels * sizeof (float));
+  float *row = g_try_malloc ((gsize) nx * sizeof (float));
+  if (!texels_buf || !acc || !row) {
+    g_free (texels_buf); g_free (acc); g_free (row);
+    return FALSE;
+  }
+
+  float fmin = G_MAXFLOAT, fmax = -G_MAXFLOAT;
+  for (int z = 0; z < oz; z++) {
+    if (cancel && g_atomic_int_get (cancel)) {
+      g_free (texels_buf); g_free (acc); g_free (row);
+      return FALSE;
+    }
+    memset (acc, 0, slice_texels * sizeof (float));
+    const gint64 z0 = (gint64) z * fz, z1 = MIN (z0 + fz, nz);
+    for (gint64 iz = z0; iz < z1; iz++)
+      for (gint64 iy = 0; iy < ny; iy++) {
+        const char *src = (const char *) v->data + ((iz * ny + iy) * nx) * esize;
+        read_row (v->dtype, src, nx, row);
+        float *dst = acc + (iy / fy) * ox;
+        if (fx == 1)
+          for (gint64 ix = 0; ix < nx; ix++) dst[ix] += row[ix];
+        else
+          for (gint64 ix = 0; ix < nx; ix++) dst[ix / fx] += row[ix];
+      }
+    /* Boxes at the far edges are cut short: divide by the true count. */
+    for (int y = 0; y < oy; y++) {
+      const gint64 cy = MIN ((gint64) (y + 1) * fy, ny) - (gint64) y * fy;
+      for (int x = 0; x < ox; x++) {
+        const gint64 cx = MIN ((gint64) (x + 1) * fx, nx) - (gint64) x * fx;
+        const gsize i = (gsize) y * ox + x;
+        const float mean = acc[i] / (float) ((z1 - z0) * cy * cx);
+        const gsize o = (gsize) z * slice_texels + i;
+        switch (type) {
+        case SM_TEXEL_U8:
+          ((guint8 *) texels_buf)[o] = (guint8) CLAMP (lrintf (mean - (float) offset), 0, 255);
+          break;
+        case SM_TEXEL_U16:
+          ((guint16 *) texels_buf)[o] = (guint16) CLAMP (lrintf (mean - (float) offset), 0, 65535);
+          break;
+        case SM_TEXEL_F32:
+          ((float *) texels_buf)[o] = mean;
+          fmin = MIN (fmin, mean);
+          fmax = MAX (fmax, mean);
+          break;
+        }
+      }
+    }
+  }
+  g_free (acc);
+  g_free (row);
+
+  if (type == SM_TEXEL_F32) {
+    /* Normalise to [0, 1] so that GLES can store it as half floats. */
+    if (!(fmax > fmin)) fmax = fmin + 1.0f;
+    offset = fmin;
+    scale = (double) fmax - fmin;
+    float *f = texels_buf;
+    const float inv = (float) (1.0 / scale);
+    for (gsize i = 0; i < texels; i++) f[i] = (f[i] - fmin) * inv;
+  }
+
+  out->type = type;
+  out->nz = oz; out->ny = oy; out->nx = ox;
+  memcpy (out->factor, factor, sizeof out->factor);
+  out->scale = scale;
+  out->offset = offset;
+  out->texels = texels_buf;
+  return TRUE;
+}
+
+static inline guint32
+label_at (const SmVolume *labels, gsize i)
+{
+  switch (labels->dtype) {
+  case SM_U32: case SM_I32: return ((const guint32 *) labels->data)[i];
+  case SM_U16: case SM_I16: return ((const guint16 *) labels->data)[i];
+  case SM_U8: case SM_I8: return ((const guint8 *) labels->data)[i];
+  default: return 0;
+  }
+}
+
+gboolean
+sm_volume_mask_build (const SmVolume *labels, const int factor[3], const int tex_shape[3],
+                      const guint32 *ids, gsize n_ids, const int lo[3], const int hi[3],
+                      const gint *cancel, guint8 *mask)
+{
+  const gint64 nx = labels->nx, ny = labels->ny, nz = labels->nz;
+  const int ty = tex_shape[1], tx = tex_shape[2];
+  /* id -> 1-based palette index; the last id seen is cached because labels
+   * come in runs along x. */
+  GHashTable *index_of = g_hash_table_new (g_direct_hash, g_direct_equal);
+  for (gsize k = 0; k < n_ids; k++)
+    if (!g_hash_table_contains (index_of, GUINT_TO_POINTER (ids[k])))
+      g_hash_table_insert (index_of, GUINT_TO_POINTER (ids[k]), GUINT_TO_POINTER ((guint) (k % 255) + 1));
+  const gboolean zero_selected = g_hash_table_contains (index_of, GUINT_TO_POINTER (0));
+
+  for (int z = lo[0]; z < hi[0]; z++)
+    for (int y = lo[1]; y < hi[1]; y++)
+      for (int x = lo[2]; x < hi[2]; x++) {
+        guint8 *m = mask + 2 * (((gsize) z * ty + y) * tx + x);
+        m[0] = m[1] = 0;
+      }
+
+  guint32 last_id = 0;
+  guint last_index = zero_selected ? GPOINTER_TO_UINT (g_hash_table_lookup (index_of, GUINT_TO_POINTER (0))) : 0;
+  const gint64 x0 = (gint64) lo[2] * factor[2], x1 = MIN ((gint64) hi[2] * factor[2], nx);
+  for (int z = lo[0]; z < hi[0]; z++) {
+    if (cancel && g_atomic_int_get (cancel)) {
+      g_hash_table_unref (index_of);
+      return FALSE;
+    }
+    const gint64 z0 = (gint64) z * factor[0], z1 = MIN (z0 + factor[0], nz);
+    for (gint64 iz = z0; iz < z1; iz++)
+      for (gint64 iy = (gint64) lo[1] * factor[1]; iy < MIN ((gint64) hi[1] * factor[1], ny); iy++) {
+        const gsize row = (gsize) (iz * ny + iy) * nx;
+        guint8 *mrow = mask + 2 * (((gsize) z * ty + iy / factor[1]) * tx);
+        for (gint64 ix = x0; ix < x1; ix++) {
+          const guint32 id = label_at (labels, row + ix);
+          if (id != last_id) {
+            last_id = id;
+            last_index = GPOINTER_TO_UINT (g_hash_table_lookup (index_of, GUINT_TO_POINTER (id)));
+          }
+          if (last_index) {
+            guint8 *m = mrow + 2 * (ix / factor[2]);
+            if (!m[0]) {
+              m[0] = 255;
+              m[1] = (guint8) last_index;
+            }
+          }
+        }
+      }
+  }
+  g_hash_table_unref (index_of);
+  return TRUE;
+}
+
+void
+sm_segment_color (guint32 id, float rgb[3])
+{
+  /* The same hash as id_colour() in shaders/overlay_labels.frag, so that a
+   * segment has one colour in the slice views and in 3D. */
+  guint32 h = id * 2654435761u;
+  h ^= h >> 16;
+  h *= 0x45d9f3bu;
+  h ^= h >> 16;
+  for (int c = 0; c < 3; c++) rgb[c] = 0.2f + 0.8f * (float) ((h >> (8 * c)) & 255u) / 255.0f;
+}

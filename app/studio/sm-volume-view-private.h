@@ -1,0 +1,19 @@
+/* Hooks of SmVolumeView for the bench and the display tests: drive the camera
+ * and the quality level without a mouse, and ask why GL failed. Not for the
+ * application, which uses sm-volume-view.h only. */
+#pragma once
+
+#include "sm-volume-view.h"
+
+G_BEGIN_DECLS
+
+/* As if the mouse had dragged by (dx, dy) pixels. */
+void sm_volume_view_orbit (SmVolumeView *self, double dx, double dy);
+/* TRUE renders as while dragging: half resolution, longer steps. */
+void sm_volume_view_set_interacting (SmVolumeView *self, gboolean interacting);
+/* The message shown in place of the view when GL failed, or NULL. */
+const char *sm_volume_view_get_gl_error (SmVolumeView *self);
+/* TRUE once the GL programs are built (after realize). */
+gboolean sm_volume_view_is_gl_ready (SmVolumeView *self);
+
+G_END_DECLS

@@ -1,0 +1,135 @@
+// Ray-marcher of SmVolumeView: maximum-intensity projection or front-to-back
+// alpha compositing of the image volume, and the selected label segments as
+// shaded iso-surfaces of their mask. The #version line is prepended.
+//
+// Box space: physical units, centred, axes (x, y, z) of the volume, the box is
+// [-u_half_extent, u_half_extent]; texture coordinates are p / (2 h) + 0.5.
+in vec2 v_ndc;
+out vec4 frag_color;
+
+uniform mat4 u_inv_mvp;        // clip -> box space
+uniform vec3 u_half_extent;    // (x, y, z)
+uniform sampler3D u_volume;    // R: texel in [0, 1]
+uniform sampler3D u_mask;      // R: 1 inside a selected segment, G: palette index / 255
+uniform sampler2D u_palette;   // 256 x 1, RGB per palette index
+uniform bool u_has_volume;
+uniform bool u_has_mask;
+uniform vec2 u_window;         // t = texel * u_window.x + u_window.y, then clamp to [0, 1]
+uniform float u_gamma;
+uniform bool u_invert;
+uniform int u_mode;            // 0 maximum-intensity projection, 1 compositing
+uniform float u_opacity;       // compositing: opacity per voxel-length step at the top of the ramp
+uniform vec2 u_ramp;           // compositing: opacity ramps from u_ramp.x to u_ramp.y
+uniform float u_step;          // step length in box space
+uniform float u_step_voxels;   // the same step in (texture) voxels, for opacity correction
+uniform int u_max_steps;
+uniform vec3 u_background;
+
+float intensity (vec3 tc)
+{
+  float t = clamp (texture (u_volume, tc).r * u_window.x + u_window.y, 0.0, 1.0);
+  t = pow (t, u_gamma);
+  return u_invert ? 1.0 - t : t;
+}
+
+// Shaded surface colour of the mask at texture coordinate tc, seen along rd.
+vec3 shade_surface (vec3 tc, vec3 rd)
+{
+  vec3 size = vec3 (textureSize (u_mask, 0));
+  vec3 d = 1.0 / size;
+  vec3 grad = vec3 (
+      texture (u_mask, tc + vec3 (d.x, 0, 0)).r - texture (u_mask, tc - vec3 (d.x, 0, 0)).r,
+      texture (u_mask, tc + vec3 (0, d.y, 0)).r - texture (u_mask, tc - vec3 (0, d.y, 0)).r,
+      texture (u_mask, tc + vec3 (0, 0, d.z)).r - texture (u_mask, tc - vec3 (0, 0, d.z)).r);
+  // d/dp = d/dtc / (2 h) per axis (chain rule through tc = p / 2h + 0.5).
+  grad = grad / (2.0 * u_half_extent * d);
+  vec3 n = length (grad) > 1e-6 ? -normalize (grad) : -rd;
+  if (dot (n, rd) > 0.0) n = -n;
+
+  // The segment: the largest palette index among the 8 nearest texels, since
+  // the interpolated surface may sit just outside the texels that carry it.
+  vec3 texel = tc * size - 0.5;
+  ivec3 base = ivec3 (floor (texel));
+  ivec3 top = ivec3 (size) - 1;
+  float index = 0.0;
+  for (int k = 0; k < 8; k++) {
+    ivec3 c = clamp (base + ivec3 (k & 1, (k >> 1) & 1, (k >> 2) & 1), ivec3 (0), top);
+    index = max (index, texelFetch (u_mask, c, 0).g);
+  }
+  vec3 base_colour = texelFetch (u_palette, ivec2 (int (index * 255.0 + 0.5), 0), 0).rgb;
+
+  // Headlight: light from the eye, Blinn-Phong.
+  vec3 l = -rd;
+  float diffuse = max (dot (n, l), 0.0);
+  float specular = pow (max (dot (n, l), 0.0), 40.0);
+  return base_colour * (0.25 + 0.75 * diffuse) + vec3 (0.25 * specular);
+}
+
+void main ()
+{
+  vec4 near_p = u_inv_mvp * vec4 (v_ndc, -1.0, 1.0);
+  vec4 far_p = u_inv_mvp * vec4 (v_ndc, 1.0, 1.0);
+  vec3 ro = near_p.xyz / near_p.w;
+  vec3 rd = normalize (far_p.xyz / far_p.w - ro);
+
+  // Ray / box slabs.
+  vec3 inv = 1.0 / rd;
+  vec3 t0 = (-u_half_extent - ro) * inv;
+  vec3 t1 = (u_half_extent - ro) * inv;
+  vec3 tlo = min (t0, t1), thi = max (t0, t1);
+  float t_enter = max (max (tlo.x, tlo.y), max (tlo.z, 0.0));
+  float t_exit = min (min (thi.x, thi.y), thi.z);
+  if (!(t_exit > t_enter) || !(u_has_volume || u_has_mask)) {
+    frag_color = vec4 (u_background, 1.0);
+    return;
+  }
+
+  // Jitter the start by a fraction of a step against wood-grain banding.
+  float jitter = fract (sin (dot (gl_FragCoord.xy, vec2 (12.9898, 78.233))) * 43758.5453);
+  vec3 to_tc = 0.5 / u_half_extent;
+  float mip = 0.0;
+  vec4 acc = vec4 (0.0);
+  vec3 surface = vec3 (0.0);
+  bool hit = false;
+  float prev_t = t_enter;
+  for (int i = 0; i < u_max_steps; i++) {
+    float t = t_enter + (float (i) + jitter) * u_step;
+    if (t > t_exit) break;
+    vec3 tc = (ro + rd * t) * to_tc + 0.5;
+    if (u_has_mask && texture (u_mask, tc).r >= 0.5) {
+      // Refine the crossing between the previous sample and this one.
+      float a = prev_t, b = t;
+      for (int k = 0; k < 5; k++) {
+        float m = 0.5 * (a + b);
+        if (texture (u_mask, (ro + rd * m) * to_tc + 0.5).r >= 0.5) b = m; else a = m;
+      }
+      surface = shade_surface ((ro + rd * b) * to_tc + 0.5, rd);
+      hit = true;
+      break;
+    }
+    prev_t = t;
+    if (!u_has_volume) continue;
+    float v = intensity (tc);
+    if (u_mode == 0) {
+      mip = max (mip, v);
+      if (mip >= 0.999 && !u_has_mask) break;
+    } else {
+      float alpha = u_opacity * smoothstep (u_ramp.x, u_ramp.y, v);
+      alpha = 1.0 - pow (1.0 - clamp (alpha, 0.0, 0.999), u_step_voxels);
+      acc.rgb += (1.0 - acc.a) * alpha * vec3 (v);
+      acc.a += (1.0 - acc.a) * alpha;
+      if (acc.a > 0.98) break;
+    }
+  }
+
+  vec3 colour;
+  if (u_mode == 0) {
+    // The projection in front of a surface glows over it.
+    vec3 behind = hit ? surface : u_background;
+    colour = hit ? mix (behind, vec3 (mip), 0.5 * mip) : max (vec3 (mip), u_background);
+  } else {
+    vec3 behind = hit ? surface : u_background;
+    colour = acc.rgb + (1.0 - acc.a) * behind;
+  }
+  frag_color = vec4 (colour, 1.0);
+}
