@@ -1,0 +1,114 @@
+/* Internals of the phantom generator (data/phantom*.c), not a public API.
+ *
+ * The phantom is built in physical coordinates measured in xy voxels, with z
+ * stretched by the anisotropy: voxel (z, y, x) sits at (z * A, y, x). Neurites
+ * are tubes (polylines with a varying radius) that fill the volume; a point
+ * belongs to the tube whose surface is nearest (distance to the centreline
+ * minus the radius), which gives smooth, tube-like cells that touch along
+ * curved boundaries. Membranes are drawn where the two nearest tubes are
+ * almost equally near. Mitochondria are capsules and vesicles are spheres,
+ * each inside one tube's cell. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "phantom.h"
+
+/* One straight piece of a tube's centreline, radius varying linearly. */
+typedef struct PhSegment {
+  float a[3];       /* start (z, y, x), physical */
+  float ab[3];      /* end - start */
+  float inv_len2;   /* 1 / |ab|^2 */
+  float ra, rb;     /* radius at start and end */
+  uint32_t tube;
+} PhSegment;
+
+/* Mitochondrion: a capsule around the segment a..a+ab. */
+typedef struct PhMito {
+  float a[3], ab[3];
+  float inv_len2;
+  float radius;
+  float crista_period; /* spacing of the cristae along the axis */
+  float crista_phase;
+  float crista_tilt;   /* cristae lean by this fraction of a period per radius */
+  uint32_t tube;
+} PhMito;
+
+typedef struct PhVesicle {
+  float c[3];
+  float radius;
+  uint32_t tube;
+} PhVesicle;
+
+typedef struct PhScene {
+  SmPhantomParams p;
+  float anisotropy;      /* z step in physical units */
+  float extent[3];       /* physical size of the image region (z, y, x) */
+  float membrane_half;   /* half width of the membrane core, xy voxels */
+  float organelle_scale; /* 4 nm / xy voxel size: organelles keep their nm size */
+
+  PhSegment *seg;
+  size_t n_seg, cap_seg;
+  uint32_t n_tubes;
+  float *tube_brightness; /* (n_tubes) cytoplasm grey level of each cell */
+  uint32_t *tube_first;   /* (n_tubes + 1) segments of tube t: [first[t], first[t+1]) */
+
+  PhMito *mito;
+  size_t n_mito;
+  PhVesicle *ves;
+  size_t n_ves;
+} PhScene;
+
+/* The two nearest distinct tubes of a point, by surface distance v, with the
+ * unit vectors u from each nearest centreline point towards the point. */
+typedef struct PhNearest {
+  uint32_t t1, t2;
+  float v1, v2;
+  float u1[3], u2[3];
+} PhNearest;
+
+/* phantom_scene.c: tubes, then mitochondria and vesicles placed inside them. */
+int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err);
+void ph_scene_free(PhScene *s);
+
+/* phantom_cells.c: geometry shared by placement and rasterisation. */
+void ph_nearest_init(PhNearest *n);
+void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const float p[3],
+                      PhNearest *out);
+/* Distance from the point to the boundary between its two nearest cells:
+ * *in_plane as seen in an xy section (wider where the boundary is oblique to
+ * the section, capped), *in_3d in space. Huge when there is no second cell. */
+void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d);
+/* Indices of the segments that can be the nearest or second-nearest tube of
+ * some point of the box [lo, hi] (physical), chosen from in[0..n_in) (all
+ * segments when in is NULL). Returns how many were written to out (room for
+ * n_in). scratch: ph_cull_scratch_new(s), reusable, one per thread. */
+size_t ph_cull_segments(const PhScene *s, const float lo[3], const float hi[3], const uint32_t *in,
+                        size_t n_in, uint32_t *out, float *scratch);
+float *ph_cull_scratch_new(const PhScene *s);
+/* Distance from p to the segment a..a+ab, and the position t in [0, 1] of the
+ * nearest point. */
+float ph_segment_distance(const float a[3], const float ab[3], float inv_len2, const float p[3],
+                          float *t);
+
+/* phantom_raster.c: pre-blur intensity (nz*ny*nx floats in [0, 1]), raw cell
+ * labels (tube + 1, 0 on membranes) and mitochondrion ids (index + 1).
+ * Returns -1 when memory runs out. */
+int ph_rasterize(const PhScene *s, float *intensity, uint32_t *labels, uint32_t *mito);
+
+/* phantom_components.c: gives every 6-connected piece of a label its own id
+ * (1.. in raster order of first voxel); pieces smaller than min_voxels become
+ * membrane (label 0, intensity of membrane). Returns the number of ids or -1
+ * when memory runs out. */
+int64_t ph_split_components(uint32_t *labels, float *intensity, float membrane_level, int64_t nz,
+                            int64_t ny, int64_t nx, int64_t min_voxels);
+/* Renumbers ids to 1..n in raster order of first appearance; returns n. */
+int64_t ph_compact_ids(uint32_t *ids, size_t n_voxels, uint32_t max_id);
+
+/* phantom_render.c: texture, SEM blur, noise and per-slice brightness, then
+ * uint8. intensity is used as scratch. */
+int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out);
+
+/* Grey levels (0..1) shared by rasterisation and rendering. */
+#define PH_MEMBRANE_LEVEL 0.17f

@@ -1,0 +1,426 @@
+/* The phantom's objects: neurite tubes that fill the volume, then
+ * mitochondria and vesicle clouds placed inside them. Everything random comes
+ * from one seeded Rng, drawn in a fixed order, so a seed gives one scene. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phantom_internal.h"
+#include "rng.h"
+
+#define PI_F 3.14159265f
+
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static float uniform(Rng *r, float lo, float hi) { return lo + (hi - lo) * rng_uniform(r); }
+
+static void random_unit(Rng *r, float u[3]) {
+  float n2;
+  do {
+    for (int k = 0; k < 3; k++) u[k] = rng_normal(r);
+    n2 = u[0] * u[0] + u[1] * u[1] + u[2] * u[2];
+  } while (n2 < 1e-6f);
+  float inv = 1.0f / sqrtf(n2);
+  for (int k = 0; k < 3; k++) u[k] *= inv;
+}
+
+/* A unit vector perpendicular to d (unit). */
+static void random_perpendicular(Rng *r, const float d[3], float out[3]) {
+  for (;;) {
+    float u[3];
+    random_unit(r, u);
+    float dot = u[0] * d[0] + u[1] * d[1] + u[2] * d[2];
+    for (int k = 0; k < 3; k++) out[k] = u[k] - dot * d[k];
+    float n2 = out[0] * out[0] + out[1] * out[1] + out[2] * out[2];
+    if (n2 > 1e-4f) {
+      float inv = 1.0f / sqrtf(n2);
+      for (int k = 0; k < 3; k++) out[k] *= inv;
+      return;
+    }
+  }
+}
+
+static int push_segment(PhScene *s, const float a[3], const float b[3], float ra, float rb,
+                        uint32_t tube) {
+  if (s->n_seg == s->cap_seg) {
+    size_t cap = s->cap_seg ? 2 * s->cap_seg : 1024;
+    PhSegment *seg = realloc(s->seg, cap * sizeof *seg);
+    if (!seg) return -1;
+    s->seg = seg;
+    s->cap_seg = cap;
+  }
+  PhSegment *g = &s->seg[s->n_seg++];
+  float len2 = 0.0f;
+  for (int k = 0; k < 3; k++) {
+    g->a[k] = a[k];
+    g->ab[k] = b[k] - a[k];
+    len2 += g->ab[k] * g->ab[k];
+  }
+  g->inv_len2 = len2 > 1e-12f ? 1.0f / len2 : 0.0f;
+  g->ra = ra;
+  g->rb = rb;
+  g->tube = tube;
+  return 0;
+}
+
+static int inside_box(const float p[3], const float lo[3], const float hi[3]) {
+  for (int k = 0; k < 3; k++)
+    if (p[k] < lo[k] || p[k] > hi[k]) return 0;
+  return 1;
+}
+
+enum { MAX_TUBE_POINTS = 4096 };
+
+/* Centreline of one tube: a smoothly bending random walk through the start
+ * point in both directions until it leaves the box. The radius swells and
+ * narrows along the way (varicosities). Returns the number of points. */
+static int trace_tube(Rng *r, const float start[3], float step, const float lo[3],
+                      const float hi[3], float (*pts)[3]) {
+  float back[MAX_TUBE_POINTS / 2][3];
+  float fwd[MAX_TUBE_POINTS / 2][3];
+  float dir0[3];
+  random_unit(r, dir0);
+  /* Bending per step, so that a tube turns by about a radian over 10-30 steps. */
+  float bend = uniform(r, 0.05f, 0.16f);
+  int counts[2] = {0, 0};
+  for (int side = 0; side < 2; side++) {
+    float (*out)[3] = side ? back : fwd;
+    float p[3], d[3];
+    for (int k = 0; k < 3; k++) {
+      p[k] = start[k];
+      d[k] = side ? -dir0[k] : dir0[k];
+    }
+    int n = 0;
+    while (n < MAX_TUBE_POINTS / 2 - 1) {
+      for (int k = 0; k < 3; k++) p[k] += step * d[k];
+      for (int k = 0; k < 3; k++) out[n][k] = p[k];
+      n++;
+      if (!inside_box(p, lo, hi)) break;
+      float n2 = 0.0f;
+      for (int k = 0; k < 3; k++) {
+        d[k] += bend * rng_normal(r);
+        n2 += d[k] * d[k];
+      }
+      float inv = 1.0f / sqrtf(n2);
+      for (int k = 0; k < 3; k++) d[k] *= inv;
+    }
+    counts[side] = n;
+  }
+  int n = 0;
+  for (int i = counts[1] - 1; i >= 0; i--, n++) memcpy(pts[n], back[i], sizeof pts[n]);
+  memcpy(pts[n++], start, sizeof pts[0]);
+  for (int i = 0; i < counts[0]; i++, n++) memcpy(pts[n], fwd[i], sizeof pts[n]);
+  return n;
+}
+
+static int build_tubes(PhScene *s, Rng *r) {
+  const SmPhantomParams *p = &s->p;
+  float mean_r = 0.5f * (float)p->cell_diameter;
+  float margin = 2.5f * mean_r + 4.0f;
+  float lo[3], hi[3];
+  double box_volume = 1.0;
+  for (int k = 0; k < 3; k++) {
+    lo[k] = -margin;
+    hi[k] = s->extent[k] + margin;
+    box_volume *= hi[k] - lo[k];
+  }
+  float step = clampf(0.5f * mean_r, 2.0f, 8.0f);
+  float (*pts)[3] = malloc(MAX_TUBE_POINTS * sizeof *pts);
+  if (!pts) return -1;
+  uint32_t *first = NULL;
+  float *bright = NULL;
+  size_t cap_tubes = 0;
+  /* Tubes are added until their summed volume is about that of the box: the
+   * cells then pack like neuropil, with no empty space. */
+  double filled = 0.0, target = 1.05 * box_volume;
+  uint32_t tube = 0;
+  while (filled < target) {
+    if (tube + 1 >= cap_tubes) {
+      cap_tubes = cap_tubes ? 2 * cap_tubes : 256;
+      uint32_t *f2 = realloc(first, (cap_tubes + 1) * sizeof *f2);
+      if (f2) first = f2;
+      float *b2 = realloc(bright, cap_tubes * sizeof *b2);
+      if (b2) bright = b2;
+      if (!f2 || !b2) goto fail;
+    }
+    float start[3];
+    for (int k = 0; k < 3; k++) start[k] = uniform(r, lo[k], hi[k]);
+    /* Calibres are log-normal: many thin axons, a few thick dendrites. */
+    float radius = mean_r * expf(0.45f * rng_normal(r) - 0.1f);
+    if (rng_uniform(r) < 0.08f) radius *= 1.8f;
+    radius = clampf(radius, 0.3f * mean_r, 3.0f * mean_r);
+    radius = fmaxf(radius, 2.0f);
+    float swell = uniform(r, 0.0f, 0.3f);
+    float wavelength = uniform(r, 6.0f, 16.0f) * radius;
+    float phase = uniform(r, 0.0f, 2.0f * PI_F);
+    int n = trace_tube(r, start, step, lo, hi, pts);
+    first[tube] = (uint32_t)s->n_seg;
+    float prev_r = 0.0f;
+    for (int i = 0; i < n; i++) {
+      float ri = radius * (1.0f + swell * sinf(2.0f * PI_F * step * (float)i / wavelength + phase));
+      if (i > 0) {
+        if (push_segment(s, pts[i - 1], pts[i], prev_r, ri, tube) != 0) goto fail;
+        filled += PI_F * 0.25f * (prev_r + ri) * (prev_r + ri) * step;
+      }
+      prev_r = ri;
+    }
+    /* Grey level of the cell: neurites differ a little in density. */
+    bright[tube] = 0.70f + 0.045f * clampf(rng_normal(r), -2.5f, 2.5f);
+    tube++;
+  }
+  first[tube] = (uint32_t)s->n_seg;
+  s->n_tubes = tube;
+  s->tube_first = first;
+  s->tube_brightness = bright;
+  free(pts);
+  return 0;
+fail:
+  free(first);
+  free(bright);
+  free(pts);
+  return -1;
+}
+
+/* Segments of tube t whose midpoint is inside the image region. */
+static int segment_in_image(const PhScene *s, const PhSegment *g, float pad) {
+  for (int k = 0; k < 3; k++) {
+    float m = g->a[k] + 0.5f * g->ab[k];
+    if (m < -pad || m > s->extent[k] + pad) return 0;
+  }
+  return 1;
+}
+
+/* Nearest-cell test of a few points against the segments near them. */
+typedef struct PlacementCheck {
+  uint32_t *buf;  /* n_seg indices */
+  float *scratch; /* for ph_cull_segments */
+} PlacementCheck;
+
+/* True when every point lies in tube's cell at least `clearance` away (in 3D)
+ * from the cell's boundary. */
+static int points_inside_cell(const PhScene *s, PlacementCheck *pc, const float (*pts)[3], int n,
+                              uint32_t tube, float clearance) {
+  float lo[3], hi[3];
+  for (int k = 0; k < 3; k++) lo[k] = hi[k] = pts[0][k];
+  for (int i = 1; i < n; i++)
+    for (int k = 0; k < 3; k++) {
+      lo[k] = fminf(lo[k], pts[i][k]);
+      hi[k] = fmaxf(hi[k], pts[i][k]);
+    }
+  size_t m = ph_cull_segments(s, lo, hi, NULL, s->n_seg, pc->buf, pc->scratch);
+  for (int i = 0; i < n; i++) {
+    PhNearest near;
+    ph_nearest_query(s, pc->buf, m, pts[i], &near);
+    if (near.t1 != tube) return 0;
+    float d_plane, d3;
+    ph_boundary_distance(&near, &d_plane, &d3);
+    if (d3 < clearance) return 0;
+  }
+  return 1;
+}
+
+static float capsule_gap(const PhMito *a, const float p0[3], const float p1[3], float radius) {
+  /* Smallest distance between the two axes, sampled: capsules are short. */
+  float best = 1e30f;
+  for (int i = 0; i <= 4; i++) {
+    float q[3], t;
+    for (int k = 0; k < 3; k++) q[k] = p0[k] + 0.25f * (float)i * (p1[k] - p0[k]);
+    float d = ph_segment_distance(a->a, a->ab, a->inv_len2, q, &t);
+    if (d < best) best = d;
+  }
+  return best - a->radius - radius;
+}
+
+/* Tubes that reach the image region, the candidates for organelles. */
+static uint32_t count_visible_tubes(const PhScene *s) {
+  uint32_t n = 0;
+  for (uint32_t t = 0; t < s->n_tubes; t++)
+    for (uint32_t i = s->tube_first[t]; i < s->tube_first[t + 1]; i++)
+      if (segment_in_image(s, &s->seg[i], 0.0f)) {
+        n++;
+        break;
+      }
+  return n;
+}
+
+/* A random segment inside the image of a tube at least min_r thick. */
+static int pick_site(const PhScene *s, Rng *r, float min_r, uint32_t *seg_out) {
+  for (int attempt = 0; attempt < 64; attempt++) {
+    uint32_t i = (uint32_t)rng_below(r, s->n_seg);
+    const PhSegment *g = &s->seg[i];
+    if (g->ra >= min_r && segment_in_image(s, g, 0.0f)) {
+      *seg_out = i;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Mitochondria: capsules along the tube's axis, thinner than the tube, kept
+ * clear of the membrane and of each other. */
+static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visible) {
+  float sc = s->organelle_scale;
+  size_t target = (size_t)lrint(s->p.mito_density * visible);
+  if (target == 0) return 0;
+  s->mito = calloc(target, sizeof *s->mito);
+  if (!s->mito) return -1;
+  float mean_r = 0.5f * (float)s->p.cell_diameter;
+  for (size_t attempt = 0; attempt < 40 * target && s->n_mito < target; attempt++) {
+    uint32_t si;
+    if (!pick_site(s, r, 0.7f * mean_r, &si)) continue;
+    const PhSegment *g = &s->seg[si];
+    /* Follow the centreline for the mitochondrion's length. */
+    float radius = clampf(g->ra * uniform(r, 0.35f, 0.55f), 3.5f * sc, 16.0f * sc);
+    float length = radius * uniform(r, 2.0f, 6.0f);
+    float dir[3], len = sqrtf(1.0f / g->inv_len2);
+    for (int k = 0; k < 3; k++) dir[k] = g->ab[k] / len;
+    float side[3];
+    random_perpendicular(r, dir, side);
+    float offset = uniform(r, 0.0f, 0.35f) * (g->ra - radius);
+    float p0[3], p1[3];
+    for (int k = 0; k < 3; k++) {
+      float centre = g->a[k] + 0.5f * g->ab[k] + offset * side[k];
+      p0[k] = centre - 0.5f * length * dir[k];
+      p1[k] = centre + 0.5f * length * dir[k];
+    }
+    int clear = 1;
+    for (size_t j = 0; j < s->n_mito && clear; j++)
+      if (capsule_gap(&s->mito[j], p0, p1, radius) < 2.0f * sc) clear = 0;
+    if (!clear) continue;
+    float axis[5][3];
+    for (int i = 0; i < 5; i++)
+      for (int k = 0; k < 3; k++) axis[i][k] = p0[k] + 0.25f * (float)i * (p1[k] - p0[k]);
+    if (!points_inside_cell(s, pc, (const float(*)[3])axis, 5, g->tube,
+                            radius + s->membrane_half + 1.5f))
+      continue;
+    PhMito *m = &s->mito[s->n_mito++];
+    float len2 = 0.0f;
+    for (int k = 0; k < 3; k++) {
+      m->a[k] = p0[k];
+      m->ab[k] = p1[k] - p0[k];
+      len2 += m->ab[k] * m->ab[k];
+    }
+    m->inv_len2 = len2 > 1e-12f ? 1.0f / len2 : 0.0f;
+    m->radius = radius;
+    m->crista_period = uniform(r, 4.5f, 7.0f) * sc;
+    m->crista_phase = uniform(r, 0.0f, 2.0f * PI_F);
+    m->crista_tilt = uniform(r, -0.6f, 0.6f);
+    m->tube = g->tube;
+  }
+  return 0;
+}
+
+static int overlaps_mito(const PhScene *s, const float c[3], float radius) {
+  for (size_t j = 0; j < s->n_mito; j++) {
+    float t;
+    const PhMito *m = &s->mito[j];
+    if (ph_segment_distance(m->a, m->ab, m->inv_len2, c, &t) < m->radius + radius) return 1;
+  }
+  return 0;
+}
+
+/* Vesicle clouds: tight clusters of small spheres near the membrane of a
+ * bouton, as at a presynaptic site. */
+static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visible) {
+  float sc = s->organelle_scale;
+  size_t clouds = (size_t)lrint(s->p.vesicle_density * visible);
+  if (clouds == 0) return 0;
+  size_t cap = 0;
+  float mean_r = 0.5f * (float)s->p.cell_diameter;
+  size_t placed = 0;
+  for (size_t attempt = 0; attempt < 40 * clouds && placed < clouds; attempt++) {
+    uint32_t si;
+    if (!pick_site(s, r, 0.8f * mean_r, &si)) continue;
+    const PhSegment *g = &s->seg[si];
+    float len = sqrtf(1.0f / g->inv_len2), dir[3], side[3];
+    for (int k = 0; k < 3; k++) dir[k] = g->ab[k] / len;
+    random_perpendicular(r, dir, side);
+    float cloud_r = clampf(g->ra * uniform(r, 0.45f, 0.7f), 9.0f * sc, 40.0f * sc);
+    float centre[3];
+    for (int k = 0; k < 3; k++) centre[k] = g->a[k] + (g->ra - cloud_r) * 0.6f * side[k];
+    if (overlaps_mito(s, centre, cloud_r)) continue;
+    if (!points_inside_cell(s, pc, (const float(*)[3])centre, 1, g->tube, 0.3f * cloud_r))
+      continue;
+    /* Dart throwing inside the cloud, denser towards the membrane side. */
+    size_t first = s->n_ves;
+    int want = (int)clampf(0.25f * powf(cloud_r / (4.2f * sc), 3.0f), 6.0f, 160.0f);
+    for (int v = 0, tries = 0; v < want && tries < 30 * want; tries++) {
+      float u[3], rv = clampf(uniform(r, 3.4f, 4.8f) * sc, 1.5f, 12.0f);
+      random_unit(r, u);
+      float rho = cloud_r * cbrtf(rng_uniform(r));
+      float c[3];
+      for (int k = 0; k < 3; k++) c[k] = centre[k] + rho * u[k] + 0.25f * cloud_r * side[k];
+      int ok = 1;
+      for (size_t j = first; j < s->n_ves && ok; j++) {
+        float d2 = 0.0f;
+        for (int k = 0; k < 3; k++) d2 += (c[k] - s->ves[j].c[k]) * (c[k] - s->ves[j].c[k]);
+        float gap = s->ves[j].radius + rv + 0.8f * sc;
+        if (d2 < gap * gap) ok = 0;
+      }
+      if (!ok || overlaps_mito(s, c, rv + 1.0f)) continue;
+      if (!points_inside_cell(s, pc, (const float(*)[3])c, 1, g->tube, rv + s->membrane_half + 0.5f))
+        continue;
+      if (s->n_ves == cap) {
+        cap = cap ? 2 * cap : 512;
+        PhVesicle *nv = realloc(s->ves, cap * sizeof *nv);
+        if (!nv) return -1;
+        s->ves = nv;
+      }
+      PhVesicle *pv = &s->ves[s->n_ves++];
+      memcpy(pv->c, c, sizeof c);
+      pv->radius = rv;
+      pv->tube = g->tube;
+      v++;
+    }
+    placed++;
+  }
+  return 0;
+}
+
+int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err) {
+  memset(s, 0, sizeof *s);
+  s->p = *p;
+  s->anisotropy = (float)p->z_anisotropy;
+  s->extent[0] = (float)p->nz * s->anisotropy;
+  s->extent[1] = (float)p->ny;
+  s->extent[2] = (float)p->nx;
+  s->organelle_scale = (float)(4.0 / p->xy_voxel_nm);
+  s->membrane_half = 0.5f * (float)p->membrane_width;
+  Rng rng;
+  rng_seed(&rng, p->seed);
+  Rng tubes_rng, mito_rng, ves_rng;
+  /* Separate streams: more mitochondria must not move the cells. */
+  rng_fork(&tubes_rng, &rng, 1);
+  rng_fork(&mito_rng, &rng, 2);
+  rng_fork(&ves_rng, &rng, 3);
+  if (build_tubes(s, &tubes_rng) != 0) goto oom;
+  PlacementCheck pc = {malloc(s->n_seg * sizeof(uint32_t)), ph_cull_scratch_new(s)};
+  if (!pc.buf || !pc.scratch) {
+    free(pc.buf);
+    free(pc.scratch);
+    goto oom;
+  }
+  uint32_t visible = count_visible_tubes(s);
+  int rc = place_mitochondria(s, &mito_rng, &pc, visible);
+  if (rc == 0) rc = place_vesicles(s, &ves_rng, &pc, visible);
+  free(pc.buf);
+  free(pc.scratch);
+  if (rc != 0) goto oom;
+  return 0;
+oom:
+  ph_scene_free(s);
+  return sm_error_set(err, "phantom: out of memory");
+}
+
+void ph_scene_free(PhScene *s) {
+  free(s->seg);
+  free(s->tube_first);
+  free(s->tube_brightness);
+  free(s->mito);
+  free(s->ves);
+  s->seg = NULL;
+  s->tube_first = NULL;
+  s->tube_brightness = NULL;
+  s->mito = NULL;
+  s->ves = NULL;
+}
