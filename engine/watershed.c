@@ -1,0 +1,420 @@
+#include "watershed.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- neighbourhoods ---------------------------------------------------- */
+
+typedef struct Neighbours {
+  int n;
+  int dz[26], dy[26], dx[26];
+  int64_t delta[26];
+} Neighbours;
+
+static int neighbours_init(Neighbours *nb, const int64_t dims[3], int connectivity) {
+  if (connectivity != CC_CONN_FACES && connectivity != CC_CONN_FULL) return -1;
+  nb->n = 0;
+  for (int dz = -1; dz <= 1; dz++)
+    for (int dy = -1; dy <= 1; dy++)
+      for (int dx = -1; dx <= 1; dx++) {
+        int steps = abs(dz) + abs(dy) + abs(dx);
+        if (steps == 0 || (connectivity == CC_CONN_FACES && steps != 1)) continue;
+        nb->dz[nb->n] = dz;
+        nb->dy[nb->n] = dy;
+        nb->dx[nb->n] = dx;
+        nb->delta[nb->n] = ((int64_t)dz * dims[1] + dy) * dims[2] + dx;
+        nb->n++;
+      }
+  return 0;
+}
+
+static inline bool inside(const Neighbours *nb, int j, int64_t z, int64_t y, int64_t x,
+                          const int64_t dims[3]) {
+  int64_t zz = z + nb->dz[j], yy = y + nb->dy[j], xx = x + nb->dx[j];
+  return zz >= 0 && zz < dims[0] && yy >= 0 && yy < dims[1] && xx >= 0 && xx < dims[2];
+}
+
+static int check_dims(const int64_t dims[3], int connectivity, PpError *err) {
+  if (dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0)
+    return pp_error_set(err, "watershed.c: empty or negative shape");
+  if (connectivity != CC_CONN_FACES && connectivity != CC_CONN_FULL)
+    return pp_error_set(err, "watershed.c: connectivity %d is not 6 or 26", connectivity);
+  return 0;
+}
+
+/* ---- uint8: bucket queue, one FIFO per level --------------------------- */
+
+typedef struct Bucket {
+  int64_t *items;
+  size_t head, len, cap;
+} Bucket;
+
+static int bucket_push(Bucket *b, int64_t v) {
+  if (b->head == b->len) b->head = b->len = 0;  // drained: reuse from the start
+  if (b->len == b->cap) {
+    size_t cap = b->cap ? 2 * b->cap : 1024;
+    int64_t *p = realloc(b->items, cap * sizeof *p);
+    if (!p) return -1;
+    b->items = p;
+    b->cap = cap;
+  }
+  b->items[b->len++] = v;
+  return 0;
+}
+
+int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
+                 const int64_t dims[3], int connectivity, PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
+  Neighbours nb;
+  neighbours_init(&nb, dims, connectivity);
+  const int64_t n = dims[0] * dims[1] * dims[2];
+  Bucket *buckets = calloc(256, sizeof *buckets);
+  if (!buckets) return pp_error_set(err, "watershed.c: out of memory");
+  int status = 0;
+  for (int64_t i = 0; i < n && status == 0; i++)
+    if (labels[i]) status = bucket_push(&buckets[boundary[i]], i);
+  for (int level = 0; level < 256 && status == 0; level++) {
+    Bucket *b = &buckets[level];
+    while (b->head < b->len && status == 0) {
+      const int64_t v = b->items[b->head++];
+      const uint32_t lab = labels[v];
+      const int64_t x = v % dims[2], t = v / dims[2], y = t % dims[1], z = t / dims[1];
+      for (int j = 0; j < nb.n; j++) {
+        if (!inside(&nb, j, z, y, x, dims)) continue;
+        const int64_t u = v + nb.delta[j];
+        if (labels[u] || (mask && !mask[u])) continue;
+        labels[u] = lab;
+        const int p = boundary[u] > level ? boundary[u] : level;
+        if (bucket_push(&buckets[p], u) != 0) {
+          status = -1;
+          break;
+        }
+      }
+    }
+    free(b->items);
+    b->items = NULL;
+  }
+  for (int l = 0; l < 256; l++) free(buckets[l].items);
+  free(buckets);
+  if (status != 0) return pp_error_set(err, "watershed.c: out of memory");
+  return 0;
+}
+
+/* ---- float: binary heap ordered by (priority, entry order) -------------- */
+
+typedef struct HeapItem {
+  float key;
+  uint64_t seq;
+  int64_t index;
+} HeapItem;
+
+typedef struct Heap {
+  HeapItem *items;
+  size_t len, cap;
+  uint64_t next_seq;
+} Heap;
+
+static inline bool heap_less(const HeapItem *a, const HeapItem *b) {
+  return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+}
+
+static int heap_push(Heap *h, float key, int64_t index) {
+  if (h->len == h->cap) {
+    size_t cap = h->cap ? 2 * h->cap : 1024;
+    HeapItem *p = realloc(h->items, cap * sizeof *p);
+    if (!p) return -1;
+    h->items = p;
+    h->cap = cap;
+  }
+  HeapItem item = {isnan(key) ? INFINITY : key, h->next_seq++, index};
+  size_t i = h->len++;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!heap_less(&item, &h->items[parent])) break;
+    h->items[i] = h->items[parent];
+    i = parent;
+  }
+  h->items[i] = item;
+  return 0;
+}
+
+static HeapItem heap_pop(Heap *h) {
+  HeapItem top = h->items[0];
+  HeapItem last = h->items[--h->len];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->len) break;
+    if (c + 1 < h->len && heap_less(&h->items[c + 1], &h->items[c])) c++;
+    if (!heap_less(&h->items[c], &last)) break;
+    h->items[i] = h->items[c];
+    i = c;
+  }
+  if (h->len) h->items[i] = last;
+  return top;
+}
+
+int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
+                  const int64_t dims[3], int connectivity, PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
+  Neighbours nb;
+  neighbours_init(&nb, dims, connectivity);
+  const int64_t n = dims[0] * dims[1] * dims[2];
+  Heap h = {0};
+  int status = 0;
+  for (int64_t i = 0; i < n && status == 0; i++)
+    if (labels[i]) status = heap_push(&h, boundary[i], i);
+  while (h.len && status == 0) {
+    const HeapItem top = heap_pop(&h);
+    const int64_t v = top.index;
+    const uint32_t lab = labels[v];
+    const int64_t x = v % dims[2], t = v / dims[2], y = t % dims[1], z = t / dims[1];
+    for (int j = 0; j < nb.n; j++) {
+      if (!inside(&nb, j, z, y, x, dims)) continue;
+      const int64_t u = v + nb.delta[j];
+      if (labels[u] || (mask && !mask[u])) continue;
+      labels[u] = lab;
+      const float own = isnan(boundary[u]) ? INFINITY : boundary[u];
+      if (heap_push(&h, own > top.key ? own : top.key, u) != 0) {
+        status = -1;
+        break;
+      }
+    }
+  }
+  free(h.items);
+  if (status != 0) return pp_error_set(err, "watershed.c: out of memory");
+  return 0;
+}
+
+/* ---- seeds -------------------------------------------------------------- */
+
+static int64_t seeds_from_mask(uint32_t *seeds, uint8_t *mask, const int64_t dims[3],
+                               uint64_t min_size, int connectivity, PpError *err) {
+  int64_t k = cc_label_u8(seeds, mask, dims, connectivity, err);
+  if (k < 0) return -1;
+  return cc_remove_small(seeds, (size_t)(dims[0] * dims[1] * dims[2]), min_size, err);
+}
+
+int64_t ws_seeds_below_u8(uint32_t *seeds, const uint8_t *boundary, const int64_t dims[3],
+                          uint8_t threshold, uint64_t min_size, int connectivity,
+                          PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  uint8_t *low = malloc(n);
+  if (!low) return pp_error_set(err, "watershed.c: out of memory");
+  for (size_t i = 0; i < n; i++) low[i] = boundary[i] < threshold;
+  int64_t k = seeds_from_mask(seeds, low, dims, min_size, connectivity, err);
+  free(low);
+  return k;
+}
+
+int64_t ws_seeds_below_f32(uint32_t *seeds, const float *boundary, const int64_t dims[3],
+                           float threshold, uint64_t min_size, int connectivity,
+                           PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  uint8_t *low = malloc(n);
+  if (!low) return pp_error_set(err, "watershed.c: out of memory");
+  for (size_t i = 0; i < n; i++) low[i] = boundary[i] < threshold;
+  int64_t k = seeds_from_mask(seeds, low, dims, min_size, connectivity, err);
+  free(low);
+  return k;
+}
+
+/* Squared 1D Euclidean distance transform of a sampled function
+ * (Felzenszwalb & Huttenlocher 2012): d[q] = min_p (q - p)^2 + f[p]. */
+static void edt_1d(float *d, const float *f, int64_t n, int64_t *v, float *zk) {
+  int64_t k = 0;
+  v[0] = 0;
+  zk[0] = -INFINITY;
+  zk[1] = INFINITY;
+  for (int64_t q = 1; q < n; q++) {
+    float s;
+    for (;;) {  // zk[0] = -inf ends the loop at k = 0 at the latest
+      const int64_t p = v[k];
+      s = ((f[q] + (float)(q * q)) - (f[p] + (float)(p * p))) / (float)(2 * q - 2 * p);
+      if (s > zk[k]) break;
+      k--;
+    }
+    k++;
+    v[k] = q;
+    zk[k] = s;
+    zk[k + 1] = INFINITY;
+  }
+  k = 0;
+  for (int64_t q = 0; q < n; q++) {
+    while (zk[k + 1] < (float)q) k++;
+    const float dq = (float)(q - v[k]);
+    d[q] = dq * dq + f[v[k]];
+  }
+}
+
+/* Separable Gaussian blur of one (ny, nx) slice, mirrored at the borders. */
+static void blur_2d(float *img, float *line, int64_t ny, int64_t nx, float sigma) {
+  const int radius = (int)ceilf(3.0f * sigma);
+  float kernel[256];
+  if (radius <= 0 || radius > 127) return;
+  float total = 0;
+  for (int r = -radius; r <= radius; r++) total += kernel[r + radius] = expf(-0.5f * r * r / (sigma * sigma));
+  for (int r = 0; r <= 2 * radius; r++) kernel[r] /= total;
+  for (int pass = 0; pass < 2; pass++) {
+    const int64_t len = pass == 0 ? nx : ny, count = pass == 0 ? ny : nx;
+    const int64_t step = pass == 0 ? 1 : nx, next = pass == 0 ? nx : 1;
+    for (int64_t c = 0; c < count; c++) {
+      float *base = img + c * next;
+      for (int64_t q = 0; q < len; q++) {
+        float acc = 0;
+        for (int r = -radius; r <= radius; r++) {
+          int64_t s = q + r;
+          while (s < 0 || s >= len) s = s < 0 ? -s - 1 : 2 * len - s - 1;
+          acc += kernel[r + radius] * base[s * step];
+        }
+        line[q] = acc;
+      }
+      for (int64_t q = 0; q < len; q++) base[q * step] = line[q];
+    }
+  }
+}
+
+int64_t ws_seeds_distance_maxima(uint32_t *seeds, const float *boundary,
+                                 const int64_t dims[3], float threshold, float sigma,
+                                 PpError *err) {
+  if (check_dims(dims, CC_CONN_FACES, err) != 0) return -1;
+  const int64_t ny = dims[1], nx = dims[2], plane = ny * nx;
+  const int64_t longest = ny > nx ? ny : nx;
+  float *dist = malloc((size_t)plane * sizeof *dist);
+  float *f = malloc((size_t)longest * sizeof *f);
+  float *d = malloc((size_t)longest * sizeof *d);
+  float *zk = malloc((size_t)(longest + 1) * sizeof *zk);
+  int64_t *v = malloc((size_t)longest * sizeof *v);
+  uint8_t *peak = malloc((size_t)plane);
+  if (!dist || !f || !d || !zk || !v || !peak) {
+    free(dist), free(f), free(d), free(zk), free(v), free(peak);
+    return pp_error_set(err, "watershed.c: out of memory");
+  }
+  const float far = 1e20f;  // "no boundary yet" that stays finite in the sums
+  int64_t total = 0;
+  int64_t status = 0;
+  for (int64_t z = 0; z < dims[0] && status >= 0; z++) {
+    const float *b = boundary + z * plane;
+    for (int64_t y = 0; y < ny; y++) {  // rows
+      for (int64_t x = 0; x < nx; x++) f[x] = b[y * nx + x] < threshold ? far : 0.0f;
+      edt_1d(d, f, nx, v, zk);
+      memcpy(dist + y * nx, d, (size_t)nx * sizeof *d);
+    }
+    for (int64_t x = 0; x < nx; x++) {  // columns
+      for (int64_t y = 0; y < ny; y++) f[y] = dist[y * nx + x];
+      edt_1d(d, f, ny, v, zk);
+      for (int64_t y = 0; y < ny; y++) dist[y * nx + x] = sqrtf(d[y]);
+    }
+    if (sigma > 0) blur_2d(dist, d, ny, nx, sigma);
+    for (int64_t y = 0; y < ny; y++)
+      for (int64_t x = 0; x < nx; x++) {
+        const float c = dist[y * nx + x];
+        bool is_peak = c > 0 && b[y * nx + x] < threshold;
+        for (int dy = -1; dy <= 1 && is_peak; dy++)
+          for (int dx = -1; dx <= 1; dx++) {
+            const int64_t yy = y + dy, xx = x + dx;
+            if (yy < 0 || yy >= ny || xx < 0 || xx >= nx) continue;
+            if (dist[yy * nx + xx] > c) {
+              is_peak = false;
+              break;
+            }
+          }
+        peak[y * nx + x] = is_peak;
+      }
+    // One seed per plateau: 26-connectivity in a single slice is the 8-neighbourhood.
+    const int64_t slice_dims[3] = {1, ny, nx};
+    uint32_t *out = seeds + z * plane;
+    status = cc_label_u8(out, peak, slice_dims, CC_CONN_FULL, err);
+    if (status < 0) break;
+    for (int64_t i = 0; i < plane; i++)
+      if (out[i]) out[i] += (uint32_t)total;
+    total += status;
+  }
+  free(dist), free(f), free(d), free(zk), free(v), free(peak);
+  return status < 0 ? -1 : total;
+}
+
+/* ---- affinities --------------------------------------------------------- */
+
+void ws_boundary_from_affinities(float *boundary, const float *aff, const int64_t dims[3]) {
+  const int64_t nz = dims[0], ny = dims[1], nx = dims[2];
+  const int64_t n = nz * ny * nx;
+  const int64_t stride[3] = {ny * nx, nx, 1};
+  int64_t i = 0;
+  for (int64_t z = 0; z < nz; z++)
+    for (int64_t y = 0; y < ny; y++)
+      for (int64_t x = 0; x < nx; x++, i++) {
+        const int64_t coord[3] = {z, y, x};
+        double sum = 0;
+        int edges = 0;
+        for (int c = 0; c < 3; c++) {
+          const float *ch = aff + (size_t)c * (size_t)n;
+          if (coord[c] > 0) {  // edge to v - e_c, stored at v
+            sum += ch[i];
+            edges++;
+          }
+          if (coord[c] + 1 < dims[c]) {  // edge to v + e_c, stored at v + e_c
+            sum += ch[i + stride[c]];
+            edges++;
+          }
+        }
+        boundary[i] = edges ? (float)(1.0 - sum / edges) : 0.0f;
+      }
+}
+
+int64_t ws_affinity_fragments(uint32_t *fragments, const float *aff, const int64_t dims[3],
+                              float seed_threshold, uint64_t seed_min_size, PpError *err) {
+  if (check_dims(dims, CC_CONN_FACES, err) != 0) return -1;
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  float *boundary = malloc(n * sizeof *boundary);
+  if (!boundary) return pp_error_set(err, "watershed.c: out of memory");
+  ws_boundary_from_affinities(boundary, aff, dims);
+  int64_t k = ws_seeds_below_f32(fragments, boundary, dims, seed_threshold, seed_min_size,
+                                 CC_CONN_FACES, err);
+  if (k >= 0 && ws_seeded_f32(fragments, boundary, NULL, dims, CC_CONN_FACES, err) != 0)
+    k = -1;
+  free(boundary);
+  return k;
+}
+
+/* ---- MitoEM: foreground + contour -------------------------------------- */
+
+void ws_mito_default_params(MitoWatershedParams *p) {
+  p->seed_fg_min = 0.9f;
+  p->seed_contour_max = 0.8f;
+  p->mask_fg_min = 0.85f;
+  p->seed_min_size = 32;
+  p->min_size = 128;
+  p->seed_connectivity = CC_CONN_FULL;
+}
+
+int64_t ws_mito_instances(uint32_t *instances, const float *fg, const float *contour,
+                          const int64_t dims[3], const MitoWatershedParams *p,
+                          PpError *err) {
+  if (check_dims(dims, p->seed_connectivity, err) != 0) return -1;
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  uint8_t *mask = malloc(n);
+  float *depth = malloc(n * sizeof *depth);
+  if (!mask || !depth) {
+    free(mask);
+    free(depth);
+    return pp_error_set(err, "watershed.c: out of memory");
+  }
+  for (size_t i = 0; i < n; i++) mask[i] = fg[i] > p->seed_fg_min && contour[i] < p->seed_contour_max;
+  int64_t k = seeds_from_mask(instances, mask, dims, p->seed_min_size, p->seed_connectivity, err);
+  if (k >= 0) {
+    for (size_t i = 0; i < n; i++) {
+      mask[i] = fg[i] > p->mask_fg_min;
+      depth[i] = -fg[i];  // flood from the most certain foreground outwards
+    }
+    if (ws_seeded_f32(instances, depth, mask, dims, CC_CONN_FACES, err) != 0) k = -1;
+  }
+  if (k >= 0) k = cc_remove_small(instances, n, p->min_size, err);
+  free(mask);
+  free(depth);
+  return k;
+}
