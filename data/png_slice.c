@@ -148,7 +148,7 @@ static int run(const char *path, SmSliceFormat *fmt, const SmSliceFormat *expect
   }
   int rc;
   if (setjmp(r->jump)) {
-    rc = sm_error_set(err, "%s: corrupt PNG: %s", path, r->message);
+    rc = sm_error_set(err, "%s: corrupt or truncated PNG: %s", path, r->message);
   } else {
     rc = read_png(r, path, fmt, expect, dst, err);
   }

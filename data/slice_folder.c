@@ -105,7 +105,7 @@ static int probe_slice(const char *path, SmSliceFormat *f, SmError *err) {
 }
 
 static void format_text(const SmSliceFormat *f, char *out, size_t size) {
-  snprintf(out, size, "%lld x %lld %s%s", (long long)f->nx, (long long)f->ny,
+  snprintf(out, size, "%lld x %lld (Y x X) %s%s", (long long)f->ny, (long long)f->nx,
            f->bits == 12 ? "12-bit " : "", sm_dtype_name(f->dtype));
 }
 

@@ -171,9 +171,9 @@ static bool same_layout(const PageLayout *a, const PageLayout *b) {
 
 static void layout_text(const PageLayout *l, char *out, size_t size) {
   if (l->bits == 12)
-    snprintf(out, size, "%u x %u 12-bit", l->width, l->height);
+    snprintf(out, size, "%u x %u (Y x X) 12-bit", l->height, l->width);
   else
-    snprintf(out, size, "%u x %u %s", l->width, l->height, sm_dtype_name(l->dtype));
+    snprintf(out, size, "%u x %u (Y x X) %s", l->height, l->width, sm_dtype_name(l->dtype));
 }
 
 /* Voxel size from the first page: ImageJ's description, then the resolution
