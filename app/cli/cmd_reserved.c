@@ -13,19 +13,6 @@ static int reserved(int argc, char **argv, const char *usage) {
   return cli_fail("%s: not implemented yet in this build", argv[0]);
 }
 
-int cmd_pretrain(int argc, char **argv) {
-  return reserved(argc, argv,
-                  "usage: semmae pretrain --data VOLUME --out M.safetensors [--config cpu-small|paper-base]\n"
-                  "         [--mask-ratio R] [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
-                  "         [--resume M] [--log L.csv]\n");
-}
-
-int cmd_reconstruct(int argc, char **argv) {
-  return reserved(argc, argv,
-                  "usage: semmae reconstruct --model M --data VOLUME --out R.tif [--mask-ratio R] [--seed S]\n"
-                  "         [--error-map E.tif] [--out-pred P.tif] [--out-mask K.tif]\n");
-}
-
 int cmd_finetune(int argc, char **argv) {
   return reserved(argc, argv,
                   "usage: semmae finetune --data VOLUME --labels LABELS --task neurons|mito|membrane\n"
@@ -41,11 +28,6 @@ int cmd_segment(int argc, char **argv) {
 int cmd_eval(int argc, char **argv) {
   return reserved(argc, argv,
                   "usage: semmae eval --pred LABELS --truth LABELS [--metrics arand,voi,ap75,dice]\n");
-}
-
-int cmd_bench(int argc, char **argv) {
-  return reserved(argc, argv,
-                  "usage: semmae bench --config C [--batch B] [--mask-ratio R] [--steps N]\n");
 }
 
 int cmd_labels(int argc, char **argv) {
