@@ -1,0 +1,104 @@
+/* A checkpoint written by semmae loads in PyTorch (model.load_state_dict,
+ * strict, of the reference MAE layout with a Conv3d patch embedding) and
+ * gives the same decoder output and loss for the same input and mask.
+ * Skips (77) where /usr/bin/python3 cannot import torch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "checkpoint_common.h"
+#include "tap.h"
+
+static int dump(const char *dir, const char *name, const void *data, size_t bytes) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t put = fwrite(data, 1, bytes, f);
+  return fclose(f) == 0 && put == bytes ? 0 : -1;
+}
+
+int main(void) {
+  if (system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
+    return tap_skip_all("/usr/bin/python3 cannot import torch");
+  const char *root = getenv("SEMMAE_SOURCE_ROOT");
+  if (!root) return tap_skip_all("SEMMAE_SOURCE_ROOT not set");
+  char dir[] = "/tmp/semmae-parity-XXXXXX";
+  if (!mkdtemp(dir)) return tap_skip_all("cannot make a temporary directory");
+  mae_set_threads(2);
+
+  MaeConfig cfg;
+  TAP_OK(tiny_config(&cfg) == 0, "tiny config");
+  int vz = 8, vy = 40, vx = 40;
+  float *volume = random_volume(vz, vy, vx, 3);
+  MaeTrainer *t = tiny_trainer(&cfg, volume, vz, vy, vx, 10, 5);
+  TAP_OK(t != NULL, "trainer");
+  if (!t) return tap_done();
+  /* A few steps, so that biases, tokens and LayerNorms are no longer at init. */
+  MaeError merr = {{0}};
+  MaeStepResult r;
+  for (int i = 0; i < 4; i++) mae_trainer_step(t, 2, 0.75f, &r, &merr);
+  MaeModel *model = mae_trainer_model(t);
+
+  char ckpt[512];
+  snprintf(ckpt, sizeof ckpt, "%s/tiny.safetensors", dir);
+  SmCheckpointInfo info = {.mask_ratio = 0.75, .batch = 2, .threads = 2};
+  SmError err = {{0}};
+  TAP_OK(sm_checkpoint_save(ckpt, model, t, &info, &err) == 0, "save: %s", err.message);
+
+  /* Two samples, a mask each (same ratio), through the C forward. */
+  enum { B = 2 };
+  int L = mae_config_tokens(&cfg), P = mae_config_patch_voxels(&cfg);
+  int crop = mae_config_crop_voxels(&cfg);
+  float *crops = malloc((size_t)(B * crop) * sizeof *crops);
+  uint8_t *mask = malloc((size_t)(B * L));
+  float *pred = malloc((size_t)(B * L * P) * sizeof *pred);
+  TAP_OK(mae_trainer_sample(t, B, 0.75f, crops, mask, &merr) == 0, "sample a batch: %s",
+         merr.message);
+  mae_mask_from_seed(mask, L, 0.6f, 11, 0);
+  mae_mask_from_seed(mask + L, L, 0.6f, 11, 1);
+  double loss = 0;
+  TAP_OK(mae_model_forward(model, crops, mask, B, pred, &loss, &merr) == 0, "forward: %s",
+         merr.message);
+  char loss_text[64];
+  snprintf(loss_text, sizeof loss_text, "%.9g\n", loss);
+  TAP_OK(dump(dir, "input.f32", crops, (size_t)(B * crop) * sizeof *crops) == 0 &&
+             dump(dir, "mask.u8", mask, (size_t)(B * L)) == 0 &&
+             dump(dir, "pred.f32", pred, (size_t)(B * L * P) * sizeof *pred) == 0 &&
+             dump(dir, "loss.txt", loss_text, strlen(loss_text)) == 0,
+         "dumped input, mask, prediction");
+
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd,
+           "OMP_NUM_THREADS=1 /usr/bin/python3 %s/tests/engine/mae_reference.py %s %s 2>&1",
+           root, ckpt, dir);
+  FILE *p = popen(cmd, "r");
+  char line[1024];
+  int results = 0;
+  while (p && fgets(line, sizeof line, p)) {
+    line[strcspn(line, "\n")] = '\0';
+    if (strncmp(line, "RESULT ", 7) == 0) {
+      char *status = strrchr(line, ' ');
+      *status++ = '\0';
+      TAP_OK(strcmp(status, "ok") == 0, "pytorch: %s", line + 7);
+      results++;
+    } else {
+      tap_diag("%s", line[0] == '#' ? line + 2 : line);
+    }
+  }
+  int status = p ? pclose(p) : -1;
+  TAP_OK(status == 0 && results >= 3, "reference script ran (status %d, %d results)", status,
+         results);
+
+  char rm[600];
+  snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+  if (system(rm) != 0) tap_diag("could not remove %s", dir);
+  free(crops);
+  free(mask);
+  free(pred);
+  free(volume);
+  mae_trainer_free(t);
+  return tap_done();
+}
