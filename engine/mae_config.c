@@ -105,7 +105,9 @@ int mae_keep_count(int tokens, float mask_ratio) {
 
 void mae_set_threads(int n) {
   if (n < 1) n = 1;
-  openblas_set_num_threads(n);
+  /* OpenBLAS single-threaded: the engine splits its GEMMs over OpenMP threads
+   * (gemm.c), so that two thread pools never spin against each other. */
+  openblas_set_num_threads(1);
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif

@@ -4,7 +4,7 @@
  * count (and in practice not even on it). References: nn_ref.c. */
 #include "nn.h"
 
-#include <cblas.h>
+#include "gemm.h"
 #include <math.h>
 #include <string.h>
 
@@ -21,16 +21,16 @@ void nn_linear_forward(float *out, const float *inp, const float *weight, const 
     for (int m = 0; m < M; m++) memcpy(out + (size_t)m * OC, bias, sizeof(float) * OC);
     beta = 1.f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, OC, IC, 1.f, inp, IC, weight, IC, beta,
+  nn_sgemm(CblasNoTrans, CblasTrans, M, OC, IC, 1.f, inp, IC, weight, IC, beta,
               out, OC);
 }
 
 void nn_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, int M, int IC, int OC) {
   if (dinp)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, IC, OC, 1.f, dout, OC, weight, IC,
+    nn_sgemm(CblasNoTrans, CblasNoTrans, M, IC, OC, 1.f, dout, OC, weight, IC,
                 0.f, dinp, IC);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, M, 1.f, dout, OC, inp, IC, 1.f,
+  nn_sgemm(CblasTrans, CblasNoTrans, OC, IC, M, 1.f, dout, OC, inp, IC, 1.f,
               dweight, IC);
   if (dbias) {
     /* Column sums, split over columns: each thread owns a slice of dbias. */
@@ -180,15 +180,16 @@ void nn_attention_forward(float *out, float *probs, const float *qkv, int B, int
                           int H) {
   int hd = C / H;
   float scale = 1.f / sqrtf((float)hd);
+#pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       const float *q = qkv + (size_t)b * N * 3 * C + h * hd;
       const float *k = q + C, *v = q + 2 * C;
       float *p = probs + ((size_t)b * H + h) * N * N;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, hd, scale, q, 3 * C, k, 3 * C,
+      nn_sgemm(CblasNoTrans, CblasTrans, N, N, hd, scale, q, 3 * C, k, 3 * C,
                   0.f, p, N);
       softmax_rows(p, N, N);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, hd, N, 1.f, p, N, v, 3 * C, 0.f,
+      nn_sgemm(CblasNoTrans, CblasNoTrans, N, hd, N, 1.f, p, N, v, 3 * C, 0.f,
                   out + (size_t)b * N * C + h * hd, C);
     }
 }
@@ -197,6 +198,7 @@ void nn_attention_backward(float *dqkv, float *dprobs, const float *dout, const 
                            const float *probs, int B, int N, int C, int H) {
   int hd = C / H;
   float scale = 1.f / sqrtf((float)hd);
+#pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       const float *q = qkv + (size_t)b * N * 3 * C + h * hd;
@@ -207,9 +209,9 @@ void nn_attention_backward(float *dqkv, float *dprobs, const float *dout, const 
       float *dp = dprobs + ((size_t)b * H + h) * N * N;
       const float *dO = dout + (size_t)b * N * C + h * hd;
       /* dV = P^T dO; dP = dO V^T */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, hd, N, 1.f, p, N, dO, C, 0.f, dv,
+      nn_sgemm(CblasTrans, CblasNoTrans, N, hd, N, 1.f, p, N, dO, C, 0.f, dv,
                   3 * C);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, hd, 1.f, dO, C, v, 3 * C, 0.f,
+      nn_sgemm(CblasNoTrans, CblasTrans, N, N, hd, 1.f, dO, C, v, 3 * C, 0.f,
                   dp, N);
       /* dS = P * (dP - rowsum(dP * P)), times the scale of S = scale q k^T. */
       for (int i = 0; i < N; i++) {
@@ -220,9 +222,9 @@ void nn_attention_backward(float *dqkv, float *dprobs, const float *dout, const 
         for (int j = 0; j < N; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
       }
       /* dQ = dS K; dK = dS^T Q */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, hd, N, 1.f, dp, N, k, 3 * C, 0.f,
+      nn_sgemm(CblasNoTrans, CblasNoTrans, N, hd, N, 1.f, dp, N, k, 3 * C, 0.f,
                   dq, 3 * C);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, hd, N, 1.f, dp, N, q, 3 * C, 0.f,
+      nn_sgemm(CblasTrans, CblasNoTrans, N, hd, N, 1.f, dp, N, q, 3 * C, 0.f,
                   dk, 3 * C);
     }
 }
