@@ -241,7 +241,9 @@ static int graph_merge_until(Graph *g, double threshold) {
 /* segments[i] = region of fragment frag[i], relabelled in raster order. */
 static int64_t graph_labels(uint32_t *segments, const uint32_t *frag, size_t n, Graph *g,
                             PpError *err) {
-  for (uint32_t f = 1; f <= g->n_nodes; f++) find_root(g->parent, f);
+  // Point every fragment straight at its root (path halving alone leaves
+  // some one step short).
+  for (uint32_t f = 1; f <= g->n_nodes; f++) g->parent[f] = find_root(g->parent, f);
   for (size_t i = 0; i < n; i++) segments[i] = frag[i] ? g->parent[frag[i]] : 0;
   return cc_relabel_consecutive(segments, n, err);
 }

@@ -78,12 +78,10 @@ static int64_t resolve(uint32_t *out, size_t n, Forest *f) {
 }
 
 #define DEFINE_CC_LABEL(NAME, T)                                                          \
-  int64_t NAME(uint32_t *out, const T *in, const int64_t dims[3], int connectivity,      \
-               PpError *err) {                                                           \
-    if (dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0)                                    \
-      return pp_error_set(err, "connected_components.c: empty or negative shape");       \
+  static int64_t NAME##_3d(uint32_t *out, const T *in, const int64_t dims[3],            \
+                           int connectivity, PpError *err) {                             \
     if (connectivity != CC_CONN_FACES && connectivity != CC_CONN_FULL)                   \
-      return pp_error_set(err, "connected_components.c: connectivity %d is not 6 or 26", \
+      return pp_error_set(err, "connected_components.c: connectivity %d is not 4, 8, 6 or 26", \
                           connectivity);                                                 \
     const int64_t nz = dims[0], ny = dims[1], nx = dims[2];                              \
     const Offset *nb = connectivity == CC_CONN_FACES ? backward_faces : backward_full;   \
@@ -127,6 +125,33 @@ static int64_t resolve(uint32_t *out, size_t n, Forest *f) {
 
 DEFINE_CC_LABEL(cc_label_u32, uint32_t)
 DEFINE_CC_LABEL(cc_label_u8, uint8_t)
+
+/* 2D connectivities: each slice on its own (a one-slice volume with 6 or 26
+ * neighbours is the 4- or 8-neighbourhood), labels continued across slices. */
+#define DEFINE_CC_ENTRY(NAME, T)                                                          \
+  int64_t NAME(uint32_t *out, const T *in, const int64_t dims[3], int connectivity,      \
+               PpError *err) {                                                           \
+    if (dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0)                                    \
+      return pp_error_set(err, "connected_components.c: empty or negative shape");       \
+    if (connectivity != CC_CONN_PLANE4 && connectivity != CC_CONN_PLANE8)                \
+      return NAME##_3d(out, in, dims, connectivity, err);                                \
+    const int64_t plane = dims[1] * dims[2], slice[3] = {1, dims[1], dims[2]};           \
+    const int conn3d = connectivity == CC_CONN_PLANE4 ? CC_CONN_FACES : CC_CONN_FULL;    \
+    int64_t total = 0;                                                                   \
+    for (int64_t z = 0; z < dims[0]; z++) {                                              \
+      int64_t k = NAME##_3d(out + z * plane, in + z * plane, slice, conn3d, err);        \
+      if (k < 0) return -1;                                                              \
+      if (total + k > (int64_t)UINT32_MAX)                                               \
+        return pp_error_set(err, "connected_components.c: more than 2^32 components");   \
+      for (int64_t i = z * plane; i < (z + 1) * plane; i++)                              \
+        if (out[i]) out[i] += (uint32_t)total;                                           \
+      total += k;                                                                        \
+    }                                                                                    \
+    return total;                                                                        \
+  }
+
+DEFINE_CC_ENTRY(cc_label_u32, uint32_t)
+DEFINE_CC_ENTRY(cc_label_u8, uint8_t)
 
 /* Maps ids to 1..K by first appearance. A direct table when the largest id
  * is small, a hash map otherwise; runs of equal ids are looked up once. */

@@ -13,8 +13,10 @@
 
 #include "postproc_error.h"
 
-/* Connectivity: 6 (shared faces) or 26 (faces, edges and corners). */
-enum { CC_CONN_FACES = 6, CC_CONN_FULL = 26 };
+/* Connectivity: 6 (shared faces) or 26 (faces, edges and corners) in 3D;
+ * 4 or 8 for components inside each z slice only (2D, for anisotropic serial
+ * sections: nothing joins across slices). */
+enum { CC_CONN_PLANE4 = 4, CC_CONN_PLANE8 = 8, CC_CONN_FACES = 6, CC_CONN_FULL = 26 };
 
 /* Labels the connected pieces of every non-zero label: two neighbouring
  * voxels belong together when they carry the same non-zero value, so a label

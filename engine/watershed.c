@@ -13,14 +13,20 @@ typedef struct Neighbours {
   int64_t delta[26];
 } Neighbours;
 
+static bool valid_connectivity(int c) {
+  return c == CC_CONN_PLANE4 || c == CC_CONN_PLANE8 || c == CC_CONN_FACES || c == CC_CONN_FULL;
+}
+
 static int neighbours_init(Neighbours *nb, const int64_t dims[3], int connectivity) {
-  if (connectivity != CC_CONN_FACES && connectivity != CC_CONN_FULL) return -1;
+  if (!valid_connectivity(connectivity)) return -1;
+  const bool planar = connectivity == CC_CONN_PLANE4 || connectivity == CC_CONN_PLANE8;
+  const bool faces_only = connectivity == CC_CONN_PLANE4 || connectivity == CC_CONN_FACES;
   nb->n = 0;
-  for (int dz = -1; dz <= 1; dz++)
+  for (int dz = planar ? 0 : -1; dz <= (planar ? 0 : 1); dz++)
     for (int dy = -1; dy <= 1; dy++)
       for (int dx = -1; dx <= 1; dx++) {
         int steps = abs(dz) + abs(dy) + abs(dx);
-        if (steps == 0 || (connectivity == CC_CONN_FACES && steps != 1)) continue;
+        if (steps == 0 || (faces_only && steps != 1)) continue;
         nb->dz[nb->n] = dz;
         nb->dy[nb->n] = dy;
         nb->dx[nb->n] = dx;
@@ -39,8 +45,8 @@ static inline bool inside(const Neighbours *nb, int j, int64_t z, int64_t y, int
 static int check_dims(const int64_t dims[3], int connectivity, PpError *err) {
   if (dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0)
     return pp_error_set(err, "watershed.c: empty or negative shape");
-  if (connectivity != CC_CONN_FACES && connectivity != CC_CONN_FULL)
-    return pp_error_set(err, "watershed.c: connectivity %d is not 6 or 26", connectivity);
+  if (!valid_connectivity(connectivity))
+    return pp_error_set(err, "watershed.c: connectivity %d is not 4, 8, 6 or 26", connectivity);
   return 0;
 }
 
@@ -367,15 +373,16 @@ void ws_boundary_from_affinities(float *boundary, const float *aff, const int64_
 }
 
 int64_t ws_affinity_fragments(uint32_t *fragments, const float *aff, const int64_t dims[3],
-                              float seed_threshold, uint64_t seed_min_size, PpError *err) {
-  if (check_dims(dims, CC_CONN_FACES, err) != 0) return -1;
+                              float seed_threshold, uint64_t seed_min_size, int connectivity,
+                              PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
   const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
   float *boundary = malloc(n * sizeof *boundary);
   if (!boundary) return pp_error_set(err, "watershed.c: out of memory");
   ws_boundary_from_affinities(boundary, aff, dims);
   int64_t k = ws_seeds_below_f32(fragments, boundary, dims, seed_threshold, seed_min_size,
-                                 CC_CONN_FACES, err);
-  if (k >= 0 && ws_seeded_f32(fragments, boundary, NULL, dims, CC_CONN_FACES, err) != 0)
+                                 connectivity, err);
+  if (k >= 0 && ws_seeded_f32(fragments, boundary, NULL, dims, connectivity, err) != 0)
     k = -1;
   free(boundary);
   return k;

@@ -12,7 +12,9 @@
  * queue, float maps a binary heap; a float map holding integer values gives
  * the same labels as the uint8 path. NaN counts as +infinity.
  *
- * Neighbours: 6 (faces) or 26 (CC_CONN_FACES / CC_CONN_FULL). mask may be
+ * Neighbours: 6 (faces) or 26 (CC_CONN_FACES / CC_CONN_FULL), or 4 / 8 within
+ * each slice (CC_CONN_PLANE4 / CC_CONN_PLANE8: 2D basins, nothing floods
+ * across z, for anisotropic serial sections). mask may be
  * NULL (everything floodable); voxels with mask 0 stay 0. Voxels that no seed
  * can reach stay 0. */
 #pragma once
@@ -65,14 +67,15 @@ void ws_boundary_from_affinities(float *boundary,   // (nz, ny, nx)
                                  const float *aff,  // (3, nz, ny, nx)
                                  const int64_t dims[3]);
 
-/* Fragments from affinities: the boundary above, seeds = components
- * (6-connected) of boundary < seed_threshold of at least seed_min_size voxels,
- * grown over the whole volume by the float watershed. Returns the number of
- * fragments or -1. */
+/* Fragments from affinities: the boundary above, seeds = components of
+ * boundary < seed_threshold of at least seed_min_size voxels, grown over the
+ * whole volume by the float watershed, both with the given connectivity
+ * (CC_CONN_PLANE4 gives 2D fragments per slice, the usual start for
+ * anisotropic data). Returns the number of fragments or -1. */
 int64_t ws_affinity_fragments(uint32_t *fragments,  // (nz, ny, nx)
                               const float *aff,     // (3, nz, ny, nx)
                               const int64_t dims[3], float seed_threshold,
-                              uint64_t seed_min_size, PpError *err);
+                              uint64_t seed_min_size, int connectivity, PpError *err);
 
 /* MitoEM-style instances from a foreground and an instance-contour
  * probability map (PyTorch Connectomics' bc_watershed): seeds = components of
