@@ -1,0 +1,18 @@
+/* Loading and saving label volumes for the label store. */
+#pragma once
+
+#include <stdint.h>
+
+#include "label_store.h"
+#include "sm_error.h"
+
+/* Reads a label volume (any integer dtype; float is refused with a clear
+ * message before the pixels are read). With image_shape (z, y, x) given, a
+ * label file of another shape is refused the same way. */
+SmLabelStore *sm_label_store_load(const char *path, const int64_t *image_shape, SmError *err);
+
+/* Writes the displayed ids as a uint32 TIFF via write-then-rename (a failed
+ * save leaves the old file intact), marks the store saved and, when a
+ * journal is attached, restarts it for the saved content (the old journal is
+ * replaced only once the new one is complete). */
+int sm_label_store_save(SmLabelStore *s, const char *path, SmError *err);
