@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app/studio/sm-volume-view-private.h"
 #include "data/volume.h"
@@ -54,6 +55,7 @@ typedef struct {
   int renders;            /* render signals seen in this phase */
   int ticks;
   gint64 t0;
+  double cpu0;            /* process CPU seconds at the phase start */
   int status;
 } Bench;
 
@@ -172,12 +174,23 @@ rendered (GtkGLArea *area, GdkGLContext *context, Bench *b)
   return FALSE;
 }
 
+/* CPU time of the whole process (llvmpipe's threads included): on a shared,
+ * loaded machine, frames per CPU-second says more than wall-clock fps. */
+static double
+cpu_seconds (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void
 start_phase (Bench *b, Phase phase)
 {
   b->phase = phase;
   b->renders = 0;
   b->t0 = g_get_monotonic_time ();
+  b->cpu0 = cpu_seconds ();
   if (phase == MEASURE_FAST) sm_volume_view_set_interacting (SM_VOLUME_VIEW (b->view), TRUE);
   if (phase == MEASURE_FULL) sm_volume_view_set_interacting (SM_VOLUME_VIEW (b->view), FALSE);
 }
@@ -212,9 +225,16 @@ tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   case MEASURE_FULL:
     if (b->renders >= opt_frames) {
       const double seconds = (g_get_monotonic_time () - b->t0) / 1e6;
-      printf ("%s: %d frames in %.2f s = %.1f fps\n",
-              b->phase == MEASURE_FAST ? "orbiting (interactive quality)" : "orbiting (full quality)",
-              b->renders, seconds, b->renders / seconds);
+      double fast_scale, still_scale;
+      sm_volume_view_get_resolution_scales (view, &fast_scale, &still_scale);
+      if (b->phase == MEASURE_FAST)
+        printf ("orbiting, interactive quality (resolution x%.2f at the end, 2-texel steps): ", fast_scale);
+      else
+        printf ("orbiting, still quality (resolution x%.2f at the end, 1-texel steps): ", still_scale);
+      const double cpu = cpu_seconds () - b->cpu0;
+      printf ("%d frames in %.2f s = %.1f fps; %.2f CPU-s per frame (%.1f fps if %u idle cores scaled perfectly)\n",
+              b->renders, seconds, b->renders / seconds, cpu / b->renders, b->renders / (cpu / g_get_num_processors ()),
+              g_get_num_processors ());
       if (b->phase == MEASURE_FAST) {
         start_phase (b, MEASURE_FULL);
       } else {

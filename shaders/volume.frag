@@ -25,10 +25,11 @@ uniform float u_step_voxels;   // the same step in (texture) voxels, for opacity
 uniform int u_max_steps;
 uniform vec3 u_background;
 
-float intensity (vec3 tc)
+// A texel through the window, gamma and invert: display intensity in [0, 1].
+float intensity (float texel)
 {
-  float t = clamp (texture (u_volume, tc).r * u_window.x + u_window.y, 0.0, 1.0);
-  t = pow (t, u_gamma);
+  float t = clamp (texel * u_window.x + u_window.y, 0.0, 1.0);
+  if (u_gamma != 1.0) t = pow (t, u_gamma);
   return u_invert ? 1.0 - t : t;
 }
 
@@ -87,11 +88,15 @@ void main ()
   // Jitter the start by a fraction of a step against wood-grain banding.
   float jitter = fract (sin (dot (gl_FragCoord.xy, vec2 (12.9898, 78.233))) * 43758.5453);
   vec3 to_tc = 0.5 / u_half_extent;
-  float mip = 0.0;
   vec4 acc = vec4 (0.0);
   vec3 surface = vec3 (0.0);
   bool hit = false;
   float prev_t = t_enter;
+  // MIP commutes with the (monotonic) window, gamma and invert: march the raw
+  // texels, keep their max and min, map once at the end. Stop early once the
+  // projection is saturated (and no surface could still lie behind).
+  float raw_max = 0.0, raw_min = 1.0;
+  float saturate = u_invert ? -u_window.y / u_window.x : (1.0 - u_window.y) / u_window.x;
   for (int i = 0; i < u_max_steps; i++) {
     float t = t_enter + (float (i) + jitter) * u_step;
     if (t > t_exit) break;
@@ -109,11 +114,13 @@ void main ()
     }
     prev_t = t;
     if (!u_has_volume) continue;
-    float v = intensity (tc);
+    float s = texture (u_volume, tc).r;
     if (u_mode == 0) {
-      mip = max (mip, v);
-      if (mip >= 0.999 && !u_has_mask) break;
+      raw_max = max (raw_max, s);
+      raw_min = min (raw_min, s);
+      if (!u_has_mask && (u_invert ? raw_min <= saturate : raw_max >= saturate)) break;
     } else {
+      float v = intensity (s);
       float alpha = u_opacity * smoothstep (u_ramp.x, u_ramp.y, v);
       alpha = 1.0 - pow (1.0 - clamp (alpha, 0.0, 0.999), u_step_voxels);
       acc.rgb += (1.0 - acc.a) * alpha * vec3 (v);
@@ -121,6 +128,8 @@ void main ()
       if (acc.a > 0.98) break;
     }
   }
+  float mip = 0.0;
+  if (u_mode == 0 && u_has_volume && raw_max >= raw_min) mip = intensity (u_invert ? raw_min : raw_max);
 
   vec3 colour;
   if (u_mode == 0) {

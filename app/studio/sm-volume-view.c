@@ -28,6 +28,17 @@
  * bigger ones on a worker thread so the UI never freezes. */
 #define SYNC_VOXEL_LIMIT ((gsize) 32 * 1024 * 1024)
 
+/* Quality levels: ray step in texels, and the range of resolution scales
+ * with the march times they aim for (see adapt_resolution). */
+#define FAST_STEP_VOXELS 2.0
+#define STILL_STEP_VOXELS 1.0
+#define FAST_SCALE_MIN 0.25
+#define FAST_SCALE_MAX 0.75
+#define FAST_MARCH_SECONDS_LOW (1.0 / 40)
+#define FAST_MARCH_SECONDS_HIGH (1.0 / 25)
+#define STILL_SCALE_MIN 0.5
+#define STILL_MARCH_SECONDS_HIGH 0.5
+
 #define LINE_WIDTH_PX 1.5f
 #define LINE_FLOATS 12 /* p0 (3), p1 (3), corner (2), colour (4) */
 #define MAX_LINE_SEGMENTS 32
@@ -60,6 +71,14 @@ struct _SmVolumeView {
   gboolean panning;
   double drag_last[2];
   guint settle_id;        /* returns to full quality after a scroll */
+  double fast_scale;      /* resolution while interacting, adapted to the march time */
+  double still_scale;     /* resolution at rest: 1 unless a march takes too long */
+
+  /* The last march is kept in an offscreen buffer: when only the cursor moves
+   * (slice scrolling), frames are a blit plus lines. */
+  gboolean march_dirty;
+  gboolean march_was_fast;
+  int march_w, march_h;   /* target size it was marched for */
 
   /* Texture geometry of the current volume (or of the labels when alone). */
   int tex_shape[3];       /* z, y, x */
@@ -91,11 +110,20 @@ struct _SmVolumeView {
   GLuint empty_vao, lines_vao, lines_vbo;
   GLuint volume_tex, mask_tex, palette_tex;
   GLuint fbo, fbo_colour;
+  GLuint nearest_sampler; /* interactive frames sample the image without filtering */
   int fbo_w, fbo_h;
   gboolean has_volume_tex, has_mask_tex;
 };
 
 G_DEFINE_FINAL_TYPE (SmVolumeView, sm_volume_view, GTK_TYPE_GL_AREA)
+
+/* Something the ray-march depends on changed: march again at the next render. */
+static void
+invalidate (SmVolumeView *self)
+{
+  self->march_dirty = TRUE;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
 
 /* ---------------------------------------------------------------- geometry */
 
@@ -185,7 +213,7 @@ accept_texture (SmVolumeView *self, SmVolumeTexture *tex)
   self->tex_scale = tex->scale;
   self->tex_offset = tex->offset;
   mask_rebuild (self);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 static gboolean
@@ -390,6 +418,12 @@ sm_volume_view_realize (GtkWidget *widget)
 
   glGenTextures (1, &self->palette_tex);
   self->palette_dirty = TRUE;
+  glGenSamplers (1, &self->nearest_sampler);
+  glSamplerParameteri (self->nearest_sampler, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+  glSamplerParameteri (self->nearest_sampler, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  glSamplerParameteri (self->nearest_sampler, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glSamplerParameteri (self->nearest_sampler, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+  glSamplerParameteri (self->nearest_sampler, GL_TEXTURE_WRAP_R, GL_CLAMP_TO_EDGE);
   self->gl_ready = TRUE;
 
   /* Whatever was set before realize is (re)built now that limits are known. */
@@ -424,6 +458,8 @@ sm_volume_view_unrealize (GtkWidget *widget)
     delete_texture (&self->palette_tex);
     delete_texture (&self->fbo_colour);
     if (self->fbo) glDeleteFramebuffers (1, &self->fbo);
+    glDeleteSamplers (1, &self->nearest_sampler);
+    self->nearest_sampler = 0;
   }
   self->volume_program = self->lines_program = 0;
   self->empty_vao = self->lines_vao = self->lines_vbo = 0;
@@ -448,6 +484,7 @@ upload_volume (SmVolumeView *self)
     delete_texture (&self->volume_tex);
     self->has_volume_tex = FALSE;
     self->volume_clear = FALSE;
+    self->march_dirty = TRUE;
   }
   if (!self->pending_ready) return;
   SmVolumeTexture *t = &self->pending;
@@ -469,6 +506,7 @@ upload_volume (SmVolumeView *self)
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_R, GL_CLAMP_TO_EDGE);
   GLenum err = glGetError ();
   self->has_volume_tex = err == GL_NO_ERROR;
+  self->march_dirty = TRUE;
   if (err != GL_NO_ERROR) g_warning ("sm-volume-view: 3D texture upload failed (GL error 0x%x)", err);
   sm_volume_texture_clear (&self->pending);
   self->pending_ready = FALSE;
@@ -481,6 +519,7 @@ upload_mask (SmVolumeView *self)
   if (!self->mask) {
     delete_texture (&self->mask_tex);
     self->has_mask_tex = FALSE;
+    self->march_dirty = TRUE;
     self->mask_full_dirty = self->mask_box_dirty = FALSE;
     return;
   }
@@ -514,6 +553,7 @@ upload_mask (SmVolumeView *self)
     glPixelStorei (GL_UNPACK_SKIP_IMAGES, 0);
   }
   self->has_mask_tex = TRUE;
+  self->march_dirty = TRUE;
   self->mask_full_dirty = self->mask_box_dirty = FALSE;
 }
 
@@ -654,6 +694,25 @@ set_uniforms (SmVolumeView *self, const float inv_mvp[16], double step_voxels)
   glUniform3f (glGetUniformLocation (p, "u_background"), background[0], background[1], background[2]);
 }
 
+/* Resolution follows the measured march time: interactive frames aim at
+ * 25-40 fps of marching, still frames at under half a second (software GL on
+ * a loaded machine); time goes with the square of the scale. */
+static void
+adapt_resolution (SmVolumeView *self, gboolean fast, double seconds)
+{
+  if (fast) {
+    if (seconds > FAST_MARCH_SECONDS_HIGH)
+      self->fast_scale = MAX (FAST_SCALE_MIN, self->fast_scale * 0.85);
+    else if (seconds < FAST_MARCH_SECONDS_LOW)
+      self->fast_scale = MIN (FAST_SCALE_MAX, self->fast_scale * 1.1);
+  } else {
+    if (seconds > STILL_MARCH_SECONDS_HIGH)
+      self->still_scale = MAX (STILL_SCALE_MIN, self->still_scale * sqrt (STILL_MARCH_SECONDS_HIGH / seconds));
+    else if (seconds < STILL_MARCH_SECONDS_HIGH / 4)
+      self->still_scale = MIN (1.0, self->still_scale * 1.25);
+  }
+}
+
 static gboolean
 sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
 {
@@ -676,32 +735,46 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   float mvp[16], inv_mvp[16];
   sm_volume_camera_matrices (&self->camera, self->half_extent, (double) w / h, mvp, inv_mvp);
 
-  /* Interaction trades resolution and step length for frame rate. */
+  /* March again only when something it depends on changed; cursor moves
+   * reuse the cached image. */
   const gboolean fast = self->interacting;
-  const int rw = fast ? MAX (1, w / 2) : w, rh = fast ? MAX (1, h / 2) : h;
-  const gboolean offscreen = fast && ensure_fbo (self, rw, rh);
-  glBindFramebuffer (GL_FRAMEBUFFER, offscreen ? self->fbo : (GLuint) target_fb);
-  glViewport (0, 0, offscreen ? rw : w, offscreen ? rh : h);
-  glDisable (GL_DEPTH_TEST);
-  glDisable (GL_BLEND);
-
-  glActiveTexture (GL_TEXTURE0);
-  glBindTexture (GL_TEXTURE_3D, self->has_volume_tex ? self->volume_tex : 0);
-  glActiveTexture (GL_TEXTURE1);
-  glBindTexture (GL_TEXTURE_3D, self->has_mask_tex ? self->mask_tex : 0);
-  glActiveTexture (GL_TEXTURE2);
-  glBindTexture (GL_TEXTURE_2D, self->palette_tex);
-  glUseProgram (self->volume_program);
-  set_uniforms (self, inv_mvp, fast ? 2.0 : 0.8);
-  glBindVertexArray (self->empty_vao);
-  glDrawArrays (GL_TRIANGLES, 0, 3);
-
-  if (offscreen) {
+  const gboolean remarch = self->march_dirty || self->march_was_fast != fast || self->march_w != w ||
+                           self->march_h != h || !self->fbo;
+  const double res_scale = fast ? self->fast_scale : self->still_scale;
+  const int rw = MAX (1, (int) lround (w * res_scale)), rh = MAX (1, (int) lround (h * res_scale));
+  gboolean cached = remarch ? ensure_fbo (self, rw, rh) : TRUE;
+  if (remarch) {
+    glBindFramebuffer (GL_FRAMEBUFFER, cached ? self->fbo : (GLuint) target_fb);
+    glViewport (0, 0, cached ? rw : w, cached ? rh : h);
+    glDisable (GL_DEPTH_TEST);
+    glDisable (GL_BLEND);
+    glActiveTexture (GL_TEXTURE0);
+    glBindTexture (GL_TEXTURE_3D, self->has_volume_tex ? self->volume_tex : 0);
+    glActiveTexture (GL_TEXTURE1);
+    glBindTexture (GL_TEXTURE_3D, self->has_mask_tex ? self->mask_tex : 0);
+    glActiveTexture (GL_TEXTURE2);
+    glBindTexture (GL_TEXTURE_2D, self->palette_tex);
+    glUseProgram (self->volume_program);
+    set_uniforms (self, inv_mvp, fast ? FAST_STEP_VOXELS : STILL_STEP_VOXELS);
+    glBindVertexArray (self->empty_vao);
+    const gint64 start = g_get_monotonic_time ();
+    glBindSampler (0, fast ? self->nearest_sampler : 0);
+    glDrawArrays (GL_TRIANGLES, 0, 3);
+    glBindSampler (0, 0);
+    /* Wait for the march to measure it (software GL does the work here anyway). */
+    glFinish ();
+    adapt_resolution (self, fast, (double) (g_get_monotonic_time () - start) / 1e6);
+    self->march_dirty = !cached;
+    self->march_was_fast = fast;
+    self->march_w = w;
+    self->march_h = h;
+  }
+  if (cached) {
     glBindFramebuffer (GL_READ_FRAMEBUFFER, self->fbo);
     glBindFramebuffer (GL_DRAW_FRAMEBUFFER, (GLuint) target_fb);
-    glBlitFramebuffer (0, 0, rw, rh, 0, 0, w, h, GL_COLOR_BUFFER_BIT, GL_LINEAR);
-    glBindFramebuffer (GL_FRAMEBUFFER, (GLuint) target_fb);
+    glBlitFramebuffer (0, 0, self->fbo_w, self->fbo_h, 0, 0, w, h, GL_COLOR_BUFFER_BIT, GL_LINEAR);
   }
+  glBindFramebuffer (GL_FRAMEBUFFER, (GLuint) target_fb);
   glViewport (0, 0, w, h);
 
   float vertices[MAX_LINE_SEGMENTS * 6 * LINE_FLOATS];
@@ -755,7 +828,7 @@ set_interacting (SmVolumeView *self, gboolean interacting)
 {
   if (self->interacting == interacting) return;
   self->interacting = interacting;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 static void
@@ -779,7 +852,7 @@ drag_update (GtkGestureDrag *gesture, double dx, double dy, SmVolumeView *self)
                           gtk_widget_get_height (GTK_WIDGET (self)));
   else
     sm_volume_camera_orbit (&self->camera, ddx, ddy);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 static void
@@ -804,7 +877,7 @@ scrolled (GtkEventControllerScroll *controller, double dx, double dy, SmVolumeVi
   set_interacting (self, TRUE);
   g_clear_handle_id (&self->settle_id, g_source_remove);
   self->settle_id = g_timeout_add (200, settle, self);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
   return TRUE;
 }
 
@@ -847,6 +920,9 @@ static void
 sm_volume_view_init (SmVolumeView *self)
 {
   self->gamma = 1.0;
+  self->fast_scale = 0.5;
+  self->still_scale = 1.0;
+  self->march_dirty = TRUE;
   self->mode = SM_RENDER_MIP;
   self->opacity = 0.05;
   self->ramp_low = 0.2;
@@ -903,7 +979,7 @@ sm_volume_view_set_volume (SmVolumeView *self, const SmVolume *volume)
     sm_volume_camera_reset (&self->camera);
     prepare_volume (self);
   }
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -914,7 +990,7 @@ sm_volume_view_set_contrast (SmVolumeView *self, double lo, double hi, double ga
   self->hi = hi;
   self->gamma = gamma;
   self->invert = invert;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -924,6 +1000,7 @@ sm_volume_view_set_cursor (SmVolumeView *self, double z, double y, double x)
   self->cursor[0] = z;
   self->cursor[1] = y;
   self->cursor[2] = x;
+  /* Only the frames move: the cached march is reused. */
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 
@@ -932,7 +1009,7 @@ sm_volume_view_set_render_mode (SmVolumeView *self, SmRenderMode mode)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   self->mode = mode;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -942,7 +1019,7 @@ sm_volume_view_set_transfer (SmVolumeView *self, double opacity, double low, dou
   self->opacity = CLAMP (opacity, 0.0, 1.0);
   self->ramp_low = low;
   self->ramp_high = high;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -952,7 +1029,7 @@ sm_volume_view_set_labels (SmVolumeView *self, const SmVolume *labels)
   self->labels = labels && labels->data ? labels : NULL;
   if (self->labels && !self->volume && self->gl_ready) plan_for_labels (self);
   mask_rebuild (self);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -964,7 +1041,7 @@ sm_volume_view_set_selected_segments (SmVolumeView *self, const guint32 *ids, gs
   self->n_ids = n_ids;
   self->palette_dirty = TRUE;
   mask_rebuild (self);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -973,7 +1050,7 @@ sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gin
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   if (!self->mask) {
     mask_rebuild (self);
-    gtk_gl_area_queue_render (GTK_GL_AREA (self));
+    invalidate (self);
     return;
   }
   /* The edited voxels -> the texels whose boxes they touch. */
@@ -995,7 +1072,7 @@ sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gin
     memcpy (self->mask_hi, thi, sizeof thi);
   }
   self->mask_box_dirty = TRUE;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -1003,7 +1080,7 @@ sm_volume_view_reset_camera (SmVolumeView *self)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   sm_volume_camera_reset (&self->camera);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 /* ------------------------------------------------- bench and test hooks */
@@ -1013,7 +1090,7 @@ sm_volume_view_orbit (SmVolumeView *self, double dx, double dy)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   sm_volume_camera_orbit (&self->camera, dx, dy);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  invalidate (self);
 }
 
 void
@@ -1035,4 +1112,12 @@ sm_volume_view_is_gl_ready (SmVolumeView *self)
 {
   g_return_val_if_fail (SM_IS_VOLUME_VIEW (self), FALSE);
   return self->gl_ready;
+}
+
+void
+sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interactive, double *still)
+{
+  g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  *interactive = self->fast_scale;
+  *still = self->still_scale;
 }
