@@ -3,6 +3,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "phantom_internal.h"
 
@@ -58,9 +59,11 @@ void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const
     t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
     float d[3] = {ap[0] - t * g->ab[0], ap[1] - t * g->ab[1], ap[2] - t * g->ab[2]};
     float dist = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-    float v = dist - (g->ra + t * (g->rb - g->ra));
+    float r = g->ra + t * (g->rb - g->ra);
+    float w = g->wa + t * (g->wb - g->wa);
+    float v = (dist - r) * w;
     if (v >= n.v2 && g->tube != n.t1) continue; /* cannot matter: skip the division */
-    float inv = dist > 1e-6f ? 1.0f / dist : 0.0f;
+    float inv = dist > 1e-6f ? w / dist : 0.0f;
     float u[3] = {d[0] * inv, d[1] * inv, d[2] * inv};
     nearest_offer(&n, g->tube, v, u);
   }
@@ -109,7 +112,8 @@ size_t ph_cull_segments(const PhScene *s, const float lo[3], const float hi[3], 
     float t;
     float dc = ph_segment_distance(g->a, g->ab, g->inv_len2, c, &t);
     dist[i] = dc;
-    float upper = dc + rho - fminf(g->ra, g->rb);
+    float rmin = ph_minf(g->ra, g->rb);
+    float upper = (dc + rho - rmin) * ph_maxf(g->wa, g->wb);
     if (upper < tube_upper[g->tube]) tube_upper[g->tube] = upper;
     if (g->tube == t1) {
       if (upper < u1) u1 = upper;
@@ -125,7 +129,8 @@ size_t ph_cull_segments(const PhScene *s, const float lo[3], const float hi[3], 
   for (size_t i = 0; i < n_in; i++) {
     uint32_t id = in ? in[i] : (uint32_t)i;
     const PhSegment *g = &s->seg[id];
-    float lower = dist[i] - rho - fmaxf(g->ra, g->rb);
+    float rmax = ph_maxf(g->ra, g->rb);
+    float lower = (ph_maxf(dist[i] - rho, 0.0f) - rmax) * ph_minf(g->wa, g->wb);
     if (lower <= u2 && lower <= tube_upper[g->tube]) out[n_out++] = id;
   }
   for (size_t i = 0; i < n_in; i++) tube_upper[s->seg[in ? in[i] : i].tube] = FLT_MAX;
@@ -139,4 +144,131 @@ float *ph_cull_scratch_new(const PhScene *s) {
   if (scratch)
     for (size_t i = 0; i < s->n_tubes; i++) scratch[i] = FLT_MAX;
   return scratch;
+}
+
+void ph_lattice_sample(const PhScene *s, const float p[3], float out[4]) {
+  const int64_t *dims = s->lattice_dims;
+  int64_t base[3];
+  float w[3];
+  for (int k = 0; k < 3; k++) {
+    /* The lattice starts one step before the origin. */
+    float f = p[k] / PH_LATTICE_STEP + 1.0f;
+    if (f < 0.0f) f = 0.0f;
+    if (f > (float)(dims[k] - 2)) f = (float)(dims[k] - 2) - 1e-4f;
+    base[k] = (int64_t)f;
+    float t = f - (float)base[k];
+    w[k] = t * t * (3.0f - 2.0f * t); /* smooth across lattice cells */
+  }
+  for (int c = 0; c < 4; c++) out[c] = 0.0f;
+  for (int corner = 0; corner < 8; corner++) {
+    int dz = corner >> 2, dy = (corner >> 1) & 1, dx = corner & 1;
+    float weight = (dz ? w[0] : 1.0f - w[0]) * (dy ? w[1] : 1.0f - w[1]) * (dx ? w[2] : 1.0f - w[2]);
+    const float *v =
+        s->lattice + (((base[0] + dz) * dims[1] + base[1] + dy) * dims[2] + base[2] + dx) * 4;
+    for (int c = 0; c < 4; c++) out[c] += weight * v[c];
+  }
+}
+
+void ph_warp_point(const PhScene *s, const float p[3], float q[3], float *thickness) {
+  float f[4];
+  ph_lattice_sample(s, p, f);
+  for (int k = 0; k < 3; k++) q[k] = p[k] + f[k];
+  *thickness = f[3];
+}
+
+int ph_segment_arrays_init(PhSegmentArrays *sa, size_t capacity) {
+  memset(sa, 0, sizeof *sa);
+  float **fields[] = {&sa->az, &sa->ay, &sa->ax, &sa->bz, &sa->by, &sa->bx,
+                      &sa->inv_len2, &sa->ra, &sa->dr, &sa->wa, &sa->dw, &sa->value};
+  int ok = 1;
+  for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+    *fields[f] = malloc((capacity + 1) * sizeof(float));
+    if (!*fields[f]) ok = 0;
+  }
+  sa->tube = malloc((capacity + 1) * sizeof(uint32_t));
+  if (!sa->tube) ok = 0;
+  if (!ok) ph_segment_arrays_free(sa);
+  return ok ? 0 : -1;
+}
+
+void ph_segment_arrays_free(PhSegmentArrays *sa) {
+  float *fields[] = {sa->az, sa->ay, sa->ax, sa->bz, sa->by, sa->bx,
+                     sa->inv_len2, sa->ra, sa->dr, sa->wa, sa->dw, sa->value};
+  for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) free(fields[f]);
+  free(sa->tube);
+  memset(sa, 0, sizeof *sa);
+}
+
+void ph_segment_arrays_load(PhSegmentArrays *sa, const PhScene *s, const uint32_t *idx, size_t n) {
+  sa->n = n;
+  for (size_t j = 0; j < n; j++) {
+    const PhSegment *g = &s->seg[idx[j]];
+    sa->az[j] = g->a[0];
+    sa->ay[j] = g->a[1];
+    sa->ax[j] = g->a[2];
+    sa->bz[j] = g->ab[0];
+    sa->by[j] = g->ab[1];
+    sa->bx[j] = g->ab[2];
+    sa->inv_len2[j] = g->inv_len2;
+    sa->ra[j] = g->ra;
+    sa->dr[j] = g->rb - g->ra;
+    sa->wa[j] = g->wa;
+    sa->dw[j] = g->wb - g->wa;
+    sa->tube[j] = g->tube;
+  }
+}
+
+/* Unit vector from segment j's nearest point towards p, times its weight. */
+static void arrays_direction(const PhSegmentArrays *sa, size_t j, const float p[3], float u[3]) {
+  float ap[3] = {p[0] - sa->az[j], p[1] - sa->ay[j], p[2] - sa->ax[j]};
+  float ab[3] = {sa->bz[j], sa->by[j], sa->bx[j]};
+  float t = (ap[0] * ab[0] + ap[1] * ab[1] + ap[2] * ab[2]) * sa->inv_len2[j];
+  t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+  float d[3] = {ap[0] - t * ab[0], ap[1] - t * ab[1], ap[2] - t * ab[2]};
+  float dist = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+  float w = sa->wa[j] + t * sa->dw[j];
+  float inv = dist > 1e-6f ? w / dist : 0.0f;
+  for (int k = 0; k < 3; k++) u[k] = d[k] * inv;
+}
+
+void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], PhNearest *out) {
+  const size_t n = sa->n;
+  const float pz = p[0], py = p[1], px = p[2];
+  const float *restrict az = sa->az, *restrict ay = sa->ay, *restrict ax = sa->ax;
+  const float *restrict bz = sa->bz, *restrict by = sa->by, *restrict bx = sa->bx;
+  const float *restrict inv = sa->inv_len2, *restrict ra = sa->ra, *restrict dr = sa->dr;
+  const float *restrict wa = sa->wa, *restrict dw = sa->dw;
+  float *restrict value = sa->value;
+#pragma omp simd
+  for (size_t j = 0; j < n; j++) {
+    float apz = pz - az[j], apy = py - ay[j], apx = px - ax[j];
+    float t = (apz * bz[j] + apy * by[j] + apx * bx[j]) * inv[j];
+    t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+    float dz = apz - t * bz[j], dy = apy - t * by[j], dx = apx - t * bx[j];
+    float dist = sqrtf(dz * dz + dy * dy + dx * dx);
+    value[j] = (dist - (ra[j] + t * dr[j])) * (wa[j] + t * dw[j]);
+  }
+  /* The two best distinct tubes, then their directions. */
+  uint32_t t1 = UINT32_MAX, t2 = UINT32_MAX;
+  float v1 = FLT_MAX, v2 = FLT_MAX;
+  size_t j1 = 0, j2 = 0;
+  for (size_t j = 0; j < n; j++) {
+    float v = value[j];
+    uint32_t tube = sa->tube[j];
+    if (tube == t1) {
+      if (v < v1) v1 = v, j1 = j;
+    } else if (v < v1) {
+      t2 = t1, v2 = v1, j2 = j1;
+      t1 = tube, v1 = v, j1 = j;
+    } else if (v < v2) {
+      t2 = tube, v2 = v, j2 = j;
+    }
+  }
+  out->t1 = t1;
+  out->t2 = t2;
+  out->v1 = v1;
+  out->v2 = v2;
+  for (int k = 0; k < 3; k++) out->u1[k] = out->u2[k] = 0.0f;
+  if (t1 != UINT32_MAX) arrays_direction(sa, j1, p, out->u1);
+  if (t2 != UINT32_MAX) arrays_direction(sa, j2, p, out->u2);
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "phantom.h"
@@ -21,6 +22,7 @@ typedef struct PhSegment {
   float ab[3];      /* end - start */
   float inv_len2;   /* 1 / |ab|^2 */
   float ra, rb;     /* radius at start and end */
+  float wa, wb;     /* ph_radius_weight at start and end, interpolated linearly */
   uint32_t tube;
 } PhSegment;
 
@@ -54,6 +56,9 @@ typedef struct PhScene {
   float *tube_brightness; /* (n_tubes) cytoplasm grey level of each cell */
   uint32_t *tube_first;   /* (n_tubes + 1) segments of tube t: [first[t], first[t+1]) */
 
+  float *lattice;        /* (lz, ly, lx, 4) */
+  int64_t lattice_dims[3];
+
   PhMito *mito;
   size_t n_mito;
   PhVesicle *ves;
@@ -68,11 +73,44 @@ typedef struct PhNearest {
   float u1[3], u2[3];
 } PhNearest;
 
+/* Plain comparisons: fminf/fmaxf may become library calls (NaN rules). */
+static inline float ph_minf(float a, float b) { return a < b ? a : b; }
+static inline float ph_maxf(float a, float b) { return a > b ? a : b; }
+
+/* A point's value for a tube is (distance to centreline - radius) * w(r), with
+ * w(r) = r^-PH_RADIUS_POWER: 0 gives flat walls between equal tubes, 1 makes
+ * thin tubes round and lets thick ones wrap around them. Values are
+ * monotonic in the distance and decrease with r, which the culling uses. */
+#ifndef PH_RADIUS_POWER
+#define PH_RADIUS_POWER 1
+#endif
+
+/* Smooth random field on a coarse lattice (spacing PH_LATTICE_STEP physical
+ * units), four channels: a displacement (z, y, x) that makes membranes wavy,
+ * and a factor for the membrane's local thickness. */
+#define PH_LATTICE_STEP 12.0f
+#define PH_WARP_AMPLITUDE 3.0f
+static inline float ph_radius_weight(float r) {
+#if PH_RADIUS_POWER == 0
+  (void)r;
+  return 1.0f;
+#elif PH_RADIUS_POWER == 1
+  return 1.0f / r;
+#else
+  return 1.0f / sqrtf(r);
+#endif
+}
+
 /* phantom_scene.c: tubes, then mitochondria and vesicles placed inside them. */
 int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err);
 void ph_scene_free(PhScene *s);
 
 /* phantom_cells.c: geometry shared by placement and rasterisation. */
+/* The lattice field at physical point p: warp[0..2] (each within
+ * +-PH_WARP_AMPLITUDE) and warp[3], a thickness variation in [-1, 1]. */
+void ph_lattice_sample(const PhScene *s, const float p[3], float out[4]);
+/* Where the cells are looked up for point p: p displaced by the warp. */
+void ph_warp_point(const PhScene *s, const float p[3], float q[3], float *thickness);
 void ph_nearest_init(PhNearest *n);
 void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const float p[3],
                       PhNearest *out);
@@ -91,6 +129,18 @@ float *ph_cull_scratch_new(const PhScene *s);
  * nearest point. */
 float ph_segment_distance(const float a[3], const float ab[3], float inv_len2, const float p[3],
                           float *t);
+
+/* The same lookup for many points against one short list: the list is copied
+ * into arrays of each field so that the distances vectorise. */
+typedef struct PhSegmentArrays {
+  size_t n;
+  float *az, *ay, *ax, *bz, *by, *bx, *inv_len2, *ra, *dr, *wa, *dw, *value;
+  uint32_t *tube;
+} PhSegmentArrays;
+int ph_segment_arrays_init(PhSegmentArrays *sa, size_t capacity);
+void ph_segment_arrays_free(PhSegmentArrays *sa);
+void ph_segment_arrays_load(PhSegmentArrays *sa, const PhScene *s, const uint32_t *idx, size_t n);
+void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], PhNearest *out);
 
 /* phantom_raster.c: pre-blur intensity (nz*ny*nx floats in [0, 1]), raw cell
  * labels (tube + 1, 0 on membranes) and mitochondrion ids (index + 1).
@@ -111,4 +161,4 @@ int64_t ph_compact_ids(uint32_t *ids, size_t n_voxels, uint32_t max_id);
 int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out);
 
 /* Grey levels (0..1) shared by rasterisation and rendering. */
-#define PH_MEMBRANE_LEVEL 0.17f
+#define PH_MEMBRANE_LEVEL 0.08f

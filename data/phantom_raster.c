@@ -21,6 +21,16 @@ typedef struct BlockLists {
   size_t n_ves;
 } BlockLists;
 
+/* 0.8 .. 1.3, fixed for each pair of cells. */
+static float ph_pair_factor(uint32_t a, uint32_t b) {
+  uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+  uint64_t h = (lo * 0x9E3779B97F4A7C15ull) ^ (hi + 0x632BE59BD9B4E019ull);
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 32;
+  return 0.8f + 0.5f * (float)(h & 0xffff) / 65535.0f;
+}
+
 static float smoothstep(float e0, float e1, float x) {
   float t = (x - e0) / (e1 - e0);
   t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
@@ -45,45 +55,52 @@ static int capsule_meets_box(const PhMito *m, const float lo[3], const float hi[
   return ph_segment_distance(m->a, m->ab, m->inv_len2, c, &t) <= sqrtf(rho2) + m->radius;
 }
 
-/* Organelles and segments that can touch the box, from the parent's lists
+/* Segments that can matter for cell lookups inside seg_lo..seg_hi, and
+ * organelles that can touch org_lo..org_hi (organelles are tested at the
+ * voxel's own position, cells at its warped one), from the parent's lists
  * (NULL parent: from everything). */
-static void gather(const PhScene *s, const float lo[3], const float hi[3], const BlockLists *parent,
+static void gather(const PhScene *s, const float seg_lo[3], const float seg_hi[3],
+                   const float org_lo[3], const float org_hi[3], const BlockLists *parent,
                    BlockLists *out, float *scratch) {
-  out->n_seg = ph_cull_segments(s, lo, hi, parent ? parent->seg : NULL,
+  out->n_seg = ph_cull_segments(s, seg_lo, seg_hi, parent ? parent->seg : NULL,
                                 parent ? parent->n_seg : s->n_seg, out->seg, scratch);
   out->n_mito = 0;
   size_t nm = parent ? parent->n_mito : s->n_mito;
   for (size_t i = 0; i < nm; i++) {
     uint32_t id = parent ? parent->mito[i] : (uint32_t)i;
-    if (capsule_meets_box(&s->mito[id], lo, hi)) out->mito[out->n_mito++] = id;
+    if (capsule_meets_box(&s->mito[id], org_lo, org_hi)) out->mito[out->n_mito++] = id;
   }
   out->n_ves = 0;
   size_t nv = parent ? parent->n_ves : s->n_ves;
   for (size_t i = 0; i < nv; i++) {
     uint32_t id = parent ? parent->ves[i] : (uint32_t)i;
-    if (sphere_meets_box(s->ves[id].c, s->ves[id].radius, lo, hi)) out->ves[out->n_ves++] = id;
+    if (sphere_meets_box(s->ves[id].c, s->ves[id].radius, org_lo, org_hi))
+      out->ves[out->n_ves++] = id;
   }
 }
 
 /* Grey level inside a mitochondrion: dark matrix crossed by lighter cristae,
  * darker outer membrane. */
 static float mito_level(const PhMito *m, float dist, float t, const float p[3]) {
-  if (m->radius - dist < 1.4f) return 0.24f;
+  if (m->radius - dist < 1.6f) return 0.17f;
   float len = sqrtf(1.0f / m->inv_len2);
   /* Position along the axis, leaning with the distance from it so that the
    * cristae are not all exactly transverse. */
   float along = t * len + m->crista_tilt * dist;
   float wave = cosf(6.2831853f * along / m->crista_period + m->crista_phase +
                     0.7f * sinf(0.31f * (p[0] + p[1] + p[2])));
-  return 0.40f + 0.10f * wave;
+  return 0.36f + 0.11f * wave;
 }
 
 #ifdef PH_STATS
 double ph_stat_evals, ph_stat_voxels;
 #endif
-static void rasterize_block(const PhScene *s, const BlockLists *L, const int64_t lo[3],
-                            const int64_t hi[3], float *intensity, uint32_t *labels,
-                            uint32_t *mito_ids) {
+/* Voxels of a leaf box; warped[] holds each voxel's warped point and
+ * thickness variation, in the loop's order. */
+static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArrays *leaf,
+                            const int64_t lo[3],
+                            const int64_t hi[3], const float (*warped)[4], float *intensity,
+                            uint32_t *labels, uint32_t *mito_ids) {
 #ifdef PH_STATS
 #pragma omp atomic
   ph_stat_evals += (double)L->n_seg * (double)((hi[0]-lo[0])*(hi[1]-lo[1])*(hi[2]-lo[2]));
@@ -91,17 +108,23 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, const int64_t
   ph_stat_voxels += (double)((hi[0]-lo[0])*(hi[1]-lo[1])*(hi[2]-lo[2]));
 #endif
   const int64_t ny = s->p.ny, nx = s->p.nx;
-  const float half = s->membrane_half;
+  size_t w = 0;
   for (int64_t z = lo[0]; z < hi[0]; z++)
     for (int64_t y = lo[1]; y < hi[1]; y++)
-      for (int64_t x = lo[2]; x < hi[2]; x++) {
+      for (int64_t x = lo[2]; x < hi[2]; x++, w++) {
         size_t i = ((size_t)z * (size_t)ny + (size_t)y) * (size_t)nx + (size_t)x;
         float p[3] = {(float)z * s->anisotropy, (float)y, (float)x};
+        const float *q = warped[w];
+        float thickness = warped[w][3];
         PhNearest near;
-        ph_nearest_query(s, L->seg, L->n_seg, p, &near);
+        ph_nearest_query_arrays(leaf, q, &near);
         float d_plane, d3;
         ph_boundary_distance(&near, &d_plane, &d3);
         uint32_t tube = near.t1;
+        /* Membranes vary in thickness along their course and from one pair
+         * of cells to the next. */
+        float half = s->membrane_half * (1.0f + 0.3f * thickness) *
+                     ph_pair_factor(near.t1, near.t2);
         float level = s->tube_brightness[tube];
         /* Cytoplasm darkens a little towards the membrane (cortical actin,
          * partial volume), then the membrane core is dark. */
@@ -129,7 +152,7 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, const int64_t
             for (int k = 0; k < 3; k++) d2 += (p[k] - v->c[k]) * (p[k] - v->c[k]);
             if (d2 < v->radius * v->radius) {
               float d = sqrtf(d2);
-              level = v->radius - d < 1.3f ? 0.30f : 0.58f;
+              level = v->radius - d < 1.4f ? 0.22f : 0.62f;
               break;
             }
           }
@@ -151,8 +174,11 @@ typedef struct RasterJob {
   float *intensity;
   uint32_t *labels, *mito_ids;
   BlockLists lists[N_LEVELS];
+  PhSegmentArrays leaf;
   float *scratch;
 } RasterJob;
+
+enum { MAX_LEAF_Z = 16, MAX_LEAF_VOXELS = MAX_LEAF_Z * LEAF_XY * LEAF_XY };
 
 static void box_to_physical(const PhScene *s, const int64_t lo[3], const int64_t hi[3], float flo[3],
                             float fhi[3]) {
@@ -164,21 +190,69 @@ static void box_to_physical(const PhScene *s, const int64_t lo[3], const int64_t
 }
 
 static void raster_box(RasterJob *job, int level, const int64_t lo[3], const int64_t hi[3]) {
-  float flo[3], fhi[3];
-  box_to_physical(job->s, lo, hi, flo, fhi);
-  gather(job->s, flo, fhi, level ? &job->lists[level - 1] : NULL, &job->lists[level], job->scratch);
-  if (level == N_LEVELS - 1) {
-    rasterize_block(job->s, &job->lists[level], lo, hi, job->intensity, job->labels, job->mito_ids);
+  const PhScene *s = job->s;
+  const BlockLists *parent = level ? &job->lists[level - 1] : NULL;
+  float olo[3], ohi[3], wlo[3], whi[3];
+  box_to_physical(s, lo, hi, olo, ohi);
+  if (level < N_LEVELS - 1) {
+    /* Cells are looked up at warped points, which stray this far. */
+    for (int k = 0; k < 3; k++) {
+      wlo[k] = olo[k] - PH_WARP_AMPLITUDE;
+      whi[k] = ohi[k] + PH_WARP_AMPLITUDE;
+    }
+    gather(s, wlo, whi, olo, ohi, parent, &job->lists[level], job->scratch);
+    const int64_t *step = job->size[level + 1];
+    for (int64_t z0 = lo[0]; z0 < hi[0]; z0 += step[0])
+      for (int64_t y0 = lo[1]; y0 < hi[1]; y0 += step[1])
+        for (int64_t x0 = lo[2]; x0 < hi[2]; x0 += step[2]) {
+          int64_t clo[3] = {z0, y0, x0}, chi[3];
+          for (int k = 0; k < 3; k++) chi[k] = clo[k] + step[k] < hi[k] ? clo[k] + step[k] : hi[k];
+          raster_box(job, level + 1, clo, chi);
+        }
     return;
   }
-  const int64_t *step = job->size[level + 1];
-  for (int64_t z0 = lo[0]; z0 < hi[0]; z0 += step[0])
-    for (int64_t y0 = lo[1]; y0 < hi[1]; y0 += step[1])
-      for (int64_t x0 = lo[2]; x0 < hi[2]; x0 += step[2]) {
-        int64_t clo[3] = {z0, y0, x0}, chi[3];
-        for (int k = 0; k < 3; k++) chi[k] = clo[k] + step[k] < hi[k] ? clo[k] + step[k] : hi[k];
-        raster_box(job, level + 1, clo, chi);
+  /* Leaf: warp its voxels first, so that the segments are culled for the
+   * box the warped points really span (much tighter than the padding). The
+   * field is smooth over many leaves: sampled at the leaf's corners and
+   * interpolated linearly between them. */
+  float corner[8][4];
+  for (int c = 0; c < 8; c++) {
+    int64_t v[3] = {c & 4 ? hi[0] - 1 : lo[0], c & 2 ? hi[1] - 1 : lo[1], c & 1 ? hi[2] - 1 : lo[2]};
+    float p[3] = {(float)v[0] * s->anisotropy, (float)v[1], (float)v[2]};
+    ph_lattice_sample(s, p, corner[c]);
+  }
+  float inv_span[3];
+  for (int k = 0; k < 3; k++) inv_span[k] = hi[k] - lo[k] > 1 ? 1.0f / (float)(hi[k] - 1 - lo[k]) : 0.0f;
+  float warped[MAX_LEAF_VOXELS][4];
+  size_t w = 0;
+  for (int k = 0; k < 3; k++) {
+    wlo[k] = 1e30f;
+    whi[k] = -1e30f;
+  }
+  for (int64_t z = lo[0]; z < hi[0]; z++)
+    for (int64_t y = lo[1]; y < hi[1]; y++)
+      for (int64_t x = lo[2]; x < hi[2]; x++, w++) {
+        float p[3] = {(float)z * s->anisotropy, (float)y, (float)x};
+        float fz = (float)(z - lo[0]) * inv_span[0], fy = (float)(y - lo[1]) * inv_span[1],
+              fx = (float)(x - lo[2]) * inv_span[2];
+        for (int c = 0; c < 4; c++) {
+          float c00 = corner[0][c] + fx * (corner[1][c] - corner[0][c]);
+          float c01 = corner[2][c] + fx * (corner[3][c] - corner[2][c]);
+          float c10 = corner[4][c] + fx * (corner[5][c] - corner[4][c]);
+          float c11 = corner[6][c] + fx * (corner[7][c] - corner[6][c]);
+          float c0 = c00 + fy * (c01 - c00), c1 = c10 + fy * (c11 - c10);
+          warped[w][c] = c0 + fz * (c1 - c0);
+        }
+        for (int k = 0; k < 3; k++) warped[w][k] += p[k];
+        for (int k = 0; k < 3; k++) {
+          wlo[k] = ph_minf(wlo[k], warped[w][k]);
+          whi[k] = ph_maxf(whi[k], warped[w][k]);
+        }
       }
+  gather(s, wlo, whi, olo, ohi, parent, &job->lists[level], job->scratch);
+  ph_segment_arrays_load(&job->leaf, s, job->lists[level].seg, job->lists[level].n_seg);
+  rasterize_block(s, &job->lists[level], &job->leaf, lo, hi, (const float(*)[4])warped, job->intensity,
+                  job->labels, job->mito_ids);
 }
 
 static int lists_alloc(BlockLists *l, const PhScene *s) {
@@ -199,6 +273,7 @@ int ph_rasterize(const PhScene *s, float *intensity, uint32_t *labels, uint32_t 
                      .labels = labels, .mito_ids = mito_ids};
   int64_t leaf_z = (int64_t)lrintf(LEAF_XY / s->anisotropy);
   if (leaf_z < 1) leaf_z = 1;
+  if (leaf_z > MAX_LEAF_Z) leaf_z = MAX_LEAF_Z;
   int64_t xy = LEAF_XY, z = leaf_z;
   for (int level = N_LEVELS - 1; level >= 0; level--) {
     proto.size[level][0] = z;
@@ -219,6 +294,7 @@ int ph_rasterize(const PhScene *s, float *intensity, uint32_t *labels, uint32_t 
       if (lists_alloc(&job.lists[level], s) != 0) ok = 0;
     job.scratch = ph_cull_scratch_new(s);
     if (!job.scratch) ok = 0;
+    if (ph_segment_arrays_init(&job.leaf, s->n_seg) != 0) ok = 0;
     if (!ok) failed = 1;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < n_top; b++) {
@@ -233,6 +309,7 @@ int ph_rasterize(const PhScene *s, float *intensity, uint32_t *labels, uint32_t 
     }
     for (int level = 0; level < N_LEVELS; level++) lists_free(&job.lists[level]);
     free(job.scratch);
+    ph_segment_arrays_free(&job.leaf);
   }
   return failed ? -1 : 0;
 }

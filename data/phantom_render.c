@@ -85,8 +85,10 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
   if (radius > 32) radius = 32;
   float kernel[65];
   if (radius) gaussian_kernel(sigma, kernel, radius);
-  const float mottle_cell = 6.0f * s->organelle_scale < 2.0f ? 2.0f : 6.0f * s->organelle_scale;
-  const size_t grid_n = (size_t)((float)ny / mottle_cell + 3) * (size_t)((float)nx / mottle_cell + 3);
+  const float mottle_cell = 5.0f * s->organelle_scale < 3.0f ? 3.0f : 5.0f * s->organelle_scale;
+    /* The finest mottle has the most grid points. */
+  const size_t grid_n =
+      (size_t)((float)ny / (0.5f * mottle_cell) + 3) * (size_t)((float)nx / (0.5f * mottle_cell) + 3);
   Rng root, base;
   rng_seed(&root, s->p.seed);
   rng_fork(&base, &root, 4);
@@ -106,11 +108,23 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
       const size_t n = (size_t)ny * (size_t)nx;
       /* Texture of the tissue itself (before the blur that correlates it):
        * mottled cytoplasm, fine grain, and sparse dark granules. */
-      add_mottle(&r, img, ny, nx, mottle_cell, 0.035f, grid);
-      for (size_t i = 0; i < n; i++) {
-        float v = img[i] + 0.06f * fast_normal(&r);
-        if ((rng_u64(&r) >> 54) < 12) v -= 0.25f; /* about 1.2 % of voxels */
-        img[i] = v;
+      add_mottle(&r, img, ny, nx, 2.5f * mottle_cell, 0.035f, grid);
+      add_mottle(&r, img, ny, nx, mottle_cell, 0.06f, grid);
+      add_mottle(&r, img, ny, nx, 0.5f * mottle_cell, 0.06f, grid);
+      for (size_t i = 0; i < n; i++) img[i] += 0.08f * fast_normal(&r);
+      /* Dark specks a few voxels across (ribosomes, microtubules and ER cut
+       * across): small plus-shaped dots, about one per 250 voxels. */
+      size_t n_specks = n / 250;
+      for (size_t k = 0; k < n_specks; k++) {
+        uint64_t u = rng_u64(&r);
+        int64_t y = (int64_t)((u & 0xffffffffu) % (uint64_t)ny);
+        int64_t x = (int64_t)((u >> 32) % (uint64_t)nx);
+        float depth = 0.12f + 0.2f * rng_uniform(&r);
+        img[y * nx + x] -= depth;
+        if (x > 0) img[y * nx + x - 1] -= 0.6f * depth;
+        if (x + 1 < nx) img[y * nx + x + 1] -= 0.6f * depth;
+        if (y > 0) img[(y - 1) * nx + x] -= 0.6f * depth;
+        if (y + 1 < ny) img[(y + 1) * nx + x] -= 0.6f * depth;
       }
       if (radius) blur_slice(img, tmp, ny, nx, kernel, radius);
       /* Detector: gain and offset drift per slice, shot noise growing with
@@ -121,7 +135,7 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
       for (size_t i = 0; i < n; i++) {
         float v = img[i] * gain + offset;
         float shot = sqrtf(v > 0.0f ? v : 0.0f);
-        v += noise * (0.035f * fast_normal(&r) + 0.07f * shot * fast_normal(&r));
+        v += noise * (0.025f * fast_normal(&r) + 0.05f * shot * fast_normal(&r));
         float q = v * 255.0f + 0.5f;
         o[i] = (uint8_t)(q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q);
       }

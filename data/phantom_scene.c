@@ -9,6 +9,9 @@
 #include "rng.h"
 
 #define PI_F 3.14159265f
+#ifndef PH_FILL
+#define PH_FILL 1.8
+#endif
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -59,6 +62,8 @@ static int push_segment(PhScene *s, const float a[3], const float b[3], float ra
   g->inv_len2 = len2 > 1e-12f ? 1.0f / len2 : 0.0f;
   g->ra = ra;
   g->rb = rb;
+  g->wa = ph_radius_weight(ra);
+  g->wb = ph_radius_weight(rb);
   g->tube = tube;
   return 0;
 }
@@ -132,7 +137,7 @@ static int build_tubes(PhScene *s, Rng *r) {
   size_t cap_tubes = 0;
   /* Tubes are added until their summed volume is about that of the box: the
    * cells then pack like neuropil, with no empty space. */
-  double filled = 0.0, target = 1.05 * box_volume;
+  double filled = 0.0, target = PH_FILL * box_volume;
   uint32_t tube = 0;
   while (filled < target) {
     if (tube + 1 >= cap_tubes) {
@@ -190,33 +195,34 @@ static int segment_in_image(const PhScene *s, const PhSegment *g, float pad) {
   return 1;
 }
 
-/* Nearest-cell test of a few points against the segments near them. */
+/* Nearest-cell lookups during placement: segments are culled once for a
+ * region, then points inside it are looked up against that short list. */
 typedef struct PlacementCheck {
   uint32_t *buf;  /* n_seg indices */
+  size_t n;       /* segments kept for the current region */
   float *scratch; /* for ph_cull_segments */
 } PlacementCheck;
 
-/* True when every point lies in tube's cell at least `clearance` away (in 3D)
- * from the cell's boundary. */
-static int points_inside_cell(const PhScene *s, PlacementCheck *pc, const float (*pts)[3], int n,
-                              uint32_t tube, float clearance) {
+static void check_region(const PhScene *s, PlacementCheck *pc, const float centre[3], float radius) {
   float lo[3], hi[3];
-  for (int k = 0; k < 3; k++) lo[k] = hi[k] = pts[0][k];
-  for (int i = 1; i < n; i++)
-    for (int k = 0; k < 3; k++) {
-      lo[k] = fminf(lo[k], pts[i][k]);
-      hi[k] = fmaxf(hi[k], pts[i][k]);
-    }
-  size_t m = ph_cull_segments(s, lo, hi, NULL, s->n_seg, pc->buf, pc->scratch);
-  for (int i = 0; i < n; i++) {
-    PhNearest near;
-    ph_nearest_query(s, pc->buf, m, pts[i], &near);
-    if (near.t1 != tube) return 0;
-    float d_plane, d3;
-    ph_boundary_distance(&near, &d_plane, &d3);
-    if (d3 < clearance) return 0;
+  for (int k = 0; k < 3; k++) {
+    lo[k] = centre[k] - radius - PH_WARP_AMPLITUDE;
+    hi[k] = centre[k] + radius + PH_WARP_AMPLITUDE;
   }
-  return 1;
+  pc->n = ph_cull_segments(s, lo, hi, NULL, s->n_seg, pc->buf, pc->scratch);
+}
+
+/* Room around p (inside the current region) in tube's cell: the distance to
+ * the cell's boundary in 3D, or -1 when p lies in another cell. */
+static float room_at(const PhScene *s, const PlacementCheck *pc, const float p[3], uint32_t tube) {
+  PhNearest near;
+  float q[3], thickness;
+  ph_warp_point(s, p, q, &thickness);
+  ph_nearest_query(s, pc->buf, pc->n, q, &near);
+  if (near.t1 != tube) return -1.0f;
+  float d_plane, d3;
+  ph_boundary_distance(&near, &d_plane, &d3);
+  return d3;
 }
 
 static float capsule_gap(const PhMito *a, const float p0[3], const float p1[3], float radius) {
@@ -256,43 +262,50 @@ static int pick_site(const PhScene *s, Rng *r, float min_r, uint32_t *seg_out) {
   return 0;
 }
 
-/* Mitochondria: capsules along the tube's axis, thinner than the tube, kept
- * clear of the membrane and of each other. */
+/* Mitochondria: capsules along the tube's axis, as thick as the cell allows
+ * (within limits), kept clear of the membrane and of each other. */
 static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visible) {
-  float sc = s->organelle_scale;
+  const float sc = s->organelle_scale, membrane = 1.7f * s->membrane_half + 1.0f;
   size_t target = (size_t)lrint(s->p.mito_density * visible);
   if (target == 0) return 0;
   s->mito = calloc(target, sizeof *s->mito);
   if (!s->mito) return -1;
   float mean_r = 0.5f * (float)s->p.cell_diameter;
-  for (size_t attempt = 0; attempt < 40 * target && s->n_mito < target; attempt++) {
+  for (size_t attempt = 0; attempt < 30 * target && s->n_mito < target; attempt++) {
     uint32_t si;
-    if (!pick_site(s, r, 0.7f * mean_r, &si)) continue;
+    if (!pick_site(s, r, 0.8f * mean_r, &si)) continue;
     const PhSegment *g = &s->seg[si];
-    /* Follow the centreline for the mitochondrion's length. */
-    float radius = clampf(g->ra * uniform(r, 0.35f, 0.55f), 3.5f * sc, 16.0f * sc);
-    float length = radius * uniform(r, 2.0f, 6.0f);
-    float dir[3], len = sqrtf(1.0f / g->inv_len2);
+    float dir[3], len = sqrtf(1.0f / g->inv_len2), side[3], centre[3];
     for (int k = 0; k < 3; k++) dir[k] = g->ab[k] / len;
-    float side[3];
     random_perpendicular(r, dir, side);
-    float offset = uniform(r, 0.0f, 0.35f) * (g->ra - radius);
+    float offset = uniform(r, 0.0f, 0.25f) * g->ra;
+    for (int k = 0; k < 3; k++) centre[k] = g->a[k] + 0.5f * g->ab[k] + offset * side[k];
+    float max_len = 80.0f * sc;
+    check_region(s, pc, centre, 0.5f * max_len + 16.0f * sc);
+    float room = room_at(s, pc, centre, g->tube) - membrane;
+    if (room < 4.5f * sc) continue;
+    float radius = clampf(room * uniform(r, 0.65f, 0.95f), 4.5f * sc, 16.0f * sc);
+    float length = clampf(radius * uniform(r, 1.5f, 6.0f), 0.0f, max_len);
+    /* Shorten until both ends fit in the cell. */
+    int fits = 0;
     float p0[3], p1[3];
-    for (int k = 0; k < 3; k++) {
-      float centre = g->a[k] + 0.5f * g->ab[k] + offset * side[k];
-      p0[k] = centre - 0.5f * length * dir[k];
-      p1[k] = centre + 0.5f * length * dir[k];
+    for (int shrink = 0; shrink < 4 && !fits; shrink++, length *= 0.6f) {
+      for (int k = 0; k < 3; k++) {
+        p0[k] = centre[k] - 0.5f * length * dir[k];
+        p1[k] = centre[k] + 0.5f * length * dir[k];
+      }
+      fits = 1;
+      for (int i = 0; i <= 4 && fits; i++) {
+        float q[3];
+        for (int k = 0; k < 3; k++) q[k] = p0[k] + 0.25f * (float)i * (p1[k] - p0[k]);
+        if (room_at(s, pc, q, g->tube) < radius + membrane) fits = 0;
+      }
     }
+    if (!fits) continue;
     int clear = 1;
     for (size_t j = 0; j < s->n_mito && clear; j++)
       if (capsule_gap(&s->mito[j], p0, p1, radius) < 2.0f * sc) clear = 0;
     if (!clear) continue;
-    float axis[5][3];
-    for (int i = 0; i < 5; i++)
-      for (int k = 0; k < 3; k++) axis[i][k] = p0[k] + 0.25f * (float)i * (p1[k] - p0[k]);
-    if (!points_inside_cell(s, pc, (const float(*)[3])axis, 5, g->tube,
-                            radius + s->membrane_half + 1.5f))
-      continue;
     PhMito *m = &s->mito[s->n_mito++];
     float len2 = 0.0f;
     for (int k = 0; k < 3; k++) {
@@ -319,37 +332,37 @@ static int overlaps_mito(const PhScene *s, const float c[3], float radius) {
   return 0;
 }
 
-/* Vesicle clouds: tight clusters of small spheres near the membrane of a
- * bouton, as at a presynaptic site. */
+/* Vesicle clouds: tight clusters of small spheres filling part of a bouton,
+ * as at a presynaptic site. */
 static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visible) {
-  float sc = s->organelle_scale;
+  const float sc = s->organelle_scale, membrane = 1.7f * s->membrane_half + 0.5f;
   size_t clouds = (size_t)lrint(s->p.vesicle_density * visible);
   if (clouds == 0) return 0;
   size_t cap = 0;
   float mean_r = 0.5f * (float)s->p.cell_diameter;
   size_t placed = 0;
-  for (size_t attempt = 0; attempt < 40 * clouds && placed < clouds; attempt++) {
+  for (size_t attempt = 0; attempt < 30 * clouds && placed < clouds; attempt++) {
     uint32_t si;
-    if (!pick_site(s, r, 0.8f * mean_r, &si)) continue;
+    if (!pick_site(s, r, 0.6f * mean_r, &si)) continue;
     const PhSegment *g = &s->seg[si];
-    float len = sqrtf(1.0f / g->inv_len2), dir[3], side[3];
+    float len = sqrtf(1.0f / g->inv_len2), dir[3], side[3], centre[3];
     for (int k = 0; k < 3; k++) dir[k] = g->ab[k] / len;
     random_perpendicular(r, dir, side);
-    float cloud_r = clampf(g->ra * uniform(r, 0.45f, 0.7f), 9.0f * sc, 40.0f * sc);
-    float centre[3];
-    for (int k = 0; k < 3; k++) centre[k] = g->a[k] + (g->ra - cloud_r) * 0.6f * side[k];
+    for (int k = 0; k < 3; k++) centre[k] = g->a[k] + 0.5f * g->ab[k] + 0.3f * g->ra * side[k];
+    check_region(s, pc, centre, 40.0f * sc);
+    float room = room_at(s, pc, centre, g->tube) - membrane;
+    if (room < 8.0f * sc) continue;
+    float cloud_r = clampf(room * uniform(r, 0.9f, 1.4f), 8.0f * sc, 40.0f * sc);
     if (overlaps_mito(s, centre, cloud_r)) continue;
-    if (!points_inside_cell(s, pc, (const float(*)[3])centre, 1, g->tube, 0.3f * cloud_r))
-      continue;
-    /* Dart throwing inside the cloud, denser towards the membrane side. */
+    /* Dart throwing inside the cloud; vesicles must sit inside the cell. */
     size_t first = s->n_ves;
-    int want = (int)clampf(0.25f * powf(cloud_r / (4.2f * sc), 3.0f), 6.0f, 160.0f);
-    for (int v = 0, tries = 0; v < want && tries < 30 * want; tries++) {
+    int want = (int)clampf(0.3f * powf(cloud_r / (4.2f * sc), 3.0f), 8.0f, 200.0f);
+    for (int v = 0, tries = 0; v < want && tries < 20 * want; tries++) {
       float u[3], rv = clampf(uniform(r, 3.4f, 4.8f) * sc, 1.5f, 12.0f);
       random_unit(r, u);
       float rho = cloud_r * cbrtf(rng_uniform(r));
       float c[3];
-      for (int k = 0; k < 3; k++) c[k] = centre[k] + rho * u[k] + 0.25f * cloud_r * side[k];
+      for (int k = 0; k < 3; k++) c[k] = centre[k] + rho * u[k];
       int ok = 1;
       for (size_t j = first; j < s->n_ves && ok; j++) {
         float d2 = 0.0f;
@@ -358,8 +371,7 @@ static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visib
         if (d2 < gap * gap) ok = 0;
       }
       if (!ok || overlaps_mito(s, c, rv + 1.0f)) continue;
-      if (!points_inside_cell(s, pc, (const float(*)[3])c, 1, g->tube, rv + s->membrane_half + 0.5f))
-        continue;
+      if (room_at(s, pc, c, g->tube) < rv + membrane) continue;
       if (s->n_ves == cap) {
         cap = cap ? 2 * cap : 512;
         PhVesicle *nv = realloc(s->ves, cap * sizeof *nv);
@@ -377,6 +389,21 @@ static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visib
   return 0;
 }
 
+static int build_lattice(PhScene *s, Rng *r) {
+  size_t n = 1;
+  for (int k = 0; k < 3; k++) {
+    s->lattice_dims[k] = (int64_t)(s->extent[k] / PH_LATTICE_STEP) + 4;
+    n *= (size_t)s->lattice_dims[k];
+  }
+  s->lattice = malloc(n * 4 * sizeof *s->lattice);
+  if (!s->lattice) return -1;
+  for (size_t i = 0; i < n; i++) {
+    for (int k = 0; k < 3; k++) s->lattice[4 * i + k] = uniform(r, -1.0f, 1.0f) * PH_WARP_AMPLITUDE;
+    s->lattice[4 * i + 3] = uniform(r, -1.0f, 1.0f);
+  }
+  return 0;
+}
+
 int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err) {
   memset(s, 0, sizeof *s);
   s->p = *p;
@@ -388,13 +415,15 @@ int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err) {
   s->membrane_half = 0.5f * (float)p->membrane_width;
   Rng rng;
   rng_seed(&rng, p->seed);
-  Rng tubes_rng, mito_rng, ves_rng;
+  Rng tubes_rng, mito_rng, ves_rng, lattice_rng;
   /* Separate streams: more mitochondria must not move the cells. */
   rng_fork(&tubes_rng, &rng, 1);
   rng_fork(&mito_rng, &rng, 2);
   rng_fork(&ves_rng, &rng, 3);
+  rng_fork(&lattice_rng, &rng, 5);
+  if (build_lattice(s, &lattice_rng) != 0) goto oom;
   if (build_tubes(s, &tubes_rng) != 0) goto oom;
-  PlacementCheck pc = {malloc(s->n_seg * sizeof(uint32_t)), ph_cull_scratch_new(s)};
+  PlacementCheck pc = {malloc(s->n_seg * sizeof(uint32_t)), 0, ph_cull_scratch_new(s)};
   if (!pc.buf || !pc.scratch) {
     free(pc.buf);
     free(pc.scratch);
@@ -418,6 +447,8 @@ void ph_scene_free(PhScene *s) {
   free(s->tube_brightness);
   free(s->mito);
   free(s->ves);
+  free(s->lattice);
+  s->lattice = NULL;
   s->seg = NULL;
   s->tube_first = NULL;
   s->tube_brightness = NULL;
