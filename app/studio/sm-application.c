@@ -1,0 +1,263 @@
+/* SmApplication: command line, actions, accelerators (see sm-application.h). */
+#include "sm-application.h"
+
+#include "semmae-resources.h"
+#include "sm-gl.h"
+#include "sm-window.h"
+
+struct _SmApplication {
+  GtkApplication parent_instance;
+  int exit_status;
+  gint64 start_us;
+};
+
+G_DEFINE_FINAL_TYPE (SmApplication, sm_application, GTK_TYPE_APPLICATION)
+
+static const GOptionEntry option_entries[] = {
+  { "labels", 'l', 0, G_OPTION_ARG_FILENAME, NULL, "Label volume (uint ids) shown over the image", "FILE" },
+  { "map", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Float map (probabilities, error) shown over the image", "FILE" },
+  { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Save a PNG of the window once it has drawn, then exit", "OUT.png" },
+  { "size", 0, 0, G_OPTION_ARG_STRING, NULL, "Window size", "WxH" },
+  { "phantom", 0, 0, G_OPTION_ARG_STRING, NULL, "Open the built-in phantom of this shape (default 64x256x256)", "ZxYxX" },
+  { "layout", 0, 0, G_OPTION_ARG_STRING, NULL, "View layout: grid, xy-3d or xy", "LAYOUT" },
+  { "check-shaders", 0, 0, G_OPTION_ARG_NONE, NULL, "Compile every shader, report, exit", NULL },
+  { "bench-scroll", 0, 0, G_OPTION_ARG_INT, NULL, "Scroll N slices in the XY view, print frames per second, exit", "N" },
+  { "timing", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the time from start to the first complete frame", NULL },
+  { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and exit", NULL },
+  { NULL },
+};
+
+static gboolean
+parse_shape (const char *text, gint64 shape[3])
+{
+  g_auto (GStrv) parts = g_strsplit_set (text, "x,", -1);
+  if (g_strv_length (parts) != 3)
+    return FALSE;
+  for (int i = 0; i < 3; i++)
+    {
+      char *end;
+      shape[i] = g_ascii_strtoll (parts[i], &end, 10);
+      if (*end || shape[i] < 1 || shape[i] > 100000)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+check_shaders (void)
+{
+  g_autoptr (GError) error = NULL;
+  GdkDisplay *display = gdk_display_get_default ();
+  g_autoptr (GdkGLContext) context = display ? gdk_display_create_gl_context (display, &error) : NULL;
+  if (context)
+    gdk_gl_context_set_required_version (context, 3, 3);
+  if (!context || !gdk_gl_context_realize (context, &error))
+    {
+      g_printerr ("semmae-studio: no OpenGL context: %s\n", error ? error->message : "no display");
+      return 1;
+    }
+  gdk_gl_context_make_current (context);
+  int major, minor, checked = 0;
+  gdk_gl_context_get_version (context, &major, &minor);
+  gboolean es = gdk_gl_context_get_use_es (context);
+  g_print ("OpenGL%s %d.%d: %s\n", es ? " ES" : "", major, minor, (const char *) glGetString (GL_RENDERER));
+  int failed = sm_gl_check_all_shaders (es, &checked);
+  gdk_gl_context_clear_current ();
+  g_print ("%d shaders compiled, %d failed\n", checked - failed, failed);
+  return failed == 0 && checked > 0 ? 0 : 1;
+}
+
+static int
+sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline)
+{
+  SmApplication *self = SM_APPLICATION (app);
+  GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
+  if (g_variant_dict_contains (options, "check-shaders"))
+    {
+      int status = check_shaders ();
+      sm_application_quit_with_status (self, status);
+      return status;
+    }
+
+  g_autofree char *labels = NULL, *map = NULL, *screenshot = NULL, *size = NULL, *phantom = NULL,
+                  *layout = NULL;
+  g_auto (GStrv) files = NULL;
+  int bench_scroll = 0;
+  g_variant_dict_lookup (options, "labels", "^ay", &labels);
+  g_variant_dict_lookup (options, "map", "^ay", &map);
+  g_variant_dict_lookup (options, "screenshot", "^ay", &screenshot);
+  g_variant_dict_lookup (options, "size", "s", &size);
+  g_variant_dict_lookup (options, "phantom", "s", &phantom);
+  g_variant_dict_lookup (options, "layout", "s", &layout);
+  g_variant_dict_lookup (options, "bench-scroll", "i", &bench_scroll);
+  g_variant_dict_lookup (options, G_OPTION_REMAINING, "^aay", &files);
+
+  int width = 0, height = 0;
+  if (size && (sscanf (size, "%dx%d", &width, &height) != 2 || width < 200 || height < 150))
+    {
+      g_application_command_line_printerr (cmdline, "semmae-studio: --size %s: expected WxH, e.g. 1280x800\n", size);
+      return 2;
+    }
+  gint64 shape[3] = { 64, 256, 256 };
+  if (phantom && !parse_shape (phantom, shape))
+    {
+      g_application_command_line_printerr (cmdline, "semmae-studio: --phantom %s: expected ZxYxX, e.g. 64x256x256\n", phantom);
+      return 2;
+    }
+  if (layout && !g_strv_contains ((const char *const[]){ "grid", "xy-3d", "xy", NULL }, layout))
+    {
+      g_application_command_line_printerr (cmdline, "semmae-studio: --layout %s: expected grid, xy-3d or xy\n", layout);
+      return 2;
+    }
+  if (files && g_strv_length (files) > 1)
+    {
+      g_application_command_line_printerr (cmdline, "semmae-studio: one volume at a time (got %u)\n",
+                                           g_strv_length (files));
+      return 2;
+    }
+
+  SmWindow *window = sm_window_new (self);
+  if (width > 0)
+    gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  if (layout)
+    sm_window_set_layout (window, layout);
+  if (screenshot)
+    {
+      g_autoptr (GFile) out = g_application_command_line_create_file_for_arg (cmdline, screenshot);
+      g_autofree char *out_path = g_file_get_path (out);
+      sm_window_set_screenshot (window, out_path);
+    }
+  if (bench_scroll > 0)
+    sm_window_set_bench_scroll (window, bench_scroll);
+  if (g_variant_dict_contains (options, "timing"))
+    sm_window_set_timing (window, TRUE);
+  gtk_window_present (GTK_WINDOW (window));
+
+  if (files && files[0])
+    {
+      g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (cmdline, files[0]);
+      g_autofree char *path = g_file_get_path (file);
+      sm_window_open_path (window, path ? path : files[0]);
+    }
+  else
+    sm_window_open_phantom (window, shape[0], shape[1], shape[2]);
+  if (labels)
+    {
+      g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (cmdline, labels);
+      g_autofree char *path = g_file_get_path (file);
+      sm_window_queue_overlay (window, path, SM_LAYER_LABELS);
+    }
+  if (map)
+    {
+      g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (cmdline, map);
+      g_autofree char *path = g_file_get_path (file);
+      sm_window_queue_overlay (window, path, SM_LAYER_MAP);
+    }
+  return 0;
+}
+
+static int
+sm_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("semmae-studio %s\n", SEMMAE_VERSION);
+      return 0;
+    }
+  return -1; /* go on: command_line */
+}
+
+static void
+on_quit (GSimpleAction *action, GVariant *parameter, gpointer app)
+{
+  GList *windows = gtk_application_get_windows (GTK_APPLICATION (app));
+  for (GList *l = windows; l;)
+    {
+      GList *next = l->next;
+      gtk_window_destroy (GTK_WINDOW (l->data));
+      l = next;
+    }
+}
+
+static void
+on_about (GSimpleAction *action, GVariant *parameter, gpointer app)
+{
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (app));
+  const char *authors[] = { "The semmae authors", NULL };
+  gtk_show_about_dialog (parent, "program-name", "semmae studio", "version", SEMMAE_VERSION,
+                         "logo-icon-name", "org.semmae.Studio", "license-type", GTK_LICENSE_MIT_X11,
+                         "comments", "Masked-autoencoder pre-training, segmentation and proofreading "
+                                     "for serial electron-microscopy stacks",
+                         "authors", authors, NULL);
+}
+
+static void
+sm_application_startup (GApplication *app)
+{
+  G_APPLICATION_CLASS (sm_application_parent_class)->startup (app);
+  static const GActionEntry actions[] = {
+    { "quit", on_quit, NULL, NULL, NULL, { 0 } },
+    { "about", on_about, NULL, NULL, NULL, { 0 } },
+  };
+  g_action_map_add_action_entries (G_ACTION_MAP (app), actions, G_N_ELEMENTS (actions), app);
+  struct { const char *action; const char *accels[3]; } accels[] = {
+    { "app.quit", { "<Control>q", NULL } },
+    { "win.open", { "<Control>o", NULL } },
+    { "win.cycle-layout", { "l", NULL } },
+    { "win.focus-view(0)", { "1", "KP_1", NULL } },
+    { "win.focus-view(1)", { "2", "KP_2", NULL } },
+    { "win.focus-view(2)", { "3", "KP_3", NULL } },
+    { "win.focus-view(3)", { "4", "KP_4", NULL } },
+    { "win.cancel-load", { "Escape", NULL } },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (app), accels[i].action, accels[i].accels);
+
+  g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
+  gtk_css_provider_load_from_resource (css, "/org/semmae/Studio/ui/style.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gdk_display_get_default ()),
+                                    "/org/semmae/Studio/icons");
+}
+
+static void
+sm_application_class_init (SmApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  app_class->command_line = sm_application_command_line;
+  app_class->handle_local_options = sm_application_handle_local_options;
+  app_class->startup = sm_application_startup;
+}
+
+static void
+sm_application_init (SmApplication *self)
+{
+  g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), "[VOLUME]");
+  g_application_set_option_context_summary (
+      G_APPLICATION (self),
+      "VOLUME: a multi-page TIFF, a folder of TIFF/PNG slices, or a glob.\n"
+      "Without one, the studio opens the built-in synthetic phantom.");
+}
+
+SmApplication *
+sm_application_new (void)
+{
+  /* Manual registration: a static library would drop an unreferenced constructor. */
+  semmae_register_resource ();
+  return g_object_new (SM_TYPE_APPLICATION, "application-id", "org.semmae.Studio",
+                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE | G_APPLICATION_NON_UNIQUE,
+                       "resource-base-path", "/org/semmae/Studio", NULL);
+}
+
+void
+sm_application_quit_with_status (SmApplication *self, int status)
+{
+  self->exit_status = status;
+  g_application_quit (G_APPLICATION (self));
+}
+
+int sm_application_get_exit_status (SmApplication *self) { return self->exit_status; }
+void sm_application_set_start_time (SmApplication *self, gint64 start_us) { self->start_us = start_us; }
+gint64 sm_application_get_start_time (SmApplication *self) { return self->start_us; }

@@ -1,0 +1,191 @@
+/* SmLayer: a volume with display settings (see sm-layer.h). */
+#include "sm-layer.h"
+
+struct _SmLayer {
+  GObject parent_instance;
+  SmLayerKind kind;
+  char *name;
+  SmVolume volume;
+  SmVolume level;      /* data == NULL when the full volume is uploaded */
+  int stride[3];
+  gboolean visible;
+  double opacity;
+  gboolean outline;
+  double min, max, p_lo, p_hi;
+};
+
+G_DEFINE_FINAL_TYPE (SmLayer, sm_layer, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_NAME, PROP_VISIBLE, PROP_OPACITY, PROP_OUTLINE, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+static void
+sm_layer_finalize (GObject *object)
+{
+  SmLayer *self = SM_LAYER (object);
+  sm_volume_free (&self->volume);
+  sm_volume_free (&self->level);
+  g_free (self->name);
+  G_OBJECT_CLASS (sm_layer_parent_class)->finalize (object);
+}
+
+static void
+sm_layer_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  SmLayer *self = SM_LAYER (object);
+  switch (id)
+    {
+    case PROP_NAME: g_value_set_string (value, self->name); break;
+    case PROP_VISIBLE: g_value_set_boolean (value, self->visible); break;
+    case PROP_OPACITY: g_value_set_double (value, self->opacity); break;
+    case PROP_OUTLINE: g_value_set_boolean (value, self->outline); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+    }
+}
+
+static void
+sm_layer_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  SmLayer *self = SM_LAYER (object);
+  switch (id)
+    {
+    case PROP_VISIBLE: sm_layer_set_visible (self, g_value_get_boolean (value)); break;
+    case PROP_OPACITY: sm_layer_set_opacity (self, g_value_get_double (value)); break;
+    case PROP_OUTLINE: sm_layer_set_outline (self, g_value_get_boolean (value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+    }
+}
+
+static void
+sm_layer_class_init (SmLayerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  object_class->finalize = sm_layer_finalize;
+  object_class->get_property = sm_layer_get_property;
+  object_class->set_property = sm_layer_set_property;
+  props[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL,
+                                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_VISIBLE] = g_param_spec_boolean ("visible", NULL, NULL, TRUE,
+                                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                              G_PARAM_STATIC_STRINGS);
+  props[PROP_OPACITY] = g_param_spec_double ("opacity", NULL, NULL, 0, 1, 0.5,
+                                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                             G_PARAM_STATIC_STRINGS);
+  props[PROP_OUTLINE] = g_param_spec_boolean ("outline", NULL, NULL, FALSE,
+                                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                              G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+}
+
+static void
+sm_layer_init (SmLayer *self)
+{
+  self->visible = TRUE;
+  self->opacity = 0.5;
+  self->stride[0] = self->stride[1] = self->stride[2] = 1;
+}
+
+SmLayer *
+sm_layer_new (SmLayerKind kind, const char *name, SmVolume *volume, SmVolume *level,
+              const int stride[3])
+{
+  SmLayer *self = g_object_new (SM_TYPE_LAYER, NULL);
+  self->kind = kind;
+  self->name = g_strdup (name);
+  self->volume = *volume;
+  volume->data = NULL;
+  if (level && level->data)
+    {
+      self->level = *level;
+      level->data = NULL;
+      for (int i = 0; i < 3; i++)
+        self->stride[i] = stride[i];
+    }
+  if (kind == SM_LAYER_IMAGE)
+    self->opacity = 1.0;
+  /* Stats are the loader's job (sm_layer_set_stats): a range pass costs a full read. */
+  self->min = self->p_lo = 0;
+  self->max = self->p_hi = 255;
+  return self;
+}
+
+SmLayerKind sm_layer_get_kind (SmLayer *self) { return self->kind; }
+const char *sm_layer_get_name (SmLayer *self) { return self->name; }
+const SmVolume *sm_layer_get_volume (SmLayer *self) { return &self->volume; }
+gboolean sm_layer_is_downsampled (SmLayer *self) { return self->level.data != NULL; }
+
+const SmVolume *
+sm_layer_get_level (SmLayer *self)
+{
+  return self->level.data ? &self->level : &self->volume;
+}
+
+gboolean sm_layer_get_visible (SmLayer *self) { return self->visible; }
+double sm_layer_get_opacity (SmLayer *self) { return self->opacity; }
+gboolean sm_layer_get_outline (SmLayer *self) { return self->outline; }
+
+void
+sm_layer_set_visible (SmLayer *self, gboolean visible)
+{
+  if (self->visible == !!visible)
+    return;
+  self->visible = !!visible;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_VISIBLE]);
+}
+
+void
+sm_layer_set_opacity (SmLayer *self, double opacity)
+{
+  opacity = CLAMP (opacity, 0.0, 1.0);
+  if (self->opacity == opacity)
+    return;
+  self->opacity = opacity;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_OPACITY]);
+}
+
+void
+sm_layer_set_outline (SmLayer *self, gboolean outline)
+{
+  if (self->outline == !!outline)
+    return;
+  self->outline = !!outline;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_OUTLINE]);
+}
+
+void
+sm_layer_set_stats (SmLayer *self, double min, double max, double p_lo, double p_hi)
+{
+  self->min = min;
+  self->max = max;
+  self->p_lo = p_lo;
+  self->p_hi = p_hi;
+}
+
+void
+sm_layer_get_stats (SmLayer *self, double *min, double *max, double *p_lo, double *p_hi)
+{
+  if (min) *min = self->min;
+  if (max) *max = self->max;
+  if (p_lo) *p_lo = self->p_lo;
+  if (p_hi) *p_hi = self->p_hi;
+}
+
+double
+sm_layer_value_at (SmLayer *self, gint64 z, gint64 y, gint64 x)
+{
+  const SmVolume *v = &self->volume;
+  if (!v->data || z < 0 || y < 0 || x < 0 || z >= v->nz || y >= v->ny || x >= v->nx)
+    return 0;
+  size_t i = ((size_t) z * (size_t) v->ny + (size_t) y) * (size_t) v->nx + (size_t) x;
+  switch (v->dtype)
+    {
+    case SM_U8: return ((const guint8 *) v->data)[i];
+    case SM_I8: return ((const gint8 *) v->data)[i];
+    case SM_U16: return ((const guint16 *) v->data)[i];
+    case SM_I16: return ((const gint16 *) v->data)[i];
+    case SM_U32: return ((const guint32 *) v->data)[i];
+    case SM_I32: return ((const gint32 *) v->data)[i];
+    case SM_F32: return ((const float *) v->data)[i];
+    default: return 0;
+    }
+}

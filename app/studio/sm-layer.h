@@ -1,0 +1,52 @@
+/* SmLayer: one volume shown in the slice views — the image, a label volume
+ * (uint32 ids, hashed colours) or a float map (colour-mapped) — with its
+ * display settings and, for volumes too large for one GPU texture, a
+ * downsampled level that the views upload instead of the full data. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "data/volume.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  SM_LAYER_IMAGE,
+  SM_LAYER_LABELS,
+  SM_LAYER_MAP,
+} SmLayerKind;
+
+#define SM_TYPE_LAYER (sm_layer_get_type ())
+G_DECLARE_FINAL_TYPE (SmLayer, sm_layer, SM, LAYER, GObject)
+
+/* Takes ownership of *volume (and *level when its data is not NULL; a NULL
+ * level means the full volume is small enough to upload as is). stride is the
+ * level's subsampling step (z, y, x), ignored without a level. */
+SmLayer *sm_layer_new (SmLayerKind kind, const char *name, SmVolume *volume,
+                       SmVolume *level, const int stride[3]);
+
+SmLayerKind sm_layer_get_kind (SmLayer *self);
+const char *sm_layer_get_name (SmLayer *self);
+/* The full-resolution data. */
+const SmVolume *sm_layer_get_volume (SmLayer *self);
+/* What goes into the 3D texture: the downsampled level, or the full volume. */
+const SmVolume *sm_layer_get_level (SmLayer *self);
+gboolean sm_layer_is_downsampled (SmLayer *self);
+
+gboolean sm_layer_get_visible (SmLayer *self);
+void sm_layer_set_visible (SmLayer *self, gboolean visible);
+double sm_layer_get_opacity (SmLayer *self);
+void sm_layer_set_opacity (SmLayer *self, double opacity);
+/* Labels only: draw segment boundaries instead of filled regions. */
+gboolean sm_layer_get_outline (SmLayer *self);
+void sm_layer_set_outline (SmLayer *self, gboolean outline);
+
+/* Value statistics computed when the layer was made: full range and robust
+ * (0.5 %, 99.5 %) percentiles of a sample. */
+void sm_layer_set_stats (SmLayer *self, double min, double max, double p_lo, double p_hi);
+void sm_layer_get_stats (SmLayer *self, double *min, double *max, double *p_lo, double *p_hi);
+
+/* Value of the full-resolution voxel (z, y, x) as a double; 0 outside. */
+double sm_layer_value_at (SmLayer *self, gint64 z, gint64 y, gint64 x);
+
+G_END_DECLS

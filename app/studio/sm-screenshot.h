@@ -1,0 +1,12 @@
+/* Saving what a widget (usually the whole window) shows, GL areas included,
+ * as a PNG: the widget's render nodes are drawn by the window's own renderer
+ * into a texture. Main thread only. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+gboolean sm_widget_save_png (GtkWidget *widget, const char *path, GError **error);
+
+G_END_DECLS

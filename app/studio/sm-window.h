@@ -1,0 +1,38 @@
+/* SmWindow: the studio's main window (template ui/sm-window.ui) — header bar
+ * (open, recent, file name, mode switcher, layout and main menus), the slice
+ * and 3D views in a grid, the mode's side panel and the status bar. It owns
+ * the SmViewState the views share and loads volumes in the background. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "sm-application.h"
+#include "sm-layer.h"
+#include "sm-view-state.h"
+
+G_BEGIN_DECLS
+
+#define SM_TYPE_WINDOW (sm_window_get_type ())
+G_DECLARE_FINAL_TYPE (SmWindow, sm_window, SM, WINDOW, GtkApplicationWindow)
+
+SmWindow *sm_window_new (SmApplication *app);
+SmViewState *sm_window_get_state (SmWindow *self);
+
+/* Reads a volume in the background; on failure an error dialog names the
+ * file and the reason and the current volume stays open. */
+void sm_window_open_path (SmWindow *self, const char *path);
+void sm_window_open_phantom (SmWindow *self, gint64 nz, gint64 ny, gint64 nx);
+/* Loads a label or map layer once the image being opened (if any) is in. */
+void sm_window_queue_overlay (SmWindow *self, const char *path, SmLayerKind kind);
+
+/* "grid", "xy-3d" or "xy". */
+void sm_window_set_layout (SmWindow *self, const char *layout);
+
+/* Test and benchmark hooks: save a PNG once every view has drawn the loaded
+ * data, then quit (status 0, or 1 on failure); scroll n slices in the XY view
+ * and print frames per second; print time to the first complete frame. */
+void sm_window_set_screenshot (SmWindow *self, const char *path);
+void sm_window_set_bench_scroll (SmWindow *self, int n_slices);
+void sm_window_set_timing (SmWindow *self, gboolean timing);
+
+G_END_DECLS

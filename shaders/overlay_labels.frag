@@ -1,0 +1,55 @@
+// A label layer: uint32 ids, 0 transparent, each id a hashed colour; filled
+// or outline-only; the selected id brighter with a yellow boundary.
+in vec2 v_uv;
+in vec2 v_pix;
+out vec4 frag_color;
+
+uniform usampler3D u_labels;
+uniform ivec3 u_size;   // texels (x, y, z)
+uniform vec3 u_plane;
+uniform vec3 u_axis_u;
+uniform vec3 u_axis_v;
+uniform float u_opacity;
+uniform bool u_outline;
+uniform uint u_selected;
+
+vec3 id_colour(uint id) {
+  uint h = id * 2654435761u;
+  h ^= h >> 16;
+  h *= 0x45d9f3bu;
+  h ^= h >> 16;
+  vec3 c = vec3(float(h & 255u), float((h >> 8) & 255u), float((h >> 16) & 255u)) / 255.0;
+  return 0.2 + 0.8 * c;
+}
+
+uint id_at(ivec3 p) {
+  return texelFetch(u_labels, clamp(p, ivec3(0), u_size - 1), 0).r;
+}
+
+void main() {
+  if (any(lessThan(v_uv, vec2(0.0))) || any(greaterThan(v_uv, vec2(1.0))))
+    discard;
+  vec3 tc = u_plane + v_uv.x * u_axis_u + v_uv.y * u_axis_v;
+  ivec3 p = clamp(ivec3(floor(tc * vec3(u_size))), ivec3(0), u_size - 1);
+  uint id = id_at(p);
+  if (id == 0u)
+    discard;
+  ivec3 du = ivec3(u_axis_u);
+  ivec3 dv = ivec3(u_axis_v);
+  bool edge = id_at(p + du) != id || id_at(p - du) != id || id_at(p + dv) != id ||
+              id_at(p - dv) != id;
+  bool selected = id == u_selected;
+  if (u_outline && !edge && !selected)
+    discard;
+  vec3 c = id_colour(id);
+  float alpha = u_outline ? max(u_opacity, 0.8) : u_opacity;
+  if (selected) {
+    c = mix(c, vec3(1.0), 0.35);
+    alpha = min(1.0, u_opacity * 1.5 + 0.2);
+    if (edge) {
+      c = vec3(1.0, 0.9, 0.2);
+      alpha = 1.0;
+    }
+  }
+  frag_color = vec4(c, alpha);
+}
