@@ -25,11 +25,6 @@ int cmd_segment(int argc, char **argv) {
                   "usage: semmae segment --model S --data VOLUME --out LABELS.tif [--probs P.tif]\n");
 }
 
-int cmd_eval(int argc, char **argv) {
-  return reserved(argc, argv,
-                  "usage: semmae eval --pred LABELS --truth LABELS [--metrics arand,voi,ap75,dice]\n");
-}
-
 int cmd_labels(int argc, char **argv) {
   return reserved(argc, argv,
                   "usage: semmae labels merge|relabel|filter|stats LABELS [options]\n");
