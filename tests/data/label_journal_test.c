@@ -1,0 +1,285 @@
+/* The edit journal: recovery after SIGKILL mid-session (a forked child edits
+ * and journals, the parent kills it at a random point and recovers), a torn
+ * last record is ignored, a journal of another volume is refused, and a save
+ * restarts the journal without losing edits that follow it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "label_io.h"
+#include "label_journal.h"
+#include "label_random_edits.h"
+#include "label_test_util.h"
+#include "tap.h"
+#include "volume.h"
+
+enum { SESSION_OPS = 400 };
+
+/* One step of a session: mostly edits, sometimes undo or redo. */
+static void session_step(SmLabelStore *s, Rng *rng) {
+  SmError err;
+  uint64_t r = rng_below(rng, 10);
+  if (r == 0 && sm_label_can_undo(s))
+    sm_label_undo(s, &err);
+  else if (r == 1 && sm_label_can_redo(s))
+    sm_label_redo(s, &err);
+  else
+    lr_random_edit(s, rng);
+}
+
+static SmLabelStore *session_store(uint64_t seed) { return lr_initial_store(8, 32, 32, 12, seed); }
+
+/* Replays the session until `records` journal records' worth of steps. */
+static SmLabelStore *reference_after(uint64_t seed, uint64_t records) {
+  SmLabelStore *s = session_store(seed);
+  Rng rng;
+  rng_seed(&rng, seed ^ 0xABCDEF);
+  uint64_t done = 0;
+  while (done < records) {
+    uint64_t v0 = sm_label_store_version(s);
+    session_step(s, &rng);
+    if (sm_label_store_version(s) != v0) done++;
+  }
+  return s;
+}
+
+static void child_session(const char *journal, uint64_t seed, int fd) {
+  SmError err;
+  SmLabelStore *s = session_store(seed);
+  if (!sm_label_journal_create(journal, s, sm_label_store_content_hash(s), &err)) _exit(3);
+  Rng rng;
+  rng_seed(&rng, seed ^ 0xABCDEF);
+  uint32_t records = 0;
+  for (int i = 0; i < SESSION_OPS; i++) {
+    uint64_t v0 = sm_label_store_version(s);
+    session_step(s, &rng);
+    if (sm_label_store_version(s) != v0) {
+      records++;
+      /* Reported only after the record is on disk (append returned). */
+      if (write(fd, &records, sizeof records) != sizeof records) _exit(4);
+    }
+  }
+  uint32_t done = UINT32_MAX;
+  if (write(fd, &done, sizeof done) != sizeof done) _exit(4);
+  pause();
+  _exit(0);
+}
+
+static void test_kill(const char *dir, uint64_t seed, uint32_t kill_after) {
+  char journal[4200];
+  snprintf(journal, sizeof journal, "%s/kill-%llu.journal", dir, (unsigned long long)seed);
+  int fds[2];
+  if (pipe(fds) != 0) {
+    TAP_OK(0, "pipe");
+    return;
+  }
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    child_session(journal, seed, fds[1]);
+  }
+  close(fds[1]);
+  uint32_t reported = 0, v;
+  while (reported < kill_after && read(fds[0], &v, sizeof v) == sizeof v && v != UINT32_MAX) reported = v;
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  /* Whatever the child reported before dying was recorded on disk. */
+  while (read(fds[0], &v, sizeof v) == sizeof v)
+    if (v != UINT32_MAX) reported = v;
+  close(fds[0]);
+  TAP_OK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "seed %llu: child killed after %u records",
+         (unsigned long long)seed, reported);
+
+  SmError err;
+  SmLabelStore *s = session_store(seed);
+  SmJournalInfo info;
+  SmLabelJournal *j = sm_label_journal_recover(journal, s, sm_label_store_content_hash(s), &info, &err);
+  TAP_OK(j != NULL, "seed %llu: recovery succeeds%s%s", (unsigned long long)seed, j ? "" : ": ",
+         j ? "" : err.message);
+  if (!j) {
+    sm_label_store_free(s);
+    return;
+  }
+  TAP_OK(info.records >= reported && info.records <= reported + 1,
+         "seed %llu: every reported record is recovered (%llu recovered, %u reported, %llu torn bytes)",
+         (unsigned long long)seed, (unsigned long long)info.records, reported,
+         (unsigned long long)info.torn_bytes);
+  SmLabelStore *ref = reference_after(seed, info.records);
+  LabelSnapshot want;
+  lt_snapshot(ref, &want);
+  TAP_OK(lt_equals(s, &want), "seed %llu: the recovered labels and table equal the session's", (unsigned long long)seed);
+  lt_snapshot_free(&want);
+  /* The history comes back too: undoing on both stays in step. */
+  bool same = true;
+  for (int k = 0; k < 15 && same && sm_label_can_undo(ref); k++) {
+    same = sm_label_undo(ref, &err) == 0 && sm_label_undo(s, &err) == 0;
+    LabelSnapshot snap;
+    lt_snapshot(ref, &snap);
+    same = same && lt_equals(s, &snap);
+    lt_snapshot_free(&snap);
+  }
+  TAP_OK(same, "seed %llu: undo after recovery walks back like the original session", (unsigned long long)seed);
+  sm_label_journal_discard(j);
+  struct stat st;
+  TAP_OK(stat(journal, &st) != 0, "discard removes the journal");
+  sm_label_store_free(ref);
+  sm_label_store_free(s);
+}
+
+static uint64_t run_records(SmLabelStore *s, Rng *rng, uint64_t records) {
+  uint64_t done = 0;
+  while (done < records) {
+    uint64_t v0 = sm_label_store_version(s);
+    session_step(s, rng);
+    if (sm_label_store_version(s) != v0) done++;
+  }
+  return done;
+}
+
+static void test_torn(const char *dir) {
+  SmError err;
+  char journal[4200];
+  snprintf(journal, sizeof journal, "%s/torn.journal", dir);
+  SmLabelStore *s = session_store(11);
+  SmLabelJournal *j = sm_label_journal_create(journal, s, sm_label_store_content_hash(s), &err);
+  Rng rng;
+  rng_seed(&rng, 11 ^ 0xABCDEF);
+  run_records(s, &rng, 10);
+  sm_label_journal_close(j);
+  struct stat st;
+  stat(journal, &st);
+  TAP_OK(truncate(journal, st.st_size - 3) == 0, "tear the last record (cut 3 bytes)");
+  SmJournalInfo info;
+  int probed = sm_label_journal_probe(journal, &info, &err);
+  TAP_OK(probed == 0 && info.records == 9 && info.torn_bytes > 0,
+         "probe sees 9 complete records and a torn tail (%llu bytes)", (unsigned long long)info.torn_bytes);
+  sm_label_store_free(s);
+
+  s = session_store(11);
+  j = sm_label_journal_recover(journal, s, sm_label_store_content_hash(s), &info, &err);
+  SmLabelStore *ref = reference_after(11, 9);
+  LabelSnapshot want;
+  lt_snapshot(ref, &want);
+  TAP_OK(j && info.records == 9 && lt_equals(s, &want), "recovery replays the 9 complete records, ignores the torn one");
+  lt_snapshot_free(&want);
+  /* Editing continues in the same journal, after the cut. */
+  SmBrush b = {.radius = 2, .shape = SM_BRUSH_BALL};
+  double p[1][3] = {{4, 16, 16}};
+  sm_label_paint(s, 77, &b, p, 1, &err);
+  sm_label_paint(ref, 77, &b, p, 1, &err);
+  sm_label_journal_close(j);
+  /* Garbage after the last record (a crash while extending the file). */
+  int fd = open(journal, O_WRONLY | O_APPEND);
+  const char junk[] = "\x53\x4d\x4a\x52garbage that is not a record";
+  TAP_OK(fd >= 0 && write(fd, junk, sizeof junk) == (ssize_t)sizeof junk, "append garbage");
+  close(fd);
+  sm_label_store_free(s);
+  s = session_store(11);
+  j = sm_label_journal_recover(journal, s, sm_label_store_content_hash(s), &info, &err);
+  lt_snapshot(ref, &want);
+  TAP_OK(j && info.records == 10 && lt_equals(s, &want), "the edit after recovery is recovered too; garbage ignored");
+  lt_snapshot_free(&want);
+  sm_label_journal_close(j);
+  sm_label_store_free(s);
+  sm_label_store_free(ref);
+}
+
+static void test_other_volume(const char *dir) {
+  SmError err;
+  char journal[4200];
+  snprintf(journal, sizeof journal, "%s/other.journal", dir);
+  SmLabelStore *a = session_store(21);
+  SmLabelJournal *j = sm_label_journal_create(journal, a, sm_label_store_content_hash(a), &err);
+  SmBrush b = {.radius = 3, .shape = SM_BRUSH_XY};
+  double p[1][3] = {{2, 10, 10}};
+  sm_label_paint(a, 5, &b, p, 1, &err);
+  sm_label_journal_close(j);
+
+  SmLabelStore *other = session_store(22); /* same shape, other content */
+  uint64_t h = sm_label_store_content_hash(other);
+  TAP_OK(!sm_label_journal_recover(journal, other, h, NULL, &err) &&
+             strstr(err.message, "belongs to another label volume"),
+         "a journal of other labels is refused: %s", err.message);
+  TAP_OK(sm_label_store_content_hash(other) == h && !sm_label_can_undo(other), "and nothing changed");
+  SmLabelStore *shape = lr_initial_store(8, 32, 31, 12, 21);
+  TAP_OK(!sm_label_journal_recover(journal, shape, sm_label_store_content_hash(shape), NULL, &err) &&
+             strstr(err.message, "8x32x32") && strstr(err.message, "8x32x31"),
+         "a journal of another shape is refused, naming both shapes");
+  char notj[4200];
+  snprintf(notj, sizeof notj, "%s/not-a-journal", dir);
+  FILE *f = fopen(notj, "w");
+  fputs("hello", f);
+  fclose(f);
+  TAP_OK(!sm_label_journal_recover(notj, other, h, NULL, &err) && strstr(err.message, "not a semmae label journal"),
+         "a file that is not a journal: %s", err.message);
+  sm_label_store_free(a);
+  sm_label_store_free(other);
+  sm_label_store_free(shape);
+}
+
+static void test_save_restart(const char *dir) {
+  SmError err;
+  char labels[4200], journal[4300];
+  snprintf(labels, sizeof labels, "%s/labels.tif", dir);
+  snprintf(journal, sizeof journal, "%s.journal", labels);
+  SmLabelStore *init = session_store(31);
+  err.message[0] = '\0';
+  int saved = sm_label_store_save(init, labels, &err);
+  TAP_OK(saved == 0, "write initial labels %s", err.message);
+  sm_label_store_free(init);
+
+  SmLabelStore *s = sm_label_store_load(labels, NULL, &err);
+  TAP_OK(s != NULL, "load labels");
+  if (!s) return;
+  SmLabelJournal *j = sm_label_journal_create(journal, s, sm_label_store_content_hash(s), &err);
+  Rng rng;
+  rng_seed(&rng, 31);
+  run_records(s, &rng, 15);
+  uint32_t ids[2] = {sm_label_store_segment_at(s, 0)->id, sm_label_store_segment_at(s, 1)->id};
+  sm_label_set_locked(s, ids[0], false, &err);
+  sm_label_set_locked(s, ids[1], false, &err);
+  TAP_OK(sm_label_merge(s, ids, 2, &err) == 0, "merge before saving");
+  sm_label_set_name(s, ids[0], "saved name", &err);
+  TAP_OK(sm_label_store_is_dirty(s), "dirty before save");
+  TAP_OK(sm_label_store_save(s, labels, &err) == 0 && !sm_label_store_is_dirty(s), "save (journal restarts)");
+  SmJournalInfo info;
+  TAP_OK(sm_label_journal_probe(journal, &info, &err) == 0 && info.records == 0,
+         "the restarted journal has no records yet");
+  /* After the save: more edits, and undo of steps from before it. */
+  sm_label_undo(s, &err);
+  sm_label_undo(s, &err);
+  run_records(s, &rng, 10);
+  j = NULL;
+  LabelSnapshot want;
+  lt_snapshot(s, &want);
+  sm_label_store_free(s); /* the "crash": the journal is left as it is */
+
+  s = sm_label_store_load(labels, NULL, &err);
+  j = sm_label_journal_recover(journal, s, sm_label_store_content_hash(s), &info, &err);
+  TAP_OK(j && info.records == 12, "recover the 12 records written after the save%s%s", j ? "" : ": ",
+         j ? "" : err.message);
+  TAP_OK(lt_equals(s, &want), "labels, merges and table equal the session's, across the save");
+  lt_snapshot_free(&want);
+  sm_label_journal_discard(j);
+  sm_label_store_free(s);
+}
+
+int main(void) {
+  char dir[4096];
+  lt_tempdir(dir, sizeof dir, "journal");
+  if (!dir[0]) return tap_skip_all("no temporary directory");
+  Rng rng;
+  rng_seed(&rng, 2024);
+  for (uint64_t seed = 1; seed <= 4; seed++) test_kill(dir, seed, 3 + (uint32_t)rng_below(&rng, 120));
+  test_torn(dir);
+  test_other_volume(dir);
+  test_save_restart(dir);
+  lt_rmdir(dir);
+  return tap_done();
+}
