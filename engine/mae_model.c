@@ -332,7 +332,7 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
   }
 
   /* patches, targets, visible patches */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * L * P > 65536)
   for (int b = 0; b < B; b++)
     mae_patchify(c, crops + (size_t)b * mae_config_crop_voxels(c), a->patches + (size_t)b * L * P);
   nn_normpix_target(a->target, a->patches, B * L, P);

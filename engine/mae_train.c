@@ -222,7 +222,7 @@ int mae_trainer_step(MaeTrainer *t, int B, float ratio, MaeStepResult *res, MaeE
   /* global gradient norm: fixed chunks, summed in order -> deterministic */
   const float *g = m->grad_mem;
   size_t n = m->n_floats;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 65536)
   for (size_t k = 0; k < t->n_chunks; k++) {
     size_t i1 = (k + 1) * NORM_CHUNK < n ? (k + 1) * NORM_CHUNK : n;
     double s = 0.0;

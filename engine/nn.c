@@ -180,7 +180,7 @@ void nn_attention_forward(float *out, float *probs, const float *qkv, int B, int
                           int H) {
   int hd = C / H;
   float scale = 1.f / sqrtf((float)hd);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * N * N * C > NN_PAR_MIN * 8)
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       const float *q = qkv + (size_t)b * N * 3 * C + h * hd;
@@ -198,7 +198,7 @@ void nn_attention_backward(float *dqkv, float *dprobs, const float *dout, const 
                            const float *probs, int B, int N, int C, int H) {
   int hd = C / H;
   float scale = 1.f / sqrtf((float)hd);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * N * N * C > NN_PAR_MIN * 8)
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       const float *q = qkv + (size_t)b * N * 3 * C + h * hd;
