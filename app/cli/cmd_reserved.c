@@ -24,8 +24,3 @@ int cmd_segment(int argc, char **argv) {
   return reserved(argc, argv,
                   "usage: semmae segment --model S --data VOLUME --out LABELS.tif [--probs P.tif]\n");
 }
-
-int cmd_labels(int argc, char **argv) {
-  return reserved(argc, argv,
-                  "usage: semmae labels merge|relabel|filter|stats LABELS [options]\n");
-}
