@@ -205,6 +205,41 @@ int main(int argc, char **argv) {
     sm_volume_free(&e);
   }
 
+  /* PyTorch recomputes --out-pred from the checkpoint, the input and --out-mask
+   * alone, and the de-normalisation of --out, on a one-crop volume. */
+  TAP_OK(write_volume(in_dir("c.tif"), 6, 96, 96, 5) == 0, "wrote a one-crop volume");
+  TAP_OK(run("reconstruct --model full.safetensors --data c.tif --out cr.tif --out-pred cp.tif "
+             "--out-mask ck.tif --mask-ratio 0.75 --seed 9") == 0,
+         "reconstruct the one-crop volume");
+  const char *root = getenv("SEMMAE_SOURCE_ROOT");
+  if (!root || system("/usr/bin/python3 -c 'import torch, numpy, PIL' >/dev/null 2>&1") != 0) {
+    printf("ok %d - PyTorch check # SKIP /usr/bin/python3 cannot import torch, numpy, PIL\n",
+           ++tap_count_);
+  } else {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && OMP_NUM_THREADS=1 /usr/bin/python3 '%s/tests/engine/mae_reference.py' "
+             "--volume full.safetensors c.tif ck.tif cp.tif cr.tif 2>&1",
+             dir, root);
+    FILE *py = popen(cmd, "r");
+    char line[1024];
+    int results = 0;
+    while (py && fgets(line, sizeof line, py)) {
+      line[strcspn(line, "\n")] = '\0';
+      if (strncmp(line, "RESULT ", 7) == 0) {
+        char *status = strrchr(line, ' ');
+        *status++ = '\0';
+        TAP_OK(strcmp(status, "ok") == 0, "pytorch: %s", line + 7);
+        results++;
+      } else {
+        tap_diag("%s", line[0] == '#' ? line + 2 : line);
+      }
+    }
+    int status = py ? pclose(py) : -1;
+    TAP_OK(status == 0 && results >= 4, "reference script ran (status %d, %d results)", status,
+           results);
+  }
+
   /* Ctrl+C: saves and exits with 130. */
   pid_t pid = fork();
   if (pid == 0) {

@@ -6,6 +6,8 @@ test: a semmae checkpoint must load with model.load_state_dict (strict) and
 give the same decoder output for the same input and mask.
 
 usage: mae_reference.py CHECKPOINT DIR
+       mae_reference.py --volume CHECKPOINT INPUT.tif MASK.tif PRED.tif RECON.tif
+  (the second form checks `semmae reconstruct` outputs of a one-crop uint8 volume)
   DIR holds input.f32 (B, D, H, W), mask.u8 (B, L; 1 = masked), pred.f32
   (B, L, P) and loss.txt written by semmae. Prints '# ...' diagnostics and
   'RESULT name ok|fail' lines; exits 0 when all hold.
@@ -158,8 +160,8 @@ def sincos_3d(dim, grid):
     return table
 
 
-def main():
-    ckpt, folder = sys.argv[1], sys.argv[2]
+def load_model(ckpt):
+    """The model of a semmae checkpoint, through load_state_dict(strict=True)."""
     tensors, meta = load_safetensors(ckpt)
     trip = lambda s: tuple(int(v) for v in s.split(','))
     model = MaskedAutoencoder3D(
@@ -170,7 +172,59 @@ def main():
     n_optim = len(tensors) - len(state)
     missing, unexpected = model.load_state_dict(state, strict=True)
     print(f"# load_state_dict(strict=True): {len(state)} tensors, {n_optim} optim.* set aside")
-    results = [('load_state_dict strict', not missing and not unexpected)]
+    return model, tensors, meta, [('load_state_dict strict', not missing and not unexpected)]
+
+
+def read_tiff(path):
+    from PIL import Image
+    im = Image.open(path)
+    frames = []
+    for i in range(im.n_frames):
+        im.seek(i)
+        frames.append(np.array(im))
+    return np.stack(frames)
+
+
+def check_volume(ckpt, input_tif, mask_tif, pred_tif, recon_tif):
+    """semmae reconstruct of a one-crop uint8 volume: recompute the decoder
+    output from the checkpoint, the input and --out-mask alone, compare with
+    --out-pred, and check the de-normalised masked voxels of --out."""
+    model, _, _, results = load_model(ckpt)
+    vol = read_tiff(input_tif)
+    assert vol.dtype == np.uint8 and vol.shape == tuple(model.input_size), vol.shape
+    x = torch.from_numpy(vol.astype(np.float32) / 127.5 - 1.0)[None]
+    mask_vox = torch.from_numpy(read_tiff(mask_tif).astype(np.float32))[None]
+    token_mask = model.patchify(mask_vox)[0]
+    consistent = bool((token_mask.min(-1).values == token_mask.max(-1).values).all())
+    mask = token_mask[:, 0] > 0.5
+    want = model.patchify(torch.from_numpy(read_tiff(pred_tif).astype(np.float32))[None])[0]
+    with torch.no_grad():
+        pred, _ = model(x, mask[None])
+    pred = pred[0]
+    diff = (pred - want).abs().max().item()
+    patches = model.patchify(x)[0]
+    mean, std = patches.mean(-1, keepdim=True), (patches.var(-1, keepdim=True) + 1e-6) ** .5
+    expect = ((pred * std + mean + 1.0) * 127.5).clamp(0, 255)
+    recon = model.patchify(torch.from_numpy(read_tiff(recon_tif).astype(np.float32))[None])[0]
+    raw = model.patchify(torch.from_numpy(vol.astype(np.float32))[None])[0]
+    recon_err = (recon - expect)[mask].abs().max().item()
+    pasted = bool((recon[~mask] == raw[~mask]).all())
+    print(f"# {int(mask.sum())} of {mask.numel()} tokens masked; max |torch - semmae pred| = {diff:.3g}; "
+          f"max |expected - semmae reconstruction| at masked voxels = {recon_err:.3g}")
+    results += [('mask volume is constant per token', consistent),
+                ('--out-pred equals the PyTorch decoder output within 1e-4', diff < 1e-4),
+                ('masked voxels of --out are the prediction de-normalised by the patch statistics', recon_err <= 0.51),
+                ('visible voxels of --out are the input', pasted)]
+    for name, ok in results:
+        print(f"RESULT {name} {'ok' if ok else 'fail'}")
+    return 0 if all(ok for _, ok in results) else 1
+
+
+def main():
+    if sys.argv[1] == '--volume':
+        return check_volume(*sys.argv[2:7])
+    ckpt, folder = sys.argv[1], sys.argv[2]
+    model, tensors, meta, results = load_model(ckpt)
 
     D, H, W = model.input_size
     L, P = math.prod(model.grid), math.prod(model.patch_size)
