@@ -21,13 +21,14 @@
 #include "app/studio/sm-volume-view-private.h"
 #include "data/volume.h"
 
-static char *opt_volume, *opt_labels, *opt_mode = "mip", *opt_screenshot, *opt_ids;
+static char *opt_voxel, *opt_volume, *opt_labels, *opt_mode = "mip", *opt_screenshot, *opt_ids;
 static int opt_synthetic = 250, opt_frames = 40, opt_top_ids = 0, opt_width = 800, opt_height = 600;
 static gboolean opt_invert, opt_no_fps;
 static double opt_opacity = -1, opt_ramp_low = -1, opt_ramp_high = -1, opt_orbit = 0;
 
 static const GOptionEntry entries[] = {
   { "volume", 0, 0, G_OPTION_ARG_FILENAME, &opt_volume, "Image volume (TIFF, folder)", "PATH" },
+  { "voxel", 0, 0, G_OPTION_ARG_STRING, &opt_voxel, "Override the voxel size (z,y,x)", "Z,Y,X" },
   { "synthetic", 0, 0, G_OPTION_ARG_INT, &opt_synthetic, "Size of the synthetic cube (default 250)", "N" },
   { "labels", 0, 0, G_OPTION_ARG_FILENAME, &opt_labels, "Label volume (uint32 ids)", "PATH" },
   { "top-ids", 0, 0, G_OPTION_ARG_INT, &opt_top_ids, "Show the K largest segments as surfaces", "K" },
@@ -201,8 +202,9 @@ tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   Bench *b = data;
   SmVolumeView *view = SM_VOLUME_VIEW (b->view);
   b->ticks++;
-  if (sm_volume_view_get_gl_error (view)) {
+  if (sm_volume_view_get_gl_error (view) && b->ticks > 4) {
     fprintf (stderr, "studio_3d_fps: %s\n", sm_volume_view_get_gl_error (view));
+    if (opt_screenshot) save_screenshot (b);
     b->status = 1;
     g_main_loop_quit (b->loop);
     return G_SOURCE_REMOVE;
@@ -277,6 +279,11 @@ main (int argc, char **argv)
     }
   } else {
     synthesise (&volume, &labels, opt_synthetic);
+  }
+  if (opt_voxel && sscanf (opt_voxel, "%lf,%lf,%lf", &volume.voxel_size[0], &volume.voxel_size[1],
+                           &volume.voxel_size[2]) != 3) {
+    fprintf (stderr, "studio_3d_fps: --voxel wants Z,Y,X\n");
+    return 2;
   }
   printf ("volume %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " %s, voxel %g x %g x %g\n",
           volume.nz, volume.ny, volume.nx, sm_dtype_name (volume.dtype), volume.voxel_size[0],

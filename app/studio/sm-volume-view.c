@@ -399,6 +399,8 @@ sm_volume_view_realize (GtkWidget *widget)
     return;
   }
   glGetIntegerv (GL_MAX_3D_TEXTURE_SIZE, &self->max_3d);
+  g_debug ("sm-volume-view: %s %d.%d, max 3D texture %d", self->use_es ? "OpenGL ES" : "OpenGL", major, minor,
+           self->max_3d);
 
   glGenVertexArrays (1, &self->empty_vao);
   glGenVertexArrays (1, &self->lines_vao);
@@ -795,6 +797,26 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   return TRUE;
 }
 
+/* Like GtkGLArea's own, but accepting desktop GL or GLES, whichever the
+ * display offers (GTK 4.8's GtkGLArea asks for desktop GL only); realize
+ * checks the version. */
+static GdkGLContext *
+sm_volume_view_create_context (GtkGLArea *area)
+{
+  GError *error = NULL;
+  GdkSurface *surface = gtk_native_get_surface (gtk_widget_get_native (GTK_WIDGET (area)));
+  GdkGLContext *context = gdk_surface_create_gl_context (surface, &error);
+  if (context) {
+    gdk_gl_context_set_allowed_apis (context, GDK_GL_API_GL | GDK_GL_API_GLES);
+    if (!gdk_gl_context_realize (context, &error)) g_clear_object (&context);
+  }
+  if (!context) {
+    gtk_gl_area_set_error (area, error);
+    g_clear_error (&error);
+  }
+  return context;
+}
+
 /* When GL is missing, say so where the view would be. */
 static void
 sm_volume_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
@@ -914,6 +936,7 @@ sm_volume_view_class_init (SmVolumeViewClass *klass)
   widget_class->unrealize = sm_volume_view_unrealize;
   widget_class->snapshot = sm_volume_view_snapshot;
   GTK_GL_AREA_CLASS (klass)->render = sm_volume_view_render;
+  GTK_GL_AREA_CLASS (klass)->create_context = sm_volume_view_create_context;
 }
 
 static void
