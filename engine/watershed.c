@@ -76,6 +76,7 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
   Neighbours nb;
   neighbours_init(&nb, dims, connectivity);
   const int64_t n = dims[0] * dims[1] * dims[2];
+  const bool small = n < (int64_t)UINT32_MAX;
   Bucket *buckets = calloc(256, sizeof *buckets);
   if (!buckets) return pp_error_set(err, "watershed.c: out of memory");
   int status = 0;
@@ -86,7 +87,16 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
     while (b->head < b->len && status == 0) {
       const int64_t v = b->items[b->head++];
       const uint32_t lab = labels[v];
-      const int64_t x = v % dims[2], t = v / dims[2], y = t % dims[1], z = t / dims[1];
+      int64_t x, y, z;
+      if (small) {  // 32-bit division is several times cheaper
+        const uint32_t t = (uint32_t)v / (uint32_t)dims[2];
+        x = (uint32_t)v - t * (uint32_t)dims[2];
+        z = t / (uint32_t)dims[1];
+        y = t - (uint32_t)z * (uint32_t)dims[1];
+      } else {
+        const int64_t t = v / dims[2];
+        x = v - t * dims[2], z = t / dims[1], y = t - z * dims[1];
+      }
       for (int j = 0; j < nb.n; j++) {
         if (!inside(&nb, j, z, y, x, dims)) continue;
         const int64_t u = v + nb.delta[j];
@@ -108,88 +118,122 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
   return 0;
 }
 
-/* ---- float: binary heap ordered by (priority, entry order) -------------- */
+/* ---- float: radix heap on (priority, entry order) ---------------------- */
 
-typedef struct HeapItem {
-  float key;
-  uint64_t seq;
+/* The flooding order is (priority, entry counter), packed into one 64-bit key:
+ * the float's bits made order-preserving as an unsigned integer, then a
+ * 32-bit counter (so a float watershed takes fewer than 2^32 voxels: each
+ * voxel enters once). Keys only grow past the last one taken out (the water
+ * level never drops and the counter always increases), which is what a radix
+ * heap needs: bucket b holds keys whose highest bit differing from the last
+ * key taken is b - 1; taking the minimum redistributes one bucket. */
+typedef struct RadixItem {
+  uint64_t key;
   int64_t index;
-} HeapItem;
+} RadixItem;
 
-typedef struct Heap {
-  HeapItem *items;
-  size_t len, cap;
-  uint64_t next_seq;
-} Heap;
+typedef struct RadixHeap {
+  RadixItem *bucket[65];
+  size_t len[65], cap[65];
+  uint64_t last;
+  size_t size;
+  uint32_t next_seq;
+} RadixHeap;
 
-static inline bool heap_less(const HeapItem *a, const HeapItem *b) {
-  return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+static inline uint32_t float_order(float f) {
+  uint32_t u;
+  if (isnan(f)) f = INFINITY;
+  memcpy(&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-static int heap_push(Heap *h, float key, int64_t index) {
-  if (h->len == h->cap) {
-    size_t cap = h->cap ? 2 * h->cap : 1024;
-    HeapItem *p = realloc(h->items, cap * sizeof *p);
+static inline float order_float(uint32_t u) {
+  u = (u & 0x80000000u) ? (u & 0x7fffffffu) : ~u;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+static inline int radix_bucket(uint64_t key, uint64_t last) {
+  return key == last ? 0 : 64 - __builtin_clzll(key ^ last);
+}
+
+static int radix_put(RadixHeap *h, int b, RadixItem item) {
+  if (h->len[b] == h->cap[b]) {
+    size_t cap = h->cap[b] ? 2 * h->cap[b] : 256;
+    RadixItem *p = realloc(h->bucket[b], cap * sizeof *p);
     if (!p) return -1;
-    h->items = p;
-    h->cap = cap;
+    h->bucket[b] = p;
+    h->cap[b] = cap;
   }
-  HeapItem item = {isnan(key) ? INFINITY : key, h->next_seq++, index};
-  size_t i = h->len++;
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (!heap_less(&item, &h->items[parent])) break;
-    h->items[i] = h->items[parent];
-    i = parent;
-  }
-  h->items[i] = item;
+  h->bucket[b][h->len[b]++] = item;
   return 0;
 }
 
-static HeapItem heap_pop(Heap *h) {
-  HeapItem top = h->items[0];
-  HeapItem last = h->items[--h->len];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->len) break;
-    if (c + 1 < h->len && heap_less(&h->items[c + 1], &h->items[c])) c++;
-    if (!heap_less(&h->items[c], &last)) break;
-    h->items[i] = h->items[c];
-    i = c;
+static int radix_push(RadixHeap *h, float priority, int64_t index) {
+  const uint64_t key = ((uint64_t)float_order(priority) << 32) | h->next_seq++;
+  h->size++;
+  return radix_put(h, radix_bucket(key, h->last), (RadixItem){key, index});
+}
+
+/* Removes the smallest key into *out; the heap must not be empty. Returns -1
+ * when redistributing a bucket runs out of memory. */
+static int radix_pop(RadixHeap *h, RadixItem *out) {
+  if (h->len[0] == 0) {
+    int b = 1;
+    while (h->len[b] == 0) b++;
+    RadixItem *items = h->bucket[b];
+    size_t count = h->len[b], best = 0;
+    for (size_t i = 1; i < count; i++)
+      if (items[i].key < items[best].key) best = i;
+    h->last = items[best].key;
+    h->len[b] = 0;
+    // Every item lands in a lower bucket, so items[] is only read here.
+    for (size_t i = 0; i < count; i++)
+      if (radix_put(h, radix_bucket(items[i].key, h->last), items[i]) != 0) return -1;
   }
-  if (h->len) h->items[i] = last;
-  return top;
+  h->size--;
+  *out = h->bucket[0][--h->len[0]];
+  return 0;
 }
 
 int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
                   const int64_t dims[3], int connectivity, PpError *err) {
   if (check_dims(dims, connectivity, err) != 0) return -1;
+  const int64_t n = dims[0] * dims[1] * dims[2];
+  if (n >= (int64_t)UINT32_MAX)
+    return pp_error_set(err, "watershed.c: float watershed limited to 2^32 - 1 voxels");
   Neighbours nb;
   neighbours_init(&nb, dims, connectivity);
-  const int64_t n = dims[0] * dims[1] * dims[2];
-  Heap h = {0};
+  RadixHeap h;
+  memset(&h, 0, sizeof h);
   int status = 0;
   for (int64_t i = 0; i < n && status == 0; i++)
-    if (labels[i]) status = heap_push(&h, boundary[i], i);
-  while (h.len && status == 0) {
-    const HeapItem top = heap_pop(&h);
+    if (labels[i]) status = radix_push(&h, boundary[i], i);
+  const uint32_t nx = (uint32_t)dims[2], ny = (uint32_t)dims[1];
+  while (h.size && status == 0) {
+    RadixItem top;
+    if (radix_pop(&h, &top) != 0) {
+      status = -1;
+      break;
+    }
+    const float level = order_float((uint32_t)(top.key >> 32));
     const int64_t v = top.index;
     const uint32_t lab = labels[v];
-    const int64_t x = v % dims[2], t = v / dims[2], y = t % dims[1], z = t / dims[1];
+    const uint32_t t = (uint32_t)v / nx, x = (uint32_t)v - t * nx, z = t / ny, y = t - z * ny;
     for (int j = 0; j < nb.n; j++) {
       if (!inside(&nb, j, z, y, x, dims)) continue;
       const int64_t u = v + nb.delta[j];
       if (labels[u] || (mask && !mask[u])) continue;
       labels[u] = lab;
       const float own = isnan(boundary[u]) ? INFINITY : boundary[u];
-      if (heap_push(&h, own > top.key ? own : top.key, u) != 0) {
+      if (radix_push(&h, own > level ? own : level, u) != 0) {
         status = -1;
         break;
       }
     }
   }
-  free(h.items);
+  for (int b = 0; b < 65; b++) free(h.bucket[b]);
   if (status != 0) return pp_error_set(err, "watershed.c: out of memory");
   return 0;
 }

@@ -9,8 +9,9 @@
  * voxel that labelled it): the water level never goes down. Each voxel is
  * labelled once, by the first basin to reach it, so the result depends only
  * on the inputs (no ties left to chance). uint8 maps use a 256-level bucket
- * queue, float maps a binary heap; a float map holding integer values gives
- * the same labels as the uint8 path. NaN counts as +infinity.
+ * queue, float maps a radix heap (volumes under 2^32 voxels); a float map
+ * holding integer values gives the same labels as the uint8 path. NaN counts
+ * as +infinity.
  *
  * Neighbours: 6 (faces) or 26 (CC_CONN_FACES / CC_CONN_FULL), or 4 / 8 within
  * each slice (CC_CONN_PLANE4 / CC_CONN_PLANE8: 2D basins, nothing floods
