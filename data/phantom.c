@@ -16,11 +16,11 @@ void sm_phantom_default_params(SmPhantomParams *p) {
   p->seed = 1;
   p->z_anisotropy = 1.0;
   p->xy_voxel_nm = 4.0;
-  p->cell_diameter = 36.0;
+  p->cell_diameter = 44.0;
   p->mito_density = 0.5;
   p->blur_sigma = 1.0;
   p->noise = 1.0;
-  p->membrane_width = 3.0;
+  p->membrane_width = 2.6;
   p->vesicle_density = 0.25;
 }
 

@@ -43,6 +43,18 @@ typedef struct PhVesicle {
   uint32_t tube;
 } PhVesicle;
 
+/* A vesicle cloud; the membrane of its cell near it is thickened and darker
+ * (the synapse's dense projections). */
+typedef struct PhCloud {
+  float c[3];
+  float radius;
+  uint32_t tube;
+} PhCloud;
+
+/* Membrane near a cloud is this much thicker, within this reach (physical). */
+#define PH_SYNAPSE_THICKENING 1.9f
+#define PH_SYNAPSE_REACH 7.0f
+
 typedef struct PhScene {
   SmPhantomParams p;
   float anisotropy;      /* z step in physical units */
@@ -63,6 +75,8 @@ typedef struct PhScene {
   size_t n_mito;
   PhVesicle *ves;
   size_t n_ves;
+  PhCloud *cloud;
+  size_t n_cloud;
 } PhScene;
 
 /* The two nearest distinct tubes of a point, by surface distance v, with the

@@ -19,6 +19,8 @@ typedef struct BlockLists {
   size_t n_mito;
   uint32_t *ves;  /* vesicle indices */
   size_t n_ves;
+  uint32_t *cloud; /* vesicle cloud indices */
+  size_t n_cloud;
 } BlockLists;
 
 /* 0.8 .. 1.3, fixed for each pair of cells. */
@@ -77,24 +79,31 @@ static void gather(const PhScene *s, const float seg_lo[3], const float seg_hi[3
     if (sphere_meets_box(s->ves[id].c, s->ves[id].radius, org_lo, org_hi))
       out->ves[out->n_ves++] = id;
   }
+  out->n_cloud = 0;
+  size_t nc = parent ? parent->n_cloud : s->n_cloud;
+  for (size_t i = 0; i < nc; i++) {
+    uint32_t id = parent ? parent->cloud[i] : (uint32_t)i;
+    const PhCloud *c = &s->cloud[id];
+    if (sphere_meets_box(c->c, c->radius + PH_SYNAPSE_REACH, org_lo, org_hi))
+      out->cloud[out->n_cloud++] = id;
+  }
 }
 
 /* Grey level inside a mitochondrion: dark matrix crossed by lighter cristae,
  * darker outer membrane. */
 static float mito_level(const PhMito *m, float dist, float t, const float p[3]) {
-  if (m->radius - dist < 1.6f) return 0.17f;
+  /* Outer membranes: a dark rim. */
+  if (m->radius - dist < 1.5f) return 0.16f;
   float len = sqrtf(1.0f / m->inv_len2);
-  /* Position along the axis, leaning with the distance from it so that the
-   * cristae are not all exactly transverse. */
-  float along = t * len + m->crista_tilt * dist;
-  float wave = cosf(6.2831853f * along / m->crista_period + m->crista_phase +
-                    0.7f * sinf(0.31f * (p[0] + p[1] + p[2])));
-  return 0.36f + 0.11f * wave;
+  /* Cristae: thin dark folds across the axis, leaning with the distance from
+   * it and wavy, on a mid-grey matrix. */
+  float along = t * len + m->crista_tilt * dist + 0.6f * sinf(0.45f * (p[0] - p[1] + p[2]));
+  float c = cosf(6.2831853f * along / m->crista_period + m->crista_phase);
+  float fold = c * c;
+  fold *= fold; /* sharp dark lines, light gaps */
+  return 0.46f - 0.26f * fold;
 }
 
-#ifdef PH_STATS
-double ph_stat_evals, ph_stat_voxels;
-#endif
 /* Voxels of a leaf box; warped[] holds each voxel's warped point and
  * thickness variation, in the loop's order. */
 static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArrays *leaf,
@@ -125,12 +134,26 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
          * of cells to the next. */
         float half = s->membrane_half * (1.0f + 0.3f * thickness) *
                      ph_pair_factor(near.t1, near.t2);
+        /* Thicker stretches are darker. */
+        float membrane_level = PH_MEMBRANE_LEVEL + 0.07f * (1.0f - thickness);
+        for (size_t j = 0; j < L->n_cloud; j++) {
+          const PhCloud *c = &s->cloud[L->cloud[j]];
+          if (c->tube != near.t1 && c->tube != near.t2) continue;
+          float d2 = 0.0f;
+          for (int k = 0; k < 3; k++) d2 += (p[k] - c->c[k]) * (p[k] - c->c[k]);
+          float reach = c->radius + PH_SYNAPSE_REACH;
+          if (d2 < reach * reach) {
+            half *= PH_SYNAPSE_THICKENING;
+            membrane_level = 0.5f * PH_MEMBRANE_LEVEL;
+            break;
+          }
+        }
         float level = s->tube_brightness[tube];
         /* Cytoplasm darkens a little towards the membrane (cortical actin,
          * partial volume), then the membrane core is dark. */
         level -= 0.05f * (1.0f - smoothstep(half, half + 5.0f, d_plane));
         float m = 1.0f - smoothstep(half - 0.6f, half + 1.2f, d_plane);
-        level += (PH_MEMBRANE_LEVEL - level) * m;
+        level += (membrane_level - level) * m;
         uint32_t label = d_plane < half ? 0 : tube + 1;
         uint32_t mito = 0;
         if (label) {
@@ -152,7 +175,7 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
             for (int k = 0; k < 3; k++) d2 += (p[k] - v->c[k]) * (p[k] - v->c[k]);
             if (d2 < v->radius * v->radius) {
               float d = sqrtf(d2);
-              level = v->radius - d < 1.4f ? 0.22f : 0.62f;
+              level = v->radius - d < 1.6f ? 0.14f : 0.66f;
               break;
             }
           }
@@ -259,13 +282,15 @@ static int lists_alloc(BlockLists *l, const PhScene *s) {
   l->seg = malloc(s->n_seg * sizeof(uint32_t) + 1);
   l->mito = malloc(s->n_mito * sizeof(uint32_t) + 1);
   l->ves = malloc(s->n_ves * sizeof(uint32_t) + 1);
-  return l->seg && l->mito && l->ves ? 0 : -1;
+  l->cloud = malloc(s->n_cloud * sizeof(uint32_t) + 1);
+  return l->seg && l->mito && l->ves && l->cloud ? 0 : -1;
 }
 
 static void lists_free(BlockLists *l) {
   free(l->seg);
   free(l->mito);
   free(l->ves);
+  free(l->cloud);
 }
 
 int ph_rasterize(const PhScene *s, float *intensity, uint32_t *labels, uint32_t *mito_ids) {

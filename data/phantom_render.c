@@ -2,8 +2,10 @@
  * dark granules, the SEM beam's blur, shot-like and read-like noise, and a
  * slight brightness drift between slices; then uint8.
  *
- * Each slice draws from its own stream forked from the seed (rng_fork with the
- * slice index), so the result does not depend on which thread renders it. */
+ * Each slice draws its noise from its own stream forked from the seed
+ * (rng_fork with the slice index), and the texture from streams owned by
+ * lattice planes and slice indices, so the result does not depend on which
+ * thread renders which slice. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,23 @@ static inline float fast_normal(Rng *r) {
   return (sum * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
 }
 
-/* Smooth mottling: noise on a coarse grid, interpolated bilinearly. */
-static void add_mottle(Rng *r, float *img, int64_t ny, int64_t nx, float cell, float amp,
-                       float *grid) {
-  int64_t gy = (int64_t)(ny / cell) + 2, gx = (int64_t)(nx / cell) + 2;
-  for (int64_t i = 0; i < gy * gx; i++) grid[i] = amp * fast_normal(r);
+/* Smooth mottling in 3D: noise on a coarse lattice of `cell` physical units,
+ * interpolated linearly in z (between two lattice planes, each drawn from its
+ * own stream) and bilinearly in the slice. Coherent across slices when they
+ * are thin, independent when they are thick. grid holds 3 planes. */
+static void add_mottle(const Rng *base, uint64_t octave, float z_phys, float *img, int64_t ny,
+                       int64_t nx, float cell, float amp, float *grid) {
+  int64_t gy = (int64_t)(ny / cell) + 2, gx = (int64_t)(nx / cell) + 2, gn = gy * gx;
+  float fz = z_phys / cell;
+  int64_t z0 = (int64_t)fz;
+  float wz = fz - (float)z0;
+  float *plane = grid + 2 * gn;
+  for (int k = 0; k < 2; k++) {
+    Rng r;
+    rng_fork(&r, base, (octave << 40) | (uint64_t)(z0 + k));
+    for (int64_t i = 0; i < gn; i++) grid[k * gn + i] = fast_normal(&r);
+  }
+  for (int64_t i = 0; i < gn; i++) plane[i] = amp * (grid[i] + wz * (grid[gn + i] - grid[i]));
   for (int64_t y = 0; y < ny; y++) {
     float fy = (float)y / cell;
     int64_t y0 = (int64_t)fy;
@@ -34,10 +48,48 @@ static void add_mottle(Rng *r, float *img, int64_t ny, int64_t nx, float cell, f
       float fx = (float)x / cell;
       int64_t x0 = (int64_t)fx;
       float wx = fx - (float)x0;
-      const float *g = grid + y0 * gx + x0;
+      const float *g = plane + y0 * gx + x0;
       float top = g[0] + wx * (g[1] - g[0]);
       float bottom = g[gx] + wx * (g[gx + 1] - g[gx]);
       img[y * nx + x] += top + wy * (bottom - top);
+    }
+  }
+}
+
+/* Dark specks a few voxels across (microtubules, ER and small vesicles cut
+ * across, ribosomes): dots of radius 1-2, some with a lighter centre. Each
+ * slice index owns a set of specks (its own stream); a speck also shows,
+ * fainter, in neighbouring slices that lie within its ~1.5-voxel extent, so
+ * thin sections share them. */
+static void add_specks(const Rng *base, int64_t z, int64_t nz, float anisotropy, float *img,
+                       int64_t ny, int64_t nx, float per_voxel) {
+  const float sigma_z = 1.2f;
+  float total = 0.0f;
+  for (int dz = -2; dz <= 2; dz++) total += expf(-0.5f * powf((float)dz * anisotropy / sigma_z, 2));
+  size_t count = (size_t)((float)(ny * nx) * per_voxel / total);
+  for (int dz = -2; dz <= 2; dz++) {
+    int64_t owner = z + dz;
+    float weight = expf(-0.5f * powf((float)dz * anisotropy / sigma_z, 2));
+    if (owner < -2 || owner >= nz + 2 || weight < 0.02f) continue;
+    Rng r;
+    rng_fork(&r, base, (7ull << 40) | (uint64_t)(owner + 2));
+    for (size_t k = 0; k < count; k++) {
+      uint64_t u = rng_u64(&r);
+      int64_t y = (int64_t)((u & 0xffffffffu) % (uint64_t)ny);
+      int64_t x = (int64_t)((u >> 32) % (uint64_t)nx);
+      uint64_t shape = rng_u64(&r);
+      float depth = weight * (0.3f + 0.5f * (float)(shape & 0xffff) / 65535.0f);
+      int big = ((shape >> 16) & 3) == 0; /* a quarter are rings of radius 2 */
+      int rad = big ? 2 : 1;
+      for (int dy = -rad; dy <= rad; dy++)
+        for (int dx = -rad; dx <= rad; dx++) {
+          int64_t yy = y + dy, xx = x + dx;
+          if (yy < 0 || yy >= ny || xx < 0 || xx >= nx) continue;
+          int d2 = dy * dy + dx * dx;
+          float f = big ? (d2 == 0 ? 0.3f : d2 <= 2 ? 0.8f : d2 <= 4 ? 0.5f : 0.0f)
+                        : (d2 == 0 ? 1.0f : d2 == 1 ? 0.6f : 0.25f);
+          img[yy * nx + xx] -= f * depth;
+        }
     }
   }
 }
@@ -86,18 +138,19 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
   float kernel[65];
   if (radius) gaussian_kernel(sigma, kernel, radius);
   const float mottle_cell = 5.0f * s->organelle_scale < 3.0f ? 3.0f : 5.0f * s->organelle_scale;
-    /* The finest mottle has the most grid points. */
+  /* The finest mottle has the most grid points. */
   const size_t grid_n =
       (size_t)((float)ny / (0.5f * mottle_cell) + 3) * (size_t)((float)nx / (0.5f * mottle_cell) + 3);
-  Rng root, base;
+  Rng root, base, texture;
   rng_seed(&root, s->p.seed);
   rng_fork(&base, &root, 4);
+  rng_fork(&texture, &root, 6);
   int failed = 0;
 
 #pragma omp parallel reduction(| : failed)
   {
     float *tmp = malloc((size_t)ny * (size_t)nx * sizeof *tmp);
-    float *grid = malloc(grid_n * sizeof *grid);
+    float *grid = malloc(3 * grid_n * sizeof *grid);
     if (!tmp || !grid) failed = 1;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t z = 0; z < nz; z++) {
@@ -107,25 +160,13 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
       float *img = intensity + (size_t)z * (size_t)ny * (size_t)nx;
       const size_t n = (size_t)ny * (size_t)nx;
       /* Texture of the tissue itself (before the blur that correlates it):
-       * mottled cytoplasm, fine grain, and sparse dark granules. */
-      add_mottle(&r, img, ny, nx, 2.5f * mottle_cell, 0.035f, grid);
-      add_mottle(&r, img, ny, nx, mottle_cell, 0.06f, grid);
-      add_mottle(&r, img, ny, nx, 0.5f * mottle_cell, 0.06f, grid);
+       * mottled cytoplasm, fine grain, and dark specks. */
+      float z_phys = (float)z * s->anisotropy;
+      add_mottle(&texture, 1, z_phys, img, ny, nx, 2.5f * mottle_cell, 0.035f, grid);
+      add_mottle(&texture, 2, z_phys, img, ny, nx, mottle_cell, 0.06f, grid);
+      add_mottle(&texture, 3, z_phys, img, ny, nx, 0.5f * mottle_cell, 0.06f, grid);
       for (size_t i = 0; i < n; i++) img[i] += 0.08f * fast_normal(&r);
-      /* Dark specks a few voxels across (ribosomes, microtubules and ER cut
-       * across): small plus-shaped dots, about one per 250 voxels. */
-      size_t n_specks = n / 250;
-      for (size_t k = 0; k < n_specks; k++) {
-        uint64_t u = rng_u64(&r);
-        int64_t y = (int64_t)((u & 0xffffffffu) % (uint64_t)ny);
-        int64_t x = (int64_t)((u >> 32) % (uint64_t)nx);
-        float depth = 0.12f + 0.2f * rng_uniform(&r);
-        img[y * nx + x] -= depth;
-        if (x > 0) img[y * nx + x - 1] -= 0.6f * depth;
-        if (x + 1 < nx) img[y * nx + x + 1] -= 0.6f * depth;
-        if (y > 0) img[(y - 1) * nx + x] -= 0.6f * depth;
-        if (y + 1 < ny) img[(y + 1) * nx + x] -= 0.6f * depth;
-      }
+      add_specks(&texture, z, nz, s->anisotropy, img, ny, nx, 1.0f / 60.0f);
       if (radius) blur_slice(img, tmp, ny, nx, kernel, radius);
       /* Detector: gain and offset drift per slice, shot noise growing with
        * the signal, read noise, then 8 bits. */

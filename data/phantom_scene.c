@@ -273,18 +273,18 @@ static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t v
   float mean_r = 0.5f * (float)s->p.cell_diameter;
   for (size_t attempt = 0; attempt < 30 * target && s->n_mito < target; attempt++) {
     uint32_t si;
-    if (!pick_site(s, r, 0.8f * mean_r, &si)) continue;
+    if (!pick_site(s, r, 1.0f * mean_r, &si)) continue;
     const PhSegment *g = &s->seg[si];
     float dir[3], len = sqrtf(1.0f / g->inv_len2), side[3], centre[3];
     for (int k = 0; k < 3; k++) dir[k] = g->ab[k] / len;
     random_perpendicular(r, dir, side);
     float offset = uniform(r, 0.0f, 0.25f) * g->ra;
     for (int k = 0; k < 3; k++) centre[k] = g->a[k] + 0.5f * g->ab[k] + offset * side[k];
-    float max_len = 80.0f * sc;
+    float max_len = 100.0f * sc;
     check_region(s, pc, centre, 0.5f * max_len + 16.0f * sc);
     float room = room_at(s, pc, centre, g->tube) - membrane;
     if (room < 4.5f * sc) continue;
-    float radius = clampf(room * uniform(r, 0.65f, 0.95f), 4.5f * sc, 16.0f * sc);
+    float radius = clampf(room * uniform(r, 0.7f, 0.95f), 4.5f * sc, 22.0f * sc);
     float length = clampf(radius * uniform(r, 1.5f, 6.0f), 0.0f, max_len);
     /* Shorten until both ends fit in the cell. */
     int fits = 0;
@@ -350,7 +350,7 @@ static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visib
     random_perpendicular(r, dir, side);
     for (int k = 0; k < 3; k++) centre[k] = g->a[k] + 0.5f * g->ab[k] + 0.3f * g->ra * side[k];
     check_region(s, pc, centre, 40.0f * sc);
-    float room = room_at(s, pc, centre, g->tube) - membrane;
+    float room = room_at(s, pc, centre, g->tube) - PH_SYNAPSE_THICKENING * membrane;
     if (room < 8.0f * sc) continue;
     float cloud_r = clampf(room * uniform(r, 0.9f, 1.4f), 8.0f * sc, 40.0f * sc);
     if (overlaps_mito(s, centre, cloud_r)) continue;
@@ -371,7 +371,7 @@ static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visib
         if (d2 < gap * gap) ok = 0;
       }
       if (!ok || overlaps_mito(s, c, rv + 1.0f)) continue;
-      if (room_at(s, pc, c, g->tube) < rv + membrane) continue;
+      if (room_at(s, pc, c, g->tube) < rv + PH_SYNAPSE_THICKENING * membrane) continue;
       if (s->n_ves == cap) {
         cap = cap ? 2 * cap : 512;
         PhVesicle *nv = realloc(s->ves, cap * sizeof *nv);
@@ -383,6 +383,15 @@ static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visib
       pv->radius = rv;
       pv->tube = g->tube;
       v++;
+    }
+    if (s->n_ves > first) {
+      PhCloud *nc = realloc(s->cloud, (s->n_cloud + 1) * sizeof *nc);
+      if (!nc) return -1;
+      s->cloud = nc;
+      PhCloud *cl = &s->cloud[s->n_cloud++];
+      memcpy(cl->c, centre, sizeof centre);
+      cl->radius = cloud_r;
+      cl->tube = g->tube;
     }
     placed++;
   }
@@ -448,7 +457,9 @@ void ph_scene_free(PhScene *s) {
   free(s->mito);
   free(s->ves);
   free(s->lattice);
+  free(s->cloud);
   s->lattice = NULL;
+  s->cloud = NULL;
   s->seg = NULL;
   s->tube_first = NULL;
   s->tube_brightness = NULL;

@@ -17,9 +17,9 @@
 static SmPhantomParams small_params(void) {
   SmPhantomParams p;
   sm_phantom_default_params(&p);
-  p.nz = 20;
-  p.ny = 96;
-  p.nx = 112;
+  p.nz = 24;
+  p.ny = 128;
+  p.nx = 144;
   p.seed = 7;
   return p;
 }
@@ -141,14 +141,14 @@ int main(void) {
   SmPhantomParams p = small_params();
   SmVolume img, lab, mito;
   if (generate(&p, &img, &lab, &mito) != 0) {
-    TAP_OK(0, "generate a 20 x 96 x 112 phantom");
+    TAP_OK(0, "generate a 24 x 128 x 144 phantom");
     return tap_done();
   }
   TAP_OK(img.dtype == SM_U8 && lab.dtype == SM_U32 && mito.dtype == SM_U32,
          "image uint8, labels and mitochondria uint32");
-  TAP_OK(img.nz == 20 && img.ny == 96 && img.nx == 112 && lab.nz == 20 && lab.ny == 96 &&
-             lab.nx == 112 && mito.nx == 112,
-         "shapes are (20, 96, 112)");
+  TAP_OK(img.nz == 24 && img.ny == 128 && img.nx == 144 && lab.nz == 24 && lab.ny == 128 &&
+             lab.nx == 144 && mito.nx == 144,
+         "shapes are (24, 128, 144)");
   TAP_OK(img.voxel_size[0] == 4.0 && img.voxel_size[1] == 4.0 && img.voxel_size[2] == 4.0 &&
              strcmp(img.unit, "nm") == 0 && lab.voxel_size[1] == 4.0,
          "voxel size 4 x 4 x 4 nm");
