@@ -350,9 +350,9 @@ int sm_label_merge(SmLabelStore *s, const uint32_t *ids, size_t n, SmError *err)
       rc = sm_error_set(err, "labels: out of memory");
       break;
     }
-    memcpy(merged.extra, t->extra, t->n_extra * sizeof *merged.extra);
+    if (t->n_extra) memcpy(merged.extra, t->extra, t->n_extra * sizeof *merged.extra);
     merged.extra[t->n_extra] = id;
-    memcpy(merged.extra + t->n_extra + 1, b->extra, b->n_extra * sizeof *merged.extra);
+    if (b->n_extra) memcpy(merged.extra + t->n_extra + 1, b->extra, b->n_extra * sizeof *merged.extra);
     merged.n_extra = merged.cap_extra = n_extra;
     merged.voxels = t->voxels + b->voxels;
     if (b->lo[0] < b->hi[0]) {

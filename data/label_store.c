@@ -421,6 +421,8 @@ SmLabelStore *sm_label_store_adopt(SmVolume *labels, const char *name, SmError *
 
 void sm_label_store_free(SmLabelStore *s) {
   if (!s) return;
+  /* The journal file stays: it is the record of edits not yet saved. */
+  if (s->journal) sm_label_journal_close(s->journal);
   sm_label_clear_history(s);
   if (s->pending) sm_delta_free(s->pending);
   for (size_t i = 0; i < s->n_segs; i++) sm_segment_clear(&s->segs[i]);

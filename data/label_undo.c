@@ -492,7 +492,7 @@ typedef struct Buf {
 } Buf;
 
 static void buf_put(Buf *b, const void *src, size_t n) {
-  if (b->failed) return;
+  if (b->failed || n == 0) return;
   if (b->n + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + n) cap *= 2;
@@ -565,6 +565,7 @@ typedef struct Reader {
 } Reader;
 
 static void get(Reader *r, void *dst, size_t n) {
+  if (n == 0) return;
   if (r->failed || (size_t)(r->end - r->p) < n) {
     r->failed = true;
     memset(dst, 0, n);

@@ -33,7 +33,7 @@ static inline char *lt_table_text(const SmLabelStore *s) {
   for (size_t i = 0; i < n; i++) {
     uint32_t extra[64];
     uint32_t ne = v[i]->n_extra < 64 ? v[i]->n_extra : 64;
-    memcpy(extra, v[i]->extra, ne * sizeof *extra);
+    if (ne) memcpy(extra, v[i]->extra, ne * sizeof *extra);
     qsort(extra, ne, sizeof *extra, lt_cmp_u32);
     if (len + 96 + ne * 12 + 64 > cap) {
       cap = cap * 2 + ne * 12 + 64;
