@@ -24,6 +24,7 @@ static const GOptionEntry option_entries[] = {
   { "bench-scroll", 0, 0, G_OPTION_ARG_INT, NULL, "Scroll N slices in the XY view, print frames per second, exit", "N" },
   { "timing", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the time from start to the first complete frame", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and exit", NULL },
+  { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[VOLUME]" },
   { NULL },
 };
 
@@ -234,7 +235,6 @@ static void
 sm_application_init (SmApplication *self)
 {
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
-  g_application_set_option_context_parameter_string (G_APPLICATION (self), "[VOLUME]");
   g_application_set_option_context_summary (
       G_APPLICATION (self),
       "VOLUME: a multi-page TIFF, a folder of TIFF/PNG slices, or a glob.\n"
@@ -245,7 +245,12 @@ SmApplication *
 sm_application_new (void)
 {
   /* Manual registration: a static library would drop an unreferenced constructor. */
-  semmae_register_resource ();
+  static gsize registered;
+  if (g_once_init_enter (&registered))
+    {
+      semmae_register_resource ();
+      g_once_init_leave (&registered, 1);
+    }
   return g_object_new (SM_TYPE_APPLICATION, "application-id", "org.semmae.Studio",
                        "flags", G_APPLICATION_HANDLES_COMMAND_LINE | G_APPLICATION_NON_UNIQUE,
                        "resource-base-path", "/org/semmae/Studio", NULL);

@@ -2,14 +2,21 @@
 #include "sm-screenshot.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 
 gboolean
 sm_widget_save_png (GtkWidget *widget, const char *path, GError **error)
 {
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
+  /* The paintable draws the widget's bounds (for a window: with its
+   * client-side decoration margins) scaled to the size asked for, so ask for
+   * exactly the bounds to get one pixel per pixel. */
+  graphene_rect_t widget_bounds;
   GtkNative *native = gtk_widget_get_native (widget);
   GskRenderer *renderer = native ? gtk_native_get_renderer (native) : NULL;
+  if (!gtk_widget_compute_bounds (widget, widget, &widget_bounds))
+    graphene_rect_init (&widget_bounds, 0, 0, 0, 0);
+  int width = (int) ceilf (widget_bounds.size.width);
+  int height = (int) ceilf (widget_bounds.size.height);
   if (width <= 0 || height <= 0 || !renderer)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: the window is not shown", path);
@@ -38,5 +45,17 @@ sm_widget_save_png (GtkWidget *widget, const char *path, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot write the PNG", path);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+sm_widget_bounds_in_png (GtkWidget *widget, GtkWidget *descendant, graphene_rect_t *out)
+{
+  graphene_rect_t own, child;
+  if (!gtk_widget_compute_bounds (widget, widget, &own) ||
+      !gtk_widget_compute_bounds (descendant, widget, &child))
+    return FALSE;
+  graphene_rect_init (out, child.origin.x - own.origin.x, child.origin.y - own.origin.y,
+                      child.size.width, child.size.height);
   return TRUE;
 }

@@ -9,4 +9,8 @@ G_BEGIN_DECLS
 
 gboolean sm_widget_save_png (GtkWidget *widget, const char *path, GError **error);
 
+/* Where a descendant is in that PNG: its bounds relative to the widget's own
+ * bounds (which may start at negative coordinates on a decorated window). */
+gboolean sm_widget_bounds_in_png (GtkWidget *widget, GtkWidget *descendant, graphene_rect_t *out);
+
 G_END_DECLS

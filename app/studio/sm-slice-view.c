@@ -1014,3 +1014,17 @@ sm_slice_view_is_settled (SmSliceView *self)
   return self->slice_texture.texture && self->slice_texture_generation == generation &&
          self->slice_texture_index == cursor_index (self, sm_axis_dim_w (self->axis));
 }
+
+void
+sm_slice_view_get_plane_rect (SmSliceView *self, graphene_rect_t *rect)
+{
+  double extent[2], voxel[2];
+  gint64 n[2];
+  plane_extent (self, extent, voxel, n);
+  double w = gtk_widget_get_width (GTK_WIDGET (self));
+  double h = gtk_widget_get_height (GTK_WIDGET (self));
+  double x0 = (0 - self->center[0]) * self->zoom + w / 2;
+  double y0 = (0 - self->center[1]) * self->zoom + h / 2;
+  graphene_rect_init (rect, (float) x0, (float) y0, (float) (extent[0] * self->zoom),
+                      (float) (extent[1] * self->zoom));
+}

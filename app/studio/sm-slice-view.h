@@ -30,6 +30,10 @@ void sm_slice_view_fit (SmSliceView *self);
 void sm_slice_view_zoom_at (SmSliceView *self, double factor, double x, double y);
 void sm_slice_view_step_slice (SmSliceView *self, int delta);
 
+/* Where the slice plane (the whole volume extent) is drawn, in widget
+ * coordinates; may reach outside the widget. */
+void sm_slice_view_get_plane_rect (SmSliceView *self, graphene_rect_t *rect);
+
 /* TRUE once the view has drawn the current image (and, for a downsampled
  * image, the full-resolution slice) or has given up with an error. */
 gboolean sm_slice_view_is_settled (SmSliceView *self);

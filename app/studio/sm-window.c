@@ -481,11 +481,40 @@ views_settled (SmWindow *self)
   return TRUE;
 }
 
+/* One line per slice view for tests: where the view and its slice plane are
+ * in the screenshot, and which slice it shows. */
+static void
+print_view_geometry (SmWindow *self)
+{
+  SmSliceView *views[] = { self->xy_view, self->xz_view, self->yz_view };
+  graphene_rect_t bounds, plane;
+  for (guint i = 0; i < G_N_ELEMENTS (views); i++)
+    {
+      GtkWidget *view = GTK_WIDGET (views[i]);
+      if (!gtk_widget_get_mapped (view) || !sm_widget_bounds_in_png (GTK_WIDGET (self), view, &bounds))
+        continue;
+      /* The view's own bounds start at its origin (no margins on GL areas). */
+      sm_slice_view_get_plane_rect (views[i], &plane);
+      double c[3];
+      sm_view_state_get_cursor (self->state, &c[0], &c[1], &c[2]);
+      SmAxis axis = sm_slice_view_get_axis (views[i]);
+      g_print ("view %s slice %.0f bounds %.0f %.0f %.0f %.0f plane %.1f %.1f %.1f %.1f\n",
+               sm_axis_name (axis), c[sm_axis_dim_w (axis)], bounds.origin.x, bounds.origin.y,
+               bounds.size.width, bounds.size.height, bounds.origin.x + plane.origin.x,
+               bounds.origin.y + plane.origin.y, plane.size.width, plane.size.height);
+    }
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->volume_view)) &&
+      sm_widget_bounds_in_png (GTK_WIDGET (self), GTK_WIDGET (self->volume_view), &bounds))
+    g_print ("view 3D bounds %.0f %.0f %.0f %.0f\n", bounds.origin.x, bounds.origin.y,
+             bounds.size.width, bounds.size.height);
+}
+
 static void
 finish_screenshot (SmWindow *self)
 {
   g_autoptr (GError) error = NULL;
   int status = 0;
+  print_view_geometry (self);
   if (!sm_widget_save_png (GTK_WIDGET (self), self->screenshot_path, &error))
     {
       g_printerr ("semmae-studio: %s\n", error->message);

@@ -1,0 +1,121 @@
+/* The 3D view's CPU-side uploads (app/studio/sm-volume-texture.c): the
+ * downsampling plan respects the limits, the box filter averages, texel
+ * conversion keeps values, and the label mask pools with "any". No display
+ * needed. */
+#include <math.h>
+#include <string.h>
+
+#include "app/studio/sm-volume-texture.h"
+#include "tap.h"
+
+static void
+test_plan (void)
+{
+  int f[3];
+  sm_volume_texture_plan (100, 100, 100, 1024, 256 * 256 * 256, f);
+  TAP_OK (f[0] == 1 && f[1] == 1 && f[2] == 1, "a small volume is not shrunk (%d %d %d)", f[0], f[1], f[2]);
+
+  sm_volume_texture_plan (1000, 1000, 1000, 2048, 256 * 256 * 256, f);
+  const gint64 o[3] = { (1000 + f[0] - 1) / f[0], (1000 + f[1] - 1) / f[1], (1000 + f[2] - 1) / f[2] };
+  TAP_OK (o[0] * o[1] * o[2] <= 256 * 256 * 256, "1000^3 fits the texel budget: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT,
+          o[0], o[1], o[2]);
+  TAP_OK (o[0] >= 200 && o[1] >= 200 && o[2] >= 200, "... and keeps most of it (isotropic factors %d %d %d)", f[0], f[1], f[2]);
+
+  /* Thin serial sections: z is never shrunk before x and y need it. */
+  sm_volume_texture_plan (10, 4096, 4096, 2048, 256 * 256 * 256, f);
+  TAP_OK (f[0] == 1 && (4096 + f[1] - 1) / f[1] <= 2048 && 10 * ((4096 + f[1] - 1) / f[1]) * ((4096 + f[2] - 1) / f[2]) <= 256 * 256 * 256,
+          "10 x 4096^2 shrinks x and y only (factors %d %d %d)", f[0], f[1], f[2]);
+
+  sm_volume_texture_plan (3000, 8, 8, 512, (gsize) 1 << 30, f);
+  TAP_OK ((3000 + f[0] - 1) / f[0] <= 512, "the axis limit holds (z factor %d)", f[0]);
+}
+
+static void
+test_box_filter (void)
+{
+  SmVolume v = { .dtype = SM_U16, .nz = 3, .ny = 2, .nx = 5 };
+  guint16 data[30];
+  for (int i = 0; i < 30; i++) data[i] = (guint16) (i * 1000);
+  v.data = data;
+  const int f[3] = { 2, 2, 2 };
+  SmVolumeTexture t;
+  TAP_OK (sm_volume_texture_build (&v, f, TRUE, NULL, &t), "uint16 3x2x5 builds with factors 2");
+  TAP_OK (t.type == SM_TEXEL_U16 && t.nz == 2 && t.ny == 1 && t.nx == 3, "R16 texture 2x1x3 (got %d, %dx%dx%d)", t.type,
+          t.nz, t.ny, t.nx);
+  /* Texel (0,0,0) averages z 0-1, y 0-1, x 0-1: indices 0,1,5,6,10,11,15,16. */
+  const double expect000 = (0 + 1 + 5 + 6 + 10 + 11 + 15 + 16) / 8.0 * 1000;
+  const guint16 *tex = t.texels;
+  TAP_OK (t.scale == 65535.0 && t.offset == 0.0, "uint16: value = texel * 65535");
+  TAP_OK (fabs ((double) tex[0] - expect000) <= 1, "box average of a full box: %u vs %.0f", tex[0], expect000);
+  /* Texel (1,0,2): only z 2, y 0-1, x 4: indices 24 and 29 (edge boxes are cut short). */
+  const double expect102 = (24 + 29) / 2.0 * 1000;
+  TAP_OK (fabs ((double) tex[1 * 3 + 2] - expect102) <= 1, "box average of a cut edge box: %u vs %.0f", tex[5], expect102);
+  sm_volume_texture_clear (&t);
+
+  /* GLES: 16-bit becomes normalised float, value = texel * scale + offset. */
+  TAP_OK (sm_volume_texture_build (&v, f, FALSE, NULL, &t) && t.type == SM_TEXEL_F32, "without R16 it is float");
+  const float *ft = t.texels;
+  TAP_OK (fabs (ft[0] * t.scale + t.offset - expect000) < 0.5 && fabs (ft[5] * t.scale + t.offset - expect102) < 0.5,
+          "float texels map back to the data values (%.1f, %.1f)", ft[0] * t.scale + t.offset, ft[5] * t.scale + t.offset);
+  float lo = 1, hi = 0;
+  for (int i = 0; i < 6; i++) { lo = MIN (lo, ft[i]); hi = MAX (hi, ft[i]); }
+  TAP_OK (lo >= 0 && hi <= 1 && hi - lo > 0.99, "float texels span [0, 1] (%g..%g)", lo, hi);
+  sm_volume_texture_clear (&t);
+
+  /* int8: stored shifted into R8, value = texel * 255 + (-128). */
+  gint8 s8[2] = { -128, 127 };
+  SmVolume v8 = { .dtype = SM_I8, .nz = 1, .ny = 1, .nx = 2, .data = s8 };
+  const int one[3] = { 1, 1, 1 };
+  TAP_OK (sm_volume_texture_build (&v8, one, TRUE, NULL, &t) && t.type == SM_TEXEL_U8, "int8 builds as R8");
+  const guint8 *b = t.texels;
+  TAP_OK (fabs (b[0] / 255.0 * t.scale + t.offset + 128) < 1e-9 && fabs (b[1] / 255.0 * t.scale + t.offset - 127) < 1e-9,
+          "int8 values come back through scale and offset");
+  sm_volume_texture_clear (&t);
+
+  /* A cancelled build leaves nothing behind. */
+  gint cancel = 1;
+  TAP_OK (!sm_volume_texture_build (&v, f, TRUE, &cancel, &t) && t.texels == NULL, "cancel stops the build");
+}
+
+static void
+test_mask (void)
+{
+  /* 4x4x4 labels, factor 2: one voxel of id 7 in the box of texel (1,1,1). */
+  guint32 labels_data[64] = { 0 };
+  labels_data[(3 * 4 + 2) * 4 + 3] = 7;
+  labels_data[0] = 9;
+  labels_data[1] = 5;
+  SmVolume labels = { .dtype = SM_U32, .nz = 4, .ny = 4, .nx = 4, .data = labels_data };
+  const int f[3] = { 2, 2, 2 }, shape[3] = { 2, 2, 2 }, lo[3] = { 0, 0, 0 };
+  const guint32 ids[2] = { 7, 5 };
+  guint8 mask[16];
+  memset (mask, 0xaa, sizeof mask);
+  TAP_OK (sm_volume_mask_build (&labels, f, shape, ids, 2, lo, shape, NULL, mask), "mask builds");
+  TAP_OK (mask[2 * 7] == 255 && mask[2 * 7 + 1] == 1, "one selected voxel marks its whole texel (any pooling), index 1");
+  TAP_OK (mask[0] == 255 && mask[1] == 2, "texel 0 holds id 5 (index 2) though id 9 is there too");
+  int others = 0;
+  for (int i = 1; i < 7; i++) others += mask[2 * i] != 0;
+  TAP_OK (others == 0, "texels without selected ids stay empty");
+
+  /* An edit inside texel (1,1,1) only: rebuild that box. */
+  labels_data[(3 * 4 + 2) * 4 + 3] = 0;
+  const int blo[3] = { 1, 1, 1 }, bhi[3] = { 2, 2, 2 };
+  sm_volume_mask_build (&labels, f, shape, ids, 2, blo, bhi, NULL, mask);
+  TAP_OK (mask[2 * 7] == 0 && mask[0] == 255, "a box rebuild clears the edited texel and leaves the rest");
+
+  float a[3], b[3];
+  sm_segment_color (7, a);
+  sm_segment_color (7, b);
+  gboolean in_range = TRUE;
+  for (int c = 0; c < 3; c++) in_range &= a[c] >= 0.2f && a[c] <= 1.0f && a[c] == b[c];
+  TAP_OK (in_range, "segment colours are stable and bright (%.2f %.2f %.2f)", a[0], a[1], a[2]);
+}
+
+int
+main (void)
+{
+  test_plan ();
+  test_box_filter ();
+  test_mask ();
+  return tap_done ();
+}
