@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "app/studio/sm-volume-view-private.h"
+#include "semmae-resources.h"
 #include "data/volume.h"
 
 static char *opt_voxel, *opt_volume, *opt_labels, *opt_mode = "mip", *opt_screenshot, *opt_ids;
@@ -265,6 +266,7 @@ main (int argc, char **argv)
   }
   g_option_context_free (context);
   gtk_init ();
+  semmae_register_resource (); /* the shaders; the application does this itself */
 
   SmVolume volume = { 0 }, labels = { 0 };
   SmError err;

@@ -360,7 +360,7 @@ set_gl_error (SmVolumeView *self, const char *message)
 {
   g_free (self->gl_error);
   self->gl_error = g_strdup_printf ("3D view unavailable: %s", message);
-  g_warning ("sm-volume-view: %s", message);
+  g_message ("sm-volume-view: %s", message);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
