@@ -7,10 +7,13 @@
  * pages go through one scratch buffer of one strip or tile, reused for every
  * strip, tile and page. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tiff_common.h"
 #include "volume_io.h"
@@ -380,6 +383,59 @@ static void fill_format(TiffReader *r, const PageLayout *first, int64_t pages,
   snprintf(f->format, sizeof f->format, "%s", f->bigtiff ? "BigTIFF" : "TIFF");
 }
 
+/* ImageJ saves stacks past 4 GiB as a classic TIFF with a single directory:
+ * the description says images=N and the N pages follow the first one, raw.
+ * Returns N (> 1) for such a file, 1 otherwise, -1 if the file is shorter
+ * than its description says. The reader must be on directory 0. */
+static int64_t imagej_raw_images(TiffReader *r, const PageLayout *l, int64_t pages,
+                                 uint64_t *offset, SmError *err) {
+  const char *description = NULL;
+  double spacing;
+  char unit[16];
+  int64_t images = 0;
+  if (pages != 1 || !TIFFGetField(r->tif, TIFFTAG_IMAGEDESCRIPTION, &description) ||
+      !sm_imagej_parse(description, &spacing, unit, &images) || images <= 1)
+    return 1;
+  if (l->compression != COMPRESSION_NONE || l->samples != 1 || l->tiled || l->bits == 12)
+    return 1;
+  uint64_t *offsets = NULL, *counts = NULL;
+  uint32_t strips = TIFFNumberOfStrips(r->tif);
+  if (strips == 0 || !TIFFGetField(r->tif, TIFFTAG_STRIPOFFSETS, &offsets) ||
+      !TIFFGetField(r->tif, TIFFTAG_STRIPBYTECOUNTS, &counts))
+    return 1;
+  for (uint32_t i = 1; i < strips; i++)
+    if (offsets[i] != offsets[i - 1] + counts[i - 1]) return 1; /* not one raw block */
+  uint64_t page_bytes = (uint64_t)l->width * l->height * sm_dtype_size(l->dtype);
+  struct stat st;
+  if (fstat(TIFFFileno(r->tif), &st) != 0) return 1;
+  if (offsets[0] + page_bytes * (uint64_t)images > (uint64_t)st.st_size)
+    return sm_error_set(err, "%s: ImageJ says %lld images, but the file ends after %lld", r->path,
+                        (long long)images,
+                        (long long)((st.st_size - (int64_t)offsets[0]) / (int64_t)page_bytes));
+  *offset = offsets[0];
+  return images;
+}
+
+/* Page k (>= 1) of an ImageJ raw stack, straight into dst. */
+static int read_imagej_raw_page(TiffReader *r, const PageLayout *l, uint64_t offset, int64_t k,
+                                void *dst, SmError *err) {
+  size_t page_bytes = (size_t)l->width * l->height * sm_dtype_size(l->dtype);
+  uint64_t at = offset + (uint64_t)k * page_bytes;
+  int fd = TIFFFileno(r->tif);
+  for (size_t done = 0; done < page_bytes;) {
+    ssize_t n = pread(fd, (uint8_t *)dst + done, page_bytes - done, (off_t)(at + done));
+    if (n <= 0)
+      return sm_error_set(err, "%s: page %lld: %s", r->path, (long long)k + 1,
+                          n < 0 ? strerror(errno) : "file ends early");
+    done += (size_t)n;
+  }
+  if (TIFFIsByteSwapped(r->tif)) {
+    if (l->bits == 16) TIFFSwabArrayOfShort(dst, (tmsize_t)(page_bytes / 2));
+    if (l->bits == 32) TIFFSwabArrayOfLong(dst, (tmsize_t)(page_bytes / 4));
+  }
+  return 0;
+}
+
 int sm_tiff_probe(const char *path, SmSliceFormat *fmt, SmError *err) {
   TiffReader r;
   if (open_reader(&r, path, err) != 0) return -1;
@@ -387,9 +443,14 @@ int sm_tiff_probe(const char *path, SmSliceFormat *fmt, SmError *err) {
   int64_t pages;
   int rc = scan_pages(&r, &first, &pages, err);
   if (rc == 0) {
-    fill_format(&r, &first, pages, fmt);
     rc = TIFFSetDirectory(r.tif, 0) ? 0 : sm_tiff_fail(err, path, &r.sink, "cannot rewind");
-    if (rc == 0) read_voxel_size(r.tif, fmt->voxel_size, fmt->unit);
+    uint64_t offset;
+    int64_t images = rc == 0 ? imagej_raw_images(&r, &first, pages, &offset, err) : -1;
+    if (images < 0) rc = -1;
+    if (rc == 0) {
+      fill_format(&r, &first, images > 1 ? images : pages, fmt);
+      read_voxel_size(r.tif, fmt->voxel_size, fmt->unit);
+    }
   }
   close_reader(&r);
   return rc;
@@ -405,6 +466,10 @@ int sm_tiff_read_volume(const char *path, const SmReadOptions *opts, SmVolume *o
   int rc = scan_pages(&r, &first, &pages, err);
   if (rc == 0 && !TIFFSetDirectory(r.tif, 0))
     rc = sm_tiff_fail(err, path, &r.sink, "cannot rewind");
+  uint64_t raw_offset = 0;
+  int64_t raw_images = rc == 0 ? imagej_raw_images(&r, &first, pages, &raw_offset, err) : 1;
+  if (raw_images < 0) rc = -1;
+  if (raw_images > 1) pages = raw_images;
   if (rc == 0 && sm_volume_alloc(out, first.dtype, pages, first.height, first.width, err) != 0)
     rc = sm_error_prefix(err, path);
   if (rc == 0) {
@@ -427,6 +492,13 @@ int sm_tiff_read_volume(const char *path, const SmReadOptions *opts, SmVolume *o
         page++;
       }
       directory++;
+      for (; rc == 0 && raw_images > 1 && page < pages; page++) {
+        if (sm_read_cancelled(opts)) rc = sm_error_set(err, "%s: cancelled", path);
+        if (rc == 0)
+          rc = read_imagej_raw_page(&r, &first, raw_offset, page,
+                                    (uint8_t *)out->data + page * page_bytes, err);
+        if (rc == 0) sm_read_progress(opts, (double)(page + 1) / (double)pages);
+      }
       if (rc == 0 && page < pages) {
         int more = next_directory(&r, page, err);
         if (more < 0) rc = -1;

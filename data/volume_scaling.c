@@ -82,6 +82,21 @@ void sm_volume_to_float(const SmVolume *v, float *out, double *lo, double *hi) {
     for (size_t i = 0; i < n; i++) out[i] = (float)p[i] / 127.5f - 1.0f;
     return;
   }
-  double scale = 2.0 / (h - l);
-  for (size_t i = 0; i < n; i++) out[i] = (float)((voxel_value(v, i) - l) * scale - 1.0);
+  /* out = x * scale + offset, one typed loop per dtype (volumes are large). */
+  double scale = 2.0 / (h - l), offset = -l * scale - 1.0;
+#define TO_FLOAT(type)                                                   \
+  do {                                                                   \
+    const type *p = v->data;                                             \
+    for (size_t i = 0; i < n; i++) out[i] = (float)(p[i] * scale + offset); \
+  } while (0)
+  switch (v->dtype) {
+  case SM_I8: TO_FLOAT(int8_t); break;
+  case SM_U16: TO_FLOAT(uint16_t); break;
+  case SM_I16: TO_FLOAT(int16_t); break;
+  case SM_U32: TO_FLOAT(uint32_t); break;
+  case SM_I32: TO_FLOAT(int32_t); break;
+  case SM_F32: TO_FLOAT(float); break;
+  default: break;
+  }
+#undef TO_FLOAT
 }

@@ -259,6 +259,59 @@ static void test_voxel_metadata(void) {
   if (rc == 0) sm_volume_free(&v);
 }
 
+/* A big-endian ImageJ "raw stack" as ImageJ writes stacks past 4 GiB: one
+ * directory, images=N in the description, N pages of raw data in a row. */
+static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static const char *write_imagej_raw_stack(const char *name, int stored_images) {
+  enum { W = 6, H = 4, ENTRIES = 10 };
+  const char description[] = "ImageJ=1.53t\nimages=3\nslices=3\nunit=nm\nspacing=40\n";
+  size_t ifd = 8, ifd_size = 2 + ENTRIES * 12 + 4;
+  size_t text = ifd + ifd_size, data = text + sizeof description;
+  size_t size = data + (size_t)stored_images * W * H * 2;
+  uint8_t *f = calloc(1, size);
+  memcpy(f, "MM\0*", 4);
+  put32(f + 4, (uint32_t)ifd);
+  put16(f + ifd, ENTRIES);
+  const uint32_t tags[ENTRIES][4] = {
+    /* tag, type (3 short, 4 long, 2 ascii), count, value */
+    {256, 3, 1, W}, {257, 3, 1, H}, {258, 3, 1, 16}, {259, 3, 1, 1}, {262, 3, 1, 1},
+    {270, 2, sizeof description, (uint32_t)text}, {273, 4, 1, (uint32_t)data},
+    {277, 3, 1, 1}, {278, 3, 1, H}, {279, 4, 1, W * H * 2},
+  };
+  for (int i = 0; i < ENTRIES; i++) {
+    uint8_t *e = f + ifd + 2 + 12 * i;
+    put16(e, tags[i][0]);
+    put16(e + 2, tags[i][1]);
+    put32(e + 4, tags[i][2]);
+    if (tags[i][1] == 3) put16(e + 8, tags[i][3]);
+    else put32(e + 8, tags[i][3]);
+  }
+  memcpy(f + text, description, sizeof description);
+  for (int i = 0; i < stored_images * W * H; i++) put16(f + data + 2 * i, (unsigned)(i * 300));
+  const char *path = temp_path(name);
+  test_write_file(path, f, size);
+  free(f);
+  return path;
+}
+
+static void test_imagej_raw_stack(void) {
+  SmVolume v;
+  SmError err = {{0}};
+  int rc = sm_volume_read(write_imagej_raw_stack("ij-raw.tif", 3), &v, &err);
+  bool ok = rc == 0 && v.nz == 3 && v.ny == 4 && v.nx == 6 && v.dtype == SM_U16 &&
+            v.voxel_size[0] == 40 && strcmp(v.unit, "nm") == 0;
+  for (int i = 0; ok && i < 3 * 24; i++) ok = ((uint16_t *)v.data)[i] == (uint16_t)(i * 300);
+  TAP_OK(ok, "ImageJ raw stack (one directory, images=3, big-endian) reads all 3 pages %s",
+         err.message);
+  if (rc == 0) sm_volume_free(&v);
+  const char *short_file = write_imagej_raw_stack("ij-short.tif", 2);
+  TAP_OK(fails_with(short_file, "images", &err), "ImageJ raw stack cut short: %s", err.message);
+}
+
 static void write_slice(const char *folder, const char *name, SmDtype t, int64_t ny, int64_t nx,
                         int64_t nz, int value) {
   SmVolume v;
@@ -441,6 +494,7 @@ int main(void) {
   test_samples_and_tiles();
   test_twelve_bit();
   test_voxel_metadata();
+  test_imagej_raw_stack();
   test_slice_folders();
   test_png_variants();
   test_remove_dir(dir);
