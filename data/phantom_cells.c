@@ -70,9 +70,10 @@ void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const
   *out = n;
 }
 
-void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d) {
+void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, float *upright) {
   if (n->t2 == UINT32_MAX) {
     *in_plane = *in_3d = FLT_MAX;
+    *upright = 1.0f;
     return;
   }
   /* g = v2 - v1 vanishes on the boundary and grows with slope |grad g|, so
@@ -87,6 +88,7 @@ void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d) {
   float dxy = gxy > 0.33f * d3 ? gxy : 0.33f * d3;
   *in_plane = g / dxy;
   *in_3d = g / d3;
+  *upright = dxy / d3;
 }
 
 size_t ph_cull_segments(const PhScene *s, const float lo[3], const float hi[3], const uint32_t *in,
@@ -231,7 +233,8 @@ static void arrays_direction(const PhSegmentArrays *sa, size_t j, const float p[
   for (int k = 0; k < 3; k++) u[k] = d[k] * inv;
 }
 
-void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], PhNearest *out) {
+void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], float near_limit,
+                             PhNearest *out) {
   const size_t n = sa->n;
   const float pz = p[0], py = p[1], px = p[2];
   const float *restrict az = sa->az, *restrict ay = sa->ay, *restrict ax = sa->ax;
@@ -269,6 +272,16 @@ void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], PhNearest *o
   out->v1 = v1;
   out->v2 = v2;
   for (int k = 0; k < 3; k++) out->u1[k] = out->u2[k] = 0.0f;
-  if (t1 != UINT32_MAX) arrays_direction(sa, j1, p, out->u1);
-  if (t2 != UINT32_MAX) arrays_direction(sa, j2, p, out->u2);
+  if (t2 == UINT32_MAX) return;
+  /* |grad (v2 - v1)| <= w1 + w2, so the boundary is at least
+   * (v2 - v1) / (w1 + w2) away: when that is beyond near_limit, most voxels,
+   * the directions are not needed. */
+  float w1 = ph_maxf(sa->wa[j1], sa->wa[j1] + sa->dw[j1]);
+  float w2 = ph_maxf(sa->wa[j2], sa->wa[j2] + sa->dw[j2]);
+  if (v2 - v1 > (w1 + w2) * near_limit) {
+    out->t2 = UINT32_MAX; /* read as: no boundary nearby */
+    return;
+  }
+  arrays_direction(sa, j1, p, out->u1);
+  arrays_direction(sa, j2, p, out->u2);
 }

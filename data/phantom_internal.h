@@ -130,8 +130,10 @@ void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const
                       PhNearest *out);
 /* Distance from the point to the boundary between its two nearest cells:
  * *in_plane as seen in an xy section (wider where the boundary is oblique to
- * the section, capped), *in_3d in space. Huge when there is no second cell. */
-void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d);
+ * the section, capped), *in_3d in space; huge when there is no second cell.
+ * *upright is 1 for a boundary across the section, down to 0.33 for one
+ * lying along it (the in-plane widening is 1 / upright). */
+void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, float *upright);
 /* Indices of the segments that can be the nearest or second-nearest tube of
  * some point of the box [lo, hi] (physical), chosen from in[0..n_in) (all
  * segments when in is NULL). Returns how many were written to out (room for
@@ -154,7 +156,10 @@ typedef struct PhSegmentArrays {
 int ph_segment_arrays_init(PhSegmentArrays *sa, size_t capacity);
 void ph_segment_arrays_free(PhSegmentArrays *sa);
 void ph_segment_arrays_load(PhSegmentArrays *sa, const PhScene *s, const uint32_t *idx, size_t n);
-void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], PhNearest *out);
+/* As ph_nearest_query; when the boundary is surely farther than near_limit,
+ * reports no second tube (t2 = UINT32_MAX) and skips the directions. */
+void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], float near_limit,
+                             PhNearest *out);
 
 /* phantom_raster.c: pre-blur intensity (nz*ny*nx floats in [0, 1]), raw cell
  * labels (tube + 1, 0 on membranes) and mitochondrion ids (index + 1).

@@ -110,13 +110,9 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
                             const int64_t lo[3],
                             const int64_t hi[3], const float (*warped)[4], float *intensity,
                             uint32_t *labels, uint32_t *mito_ids) {
-#ifdef PH_STATS
-#pragma omp atomic
-  ph_stat_evals += (double)L->n_seg * (double)((hi[0]-lo[0])*(hi[1]-lo[1])*(hi[2]-lo[2]));
-#pragma omp atomic
-  ph_stat_voxels += (double)((hi[0]-lo[0])*(hi[1]-lo[1])*(hi[2]-lo[2]));
-#endif
   const int64_t ny = s->p.ny, nx = s->p.nx;
+  /* Farthest a membrane (widest, at a synapse) or its halo reaches. */
+  const float near_limit = s->membrane_half * 1.3f * 1.3f * PH_SYNAPSE_THICKENING + 6.0f;
   size_t w = 0;
   for (int64_t z = lo[0]; z < hi[0]; z++)
     for (int64_t y = lo[1]; y < hi[1]; y++)
@@ -126,9 +122,9 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
         const float *q = warped[w];
         float thickness = warped[w][3];
         PhNearest near;
-        ph_nearest_query_arrays(leaf, q, &near);
-        float d_plane, d3;
-        ph_boundary_distance(&near, &d_plane, &d3);
+        ph_nearest_query_arrays(leaf, q, near_limit, &near);
+        float d_plane, d3, upright;
+        ph_boundary_distance(&near, &d_plane, &d3, &upright);
         uint32_t tube = near.t1;
         /* Membranes vary in thickness along their course and from one pair
          * of cells to the next. */
@@ -152,7 +148,10 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
         /* Cytoplasm darkens a little towards the membrane (cortical actin,
          * partial volume), then the membrane core is dark. */
         level -= 0.05f * (1.0f - smoothstep(half, half + 5.0f, d_plane));
-        float m = 1.0f - smoothstep(half - 0.6f, half + 1.2f, d_plane);
+        /* A membrane cut obliquely is smeared over a wider band, so it is
+         * paler there: about the same amount of stain, spread out. */
+        float m = (1.0f - smoothstep(half - 0.6f, half + 1.2f, d_plane)) *
+                  (0.3f + 0.7f * upright);
         level += (membrane_level - level) * m;
         uint32_t label = d_plane < half ? 0 : tube + 1;
         uint32_t mito = 0;

@@ -78,7 +78,7 @@ static void add_specks(const Rng *base, int64_t z, int64_t nz, float anisotropy,
       int64_t y = (int64_t)((u & 0xffffffffu) % (uint64_t)ny);
       int64_t x = (int64_t)((u >> 32) % (uint64_t)nx);
       uint64_t shape = rng_u64(&r);
-      float depth = weight * (0.3f + 0.5f * (float)(shape & 0xffff) / 65535.0f);
+      float depth = weight * (0.25f + 0.4f * (float)(shape & 0xffff) / 65535.0f);
       int big = ((shape >> 16) & 3) == 0; /* a quarter are rings of radius 2 */
       int rad = big ? 2 : 1;
       for (int dy = -rad; dy <= rad; dy++)

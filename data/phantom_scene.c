@@ -9,6 +9,9 @@
 #include "rng.h"
 
 #define PI_F 3.14159265f
+#ifndef PH_CALIBRE_SIGMA
+#define PH_CALIBRE_SIGMA 0.6f
+#endif
 #ifndef PH_FILL
 #define PH_FILL 1.8
 #endif
@@ -151,7 +154,7 @@ static int build_tubes(PhScene *s, Rng *r) {
     float start[3];
     for (int k = 0; k < 3; k++) start[k] = uniform(r, lo[k], hi[k]);
     /* Calibres are log-normal: many thin axons, a few thick dendrites. */
-    float radius = mean_r * expf(0.45f * rng_normal(r) - 0.1f);
+    float radius = mean_r * expf(PH_CALIBRE_SIGMA * rng_normal(r) - 0.1f);
     if (rng_uniform(r) < 0.08f) radius *= 1.8f;
     radius = clampf(radius, 0.3f * mean_r, 3.0f * mean_r);
     radius = fmaxf(radius, 2.0f);
@@ -220,8 +223,8 @@ static float room_at(const PhScene *s, const PlacementCheck *pc, const float p[3
   ph_warp_point(s, p, q, &thickness);
   ph_nearest_query(s, pc->buf, pc->n, q, &near);
   if (near.t1 != tube) return -1.0f;
-  float d_plane, d3;
-  ph_boundary_distance(&near, &d_plane, &d3);
+  float d_plane, d3, upright;
+  ph_boundary_distance(&near, &d_plane, &d3, &upright);
   return d3;
 }
 
