@@ -91,29 +91,18 @@ typedef struct PhNearest {
 static inline float ph_minf(float a, float b) { return a < b ? a : b; }
 static inline float ph_maxf(float a, float b) { return a > b ? a : b; }
 
-/* A point's value for a tube is (distance to centreline - radius) * w(r), with
- * w(r) = r^-PH_RADIUS_POWER: 0 gives flat walls between equal tubes, 1 makes
- * thin tubes round and lets thick ones wrap around them. Values are
- * monotonic in the distance and decrease with r, which the culling uses. */
-#ifndef PH_RADIUS_POWER
-#define PH_RADIUS_POWER 1
-#endif
+/* A point's value for a tube is (distance to centreline - radius) * w(r),
+ * with w(r) = 1 / r: thin tubes come out round and thick ones wrap around
+ * them, as in neuropil (w = 1 would give flat walls between equal tubes, like
+ * a Voronoi diagram). Values grow with the distance and fall with r, which the
+ * culling relies on. */
+static inline float ph_radius_weight(float r) { return 1.0f / r; }
 
 /* Smooth random field on a coarse lattice (spacing PH_LATTICE_STEP physical
  * units), four channels: a displacement (z, y, x) that makes membranes wavy,
  * and a factor for the membrane's local thickness. */
 #define PH_LATTICE_STEP 12.0f
 #define PH_WARP_AMPLITUDE 3.0f
-static inline float ph_radius_weight(float r) {
-#if PH_RADIUS_POWER == 0
-  (void)r;
-  return 1.0f;
-#elif PH_RADIUS_POWER == 1
-  return 1.0f / r;
-#else
-  return 1.0f / sqrtf(r);
-#endif
-}
 
 /* phantom_scene.c: tubes, then mitochondria and vesicles placed inside them. */
 int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err);

@@ -151,7 +151,7 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
         /* A membrane cut obliquely is smeared over a wider band, so it is
          * paler there: about the same amount of stain, spread out. */
         float m = (1.0f - smoothstep(half - 0.6f, half + 1.2f, d_plane)) *
-                  (0.3f + 0.7f * upright);
+                  (0.45f + 0.55f * upright);
         level += (membrane_level - level) * m;
         uint32_t label = d_plane < half ? 0 : tube + 1;
         uint32_t mito = 0;

@@ -9,12 +9,11 @@
 #include "rng.h"
 
 #define PI_F 3.14159265f
-#ifndef PH_CALIBRE_SIGMA
-#define PH_CALIBRE_SIGMA 0.6f
-#endif
-#ifndef PH_FILL
-#define PH_FILL 1.8
-#endif
+/* Tuned by eye against ISBI 2012 and VNC slices. */
+static const float CALIBRE_SIGMA = 0.5f; /* log-normal spread of tube radii */
+static const float STEP_FRACTION = 0.6f; /* centreline step / mean radius ... */
+static const float STEP_MAX = 12.0f;     /* ... capped, in physical units */
+static const double FILL = 1.8;          /* summed tube volume / box volume */
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -132,15 +131,16 @@ static int build_tubes(PhScene *s, Rng *r) {
     hi[k] = s->extent[k] + margin;
     box_volume *= hi[k] - lo[k];
   }
-  float step = clampf(0.5f * mean_r, 2.0f, 8.0f);
+  float step = clampf(STEP_FRACTION * mean_r, 2.0f, STEP_MAX);
   float (*pts)[3] = malloc(MAX_TUBE_POINTS * sizeof *pts);
   if (!pts) return -1;
   uint32_t *first = NULL;
   float *bright = NULL;
   size_t cap_tubes = 0;
-  /* Tubes are added until their summed volume is about that of the box: the
-   * cells then pack like neuropil, with no empty space. */
-  double filled = 0.0, target = PH_FILL * box_volume;
+  /* Tubes are added until their summed volume well exceeds that of the box:
+   * the cells then pack like neuropil, squeezing each other, with no empty
+   * space. */
+  double filled = 0.0, target = FILL * box_volume;
   uint32_t tube = 0;
   while (filled < target) {
     if (tube + 1 >= cap_tubes) {
@@ -154,9 +154,9 @@ static int build_tubes(PhScene *s, Rng *r) {
     float start[3];
     for (int k = 0; k < 3; k++) start[k] = uniform(r, lo[k], hi[k]);
     /* Calibres are log-normal: many thin axons, a few thick dendrites. */
-    float radius = mean_r * expf(PH_CALIBRE_SIGMA * rng_normal(r) - 0.1f);
+    float radius = mean_r * expf(CALIBRE_SIGMA * rng_normal(r) - 0.1f);
     if (rng_uniform(r) < 0.08f) radius *= 1.8f;
-    radius = clampf(radius, 0.3f * mean_r, 3.0f * mean_r);
+    radius = clampf(radius, 0.3f * mean_r, 2.2f * mean_r);
     radius = fmaxf(radius, 2.0f);
     float swell = uniform(r, 0.0f, 0.3f);
     float wavelength = uniform(r, 6.0f, 16.0f) * radius;
