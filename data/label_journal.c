@@ -445,3 +445,18 @@ SmLabelJournal *sm_label_journal_recover(const char *path, SmLabelStore *s, uint
   s->journal = j;
   return j;
 }
+
+void sm_label_journal_default_path(const char *labels_path, const char *image_path, char *out,
+                                   size_t size) {
+  if (labels_path && *labels_path)
+    snprintf(out, size, "%s.journal", labels_path);
+  else
+    snprintf(out, size, "%s.labels.journal", image_path ? image_path : "untitled");
+}
+
+uint64_t sm_label_identity_for_image(const char *image_path, const int64_t shape[3]) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *c = image_path; c && *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+  for (int a = 0; a < 3; a++) h = (h ^ (uint64_t)shape[a]) * 0x100000001b3ull;
+  return h ^ 0x1ABE15ull; /* never equal to a content hash of the same numbers by accident */
+}

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "label_store.h"
@@ -65,3 +66,10 @@ const char *sm_label_journal_path(const SmLabelJournal *j);
 /* Used by label_undo.c at every commit, undo and redo. */
 int sm_label_journal_append(SmLabelJournal *j, SmJournalRecordType type, const SmLabelDelta *d,
                             SmError *err);
+
+/* Where the app keeps the journal of a label file: "<labels>.journal" beside
+ * it; for labels not yet saved, "<image>.labels.journal" beside the image. */
+void sm_label_journal_default_path(const char *labels_path, const char *image_path, char *out,
+                                   size_t size);
+/* Identity of labels that start empty (no file): the image path and shape. */
+uint64_t sm_label_identity_for_image(const char *image_path, const int64_t shape[3]);

@@ -1,6 +1,9 @@
 #include "label_stats.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "label_private.h"
 
@@ -58,4 +61,29 @@ int sm_label_print_segments(SmLabelStore *s, FILE *out, SmSegmentOrder order, ui
             v[i]->name ? v[i]->name : "");
   free(v);
   return 0;
+}
+
+static bool id_has_prefix(uint32_t id, const char *digits) {
+  char text[16];
+  snprintf(text, sizeof text, "%u", id);
+  return strncmp(text, digits, strlen(digits)) == 0;
+}
+
+size_t sm_label_search(const SmLabelStore *s, const char *query, const SmSegment **out, size_t max) {
+  while (query && isspace((unsigned char)*query)) query++;
+  bool numeric = query && *query;
+  for (const char *c = query; c && *c; c++) numeric &= isdigit((unsigned char)*c) != 0;
+  const SmSegment **v = sm_label_sorted_segments(s, SM_ORDER_SIZE);
+  if (!v) return 0;
+  size_t n = sm_label_store_n_segments(s), hits = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool match = !query || !*query;
+    if (!match && numeric) match = id_has_prefix(v[i]->id, query);
+    if (!match && v[i]->name) match = strcasestr(v[i]->name, query) != NULL;
+    if (!match) continue;
+    if (hits < max) out[hits] = v[i];
+    hits++;
+  }
+  free(v);
+  return hits;
 }

@@ -2,6 +2,7 @@
  * studio's segment list). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,3 +26,9 @@ const SmSegment **sm_label_sorted_segments(const SmLabelStore *s, SmSegmentOrder
 /* "id<TAB>voxels<TAB>z0<TAB>y0<TAB>x0<TAB>z1<TAB>y1<TAB>x1<TAB>name" lines with a
  * header, at most limit rows (0 = all). Boxes are tightened first. */
 int sm_label_print_segments(SmLabelStore *s, FILE *out, SmSegmentOrder order, uint64_t limit);
+
+/* Segments matching a search as typed in the segment list: a number matches
+ * ids starting with it ("12" -> 12, 120, 1234), text matches names
+ * case-insensitively anywhere. Results sorted by size (descending), at most
+ * max into out; returns the number of matches (may exceed max). */
+size_t sm_label_search(const SmLabelStore *s, const char *query, const SmSegment **out, size_t max);

@@ -272,6 +272,17 @@ static void test_merge_delete_split(void) {
   TAP_OK(sm_label_set_hidden(s, 1, true, &err) == 0 && !strcmp(sm_label_undo_name(s), "rename"),
          "hide is not an undo step");
   TAP_OK(sm_label_store_segment(s, 1)->flags & SM_SEGMENT_HIDDEN, "hidden flag set");
+  const SmSegment *found[8];
+  TAP_OK(sm_label_search(s, "AXON", found, 8) == 1 && found[0]->id == fresh, "search by name, any case");
+  char idq[16];
+  snprintf(idq, sizeof idq, "%u", new_ids[1]);
+  TAP_OK(sm_label_search(s, idq, found, 8) >= 1 && found[0]->id == new_ids[1], "search by id");
+  TAP_OK(sm_label_search(s, "", found, 8) == sm_label_store_n_segments(s), "an empty search lists all");
+  int64_t at[3] = {-1, -1, -1};
+  int located = sm_label_store_find_voxel(s, 1, at, &err);
+  TAP_OK(located == 0 && sm_label_store_id_at(s, at[0], at[1], at[2]) == 1,
+         "find a voxel of a segment to jump to (%lld, %lld, %lld)", (long long)at[0], (long long)at[1],
+         (long long)at[2]);
   sm_label_store_free(s);
   lt_snapshot_free(&before);
 }
