@@ -22,7 +22,7 @@
 #include "semmae-resources.h"
 #include "data/volume.h"
 
-static char *opt_voxel, *opt_volume, *opt_labels, *opt_mode = "mip", *opt_screenshot, *opt_ids;
+static char *opt_voxel, *opt_volume, *opt_labels, *opt_mode, *opt_screenshot, *opt_ids;
 static int opt_synthetic = 250, opt_frames = 40, opt_top_ids = 0, opt_width = 800, opt_height = 600;
 static gboolean opt_invert, opt_no_fps;
 static double opt_opacity = -1, opt_ramp_low = -1, opt_ramp_high = -1, opt_orbit = 0;
@@ -34,7 +34,7 @@ static const GOptionEntry entries[] = {
   { "labels", 0, 0, G_OPTION_ARG_FILENAME, &opt_labels, "Label volume (uint32 ids)", "PATH" },
   { "top-ids", 0, 0, G_OPTION_ARG_INT, &opt_top_ids, "Show the K largest segments as surfaces", "K" },
   { "ids", 0, 0, G_OPTION_ARG_STRING, &opt_ids, "Show these segments (comma-separated)", "A,B" },
-  { "mode", 0, 0, G_OPTION_ARG_STRING, &opt_mode, "mip or composite", "MODE" },
+  { "mode", 0, 0, G_OPTION_ARG_STRING, &opt_mode, "mip or composite (default: the view's, composite)", "MODE" },
   { "invert", 0, 0, G_OPTION_ARG_NONE, &opt_invert, "Invert the contrast", NULL },
   { "opacity", 0, 0, G_OPTION_ARG_DOUBLE, &opt_opacity, "Compositing opacity", "A" },
   { "ramp-low", 0, 0, G_OPTION_ARG_DOUBLE, &opt_ramp_low, "Transfer ramp start", "T" },
@@ -302,10 +302,11 @@ main (int argc, char **argv)
   double lo, hi;
   sm_volume_scaling (&volume, &lo, &hi);
   sm_volume_view_set_contrast (view, lo, hi, 1.0, opt_invert);
-  sm_volume_view_set_render_mode (view, strcmp (opt_mode, "composite") == 0 ? SM_RENDER_COMPOSITE : SM_RENDER_MIP);
+  if (opt_mode)
+    sm_volume_view_set_render_mode (view, strcmp (opt_mode, "mip") == 0 ? SM_RENDER_MIP : SM_RENDER_COMPOSITE);
   if (opt_opacity >= 0 || opt_ramp_low >= 0 || opt_ramp_high >= 0)
-    sm_volume_view_set_transfer (view, opt_opacity >= 0 ? opt_opacity : 0.05, opt_ramp_low >= 0 ? opt_ramp_low : 0.2,
-                                 opt_ramp_high >= 0 ? opt_ramp_high : 1.0);
+    sm_volume_view_set_transfer (view, opt_opacity >= 0 ? opt_opacity : 0.3, opt_ramp_low >= 0 ? opt_ramp_low : 0.6,
+                                 opt_ramp_high >= 0 ? opt_ramp_high : 0.9);
   sm_volume_view_set_cursor (view, volume.nz / 2.0, volume.ny / 2.0, volume.nx / 2.0);
   if (labels.data) {
     sm_volume_view_set_labels (view, &labels);

@@ -67,6 +67,34 @@ dtype_size (SmDtype t)
   }
 }
 
+static int
+compare_floats (const void *a, const void *b)
+{
+  const float x = *(const float *) a, y = *(const float *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median of up to 65536 texels taken at a fixed stride, as a normalised texel. */
+static double
+sampled_median (SmTexelType type, const void *texels, gsize n)
+{
+  if (n == 0) return 0.0;
+  const gsize stride = MAX (n / 65536, 1), count = (n + stride - 1) / stride;
+  float *sample = g_new (float, count);
+  for (gsize k = 0; k < count; k++) {
+    const gsize i = k * stride;
+    switch (type) {
+    case SM_TEXEL_U8: sample[k] = ((const guint8 *) texels)[i] / 255.0f; break;
+    case SM_TEXEL_U16: sample[k] = ((const guint16 *) texels)[i] / 65535.0f; break;
+    case SM_TEXEL_F32: sample[k] = ((const float *) texels)[i]; break;
+    }
+  }
+  qsort (sample, count, sizeof *sample, compare_floats);
+  const double median = sample[count / 2];
+  g_free (sample);
+  return median;
+}
+
 gboolean
 sm_volume_texture_build (const SmVolume *v, const int factor[3], gboolean allow_unorm16,
                          const gint *cancel, SmVolumeTexture *out)
@@ -153,6 +181,7 @@ sm_volume_texture_build (const SmVolume *v, const int factor[3], gboolean allow_
     for (gsize i = 0; i < texels; i++) f[i] = (f[i] - fmin) * inv;
   }
 
+  out->median = sampled_median (type, texels_buf, texels);
   out->type = type;
   out->nz = oz; out->ny = oy; out->nx = ox;
   memcpy (out->factor, factor, sizeof out->factor);

@@ -21,6 +21,7 @@ typedef struct SmVolumeTexture {
   int nz, ny, nx;     /* texture shape (z, y, x), x fastest */
   int factor[3];      /* box-filter factors (z, y, x) from the source volume */
   double scale, offset;
+  double median;      /* median texel (sampled), in [0, 1]: where the bulk of the volume lies */
   void *texels;       /* nz*ny*nx texels, g_malloc'ed */
 } SmVolumeTexture;
 

@@ -84,6 +84,7 @@ struct _SmVolumeView {
   int tex_shape[3];       /* z, y, x */
   int factor[3];
   double tex_scale, tex_offset;
+  double tex_median;      /* normalised texel where the bulk of the volume lies */
   double half_extent[3];  /* x, y, z in box space */
 
   /* Prepared on the CPU, waiting for the next render to upload. */
@@ -212,6 +213,7 @@ accept_texture (SmVolumeView *self, SmVolumeTexture *tex)
   memcpy (self->factor, tex->factor, sizeof self->factor);
   self->tex_scale = tex->scale;
   self->tex_offset = tex->offset;
+  self->tex_median = tex->median;
   mask_rebuild (self);
   invalidate (self);
 }
@@ -675,8 +677,15 @@ set_uniforms (SmVolumeView *self, const float inv_mvp[16], double step_voxels)
   }
   const double a = self->tex_scale / (hi - lo), b = (self->tex_offset - lo) / (hi - lo);
   glUniform2f (glGetUniformLocation (p, "u_window"), (float) a, (float) b);
-  glUniform1f (glGetUniformLocation (p, "u_gamma"), (float) (self->gamma > 0 ? self->gamma : 1.0));
-  glUniform1i (glGetUniformLocation (p, "u_invert"), self->invert);
+  const double gamma = self->gamma > 0 ? self->gamma : 1.0;
+  glUniform1f (glGetUniformLocation (p, "u_gamma"), (float) gamma);
+  /* Dense matter is drawn bright: when the bulk of the volume displays bright
+   * (EM: dark-stained membranes in bright cytoplasm), 3D inverts, so that the
+   * stained structures and not the fog around them become visible. The
+   * user's invert still flips it. */
+  const double bulk = pow (CLAMP (self->tex_median * a + b, 0.0, 1.0), gamma);
+  const gboolean bulk_bright = bulk > 0.5;
+  glUniform1i (glGetUniformLocation (p, "u_invert"), !self->invert != !bulk_bright);
   glUniform1i (glGetUniformLocation (p, "u_mode"), self->mode == SM_RENDER_COMPOSITE);
   glUniform1f (glGetUniformLocation (p, "u_opacity"), (float) self->opacity);
   glUniform2f (glGetUniformLocation (p, "u_ramp"), (float) self->ramp_low,
@@ -946,10 +955,12 @@ sm_volume_view_init (SmVolumeView *self)
   self->fast_scale = 0.5;
   self->still_scale = 1.0;
   self->march_dirty = TRUE;
-  self->mode = SM_RENDER_MIP;
-  self->opacity = 0.05;
-  self->ramp_low = 0.2;
-  self->ramp_high = 1.0;
+  /* Compositing by default, with a ramp that shows the densest ~third of the
+   * range: on EM this reveals cell shapes, where MIP saturates. */
+  self->mode = SM_RENDER_COMPOSITE;
+  self->opacity = 0.3;
+  self->ramp_low = 0.6;
+  self->ramp_high = 0.9;
   self->half_extent[0] = self->half_extent[1] = self->half_extent[2] = 0.5;
   sm_volume_camera_reset (&self->camera);
 
@@ -1009,6 +1020,8 @@ void
 sm_volume_view_set_contrast (SmVolumeView *self, double lo, double hi, double gamma, gboolean invert)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  /* Callers sync on every state change: only a real change costs a march. */
+  if (lo == self->lo && hi == self->hi && gamma == self->gamma && !invert == !self->invert) return;
   self->lo = lo;
   self->hi = hi;
   self->gamma = gamma;
@@ -1020,6 +1033,7 @@ void
 sm_volume_view_set_cursor (SmVolumeView *self, double z, double y, double x)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  if (z == self->cursor[0] && y == self->cursor[1] && x == self->cursor[2]) return;
   self->cursor[0] = z;
   self->cursor[1] = y;
   self->cursor[2] = x;
@@ -1031,6 +1045,7 @@ void
 sm_volume_view_set_render_mode (SmVolumeView *self, SmRenderMode mode)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  if (mode == self->mode) return;
   self->mode = mode;
   invalidate (self);
 }
@@ -1039,6 +1054,7 @@ void
 sm_volume_view_set_transfer (SmVolumeView *self, double opacity, double low, double high)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  if (CLAMP (opacity, 0.0, 1.0) == self->opacity && low == self->ramp_low && high == self->ramp_high) return;
   self->opacity = CLAMP (opacity, 0.0, 1.0);
   self->ramp_low = low;
   self->ramp_high = high;
@@ -1059,6 +1075,7 @@ void
 sm_volume_view_set_selected_segments (SmVolumeView *self, const guint32 *ids, gsize n_ids)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  if (n_ids == self->n_ids && (n_ids == 0 || memcmp (ids, self->ids, n_ids * sizeof *ids) == 0)) return;
   g_free (self->ids);
   self->ids = n_ids ? g_memdup2 (ids, n_ids * sizeof *ids) : NULL;
   self->n_ids = n_ids;

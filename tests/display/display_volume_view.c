@@ -202,6 +202,7 @@ main (int argc, char **argv)
   SmVolume image = { 0 }, labels = { 0 };
   synthesise (&image, &labels);
   sm_volume_view_set_volume (view, &image);
+  sm_volume_view_set_render_mode (view, SM_RENDER_MIP);
   sm_volume_view_set_contrast (view, 0, 255, 1.0, FALSE);
   sm_volume_view_set_cursor (view, N / 2.0, N / 2.0, N / 2.0);
   settle (&h);
