@@ -554,23 +554,48 @@ int sm_label_store_find_voxel(SmLabelStore *s, uint32_t id, int64_t zyx[3], SmEr
   return sm_error_set(err, "labels: segment %u is empty", id);
 }
 
+/* Displayed ids of voxels [i, i+8) as four 64-bit words (two ids each). */
+static inline void hash_words(const SmLabelStore *s, size_t i, bool mapped, uint32_t *last_in,
+                              uint32_t *last_out, uint64_t w[4]) {
+  if (!mapped) {
+    memcpy(w, s->data + i, 4 * sizeof *w);
+    return;
+  }
+  uint32_t v[8];
+  for (int l = 0; l < 8; l++) {
+    uint32_t f = s->data[i + (size_t)l];
+    if (f != *last_in) *last_in = f, *last_out = sm_label_store_segment_of(s, f);
+    v[l] = *last_out;
+  }
+  memcpy(w, v, sizeof v);
+}
+
 uint64_t sm_label_store_content_hash(const SmLabelStore *s) {
-  /* FNV-style mixing of 64-bit words of displayed ids: fast (memory bound)
-   * and sensitive to every voxel and to the shape. */
-  uint64_t h = 0xcbf29ce484222325ull;
-  const uint64_t k = 0x100000001b3ull;
-  h = (h ^ (uint64_t)s->nz) * k;
-  h = (h ^ (uint64_t)s->ny) * k;
-  h = (h ^ (uint64_t)s->nx) * k;
-  size_t n = sm_label_store_voxels(s);
+  /* Four independent multiply-xorshift lanes over the displayed ids, two ids
+   * per 64-bit word, so the CPU overlaps them (memory bound), folded with the
+   * shape. Identical on every little-endian machine. */
+  const uint64_t k = 0x9E3779B97F4A7C15ull;
+  uint64_t lane[4] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull,
+                      0x082EFA98EC4E6C89ull};
+  size_t n = sm_label_store_voxels(s), i = 0;
   uint32_t last_in = 0, last_out = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t v = s->data[i];
-    if (s->frag_map.n) {
-      if (v != last_in) last_in = v, last_out = sm_label_store_segment_of(s, v);
-      v = last_out;
+  bool mapped = s->frag_map.n > 0;
+  uint64_t w[4];
+  for (; i + 8 <= n; i += 8) {
+    hash_words(s, i, mapped, &last_in, &last_out, w);
+    for (int l = 0; l < 4; l++) {
+      lane[l] = (lane[l] ^ w[l]) * k;
+      lane[l] ^= lane[l] >> 31;
     }
-    h = (h ^ v) * k;
+  }
+  for (; i < n; i++) {
+    uint32_t v = mapped ? sm_label_store_segment_of(s, s->data[i]) : s->data[i];
+    lane[0] = (lane[0] ^ v) * k;
+    lane[0] ^= lane[0] >> 31;
+  }
+  uint64_t h = (uint64_t)s->nz * 0x100000001B3ull ^ (uint64_t)s->ny << 21 ^ (uint64_t)s->nx << 42;
+  for (int l = 0; l < 4; l++) {
+    h = (h ^ lane[l]) * k;
     h ^= h >> 29;
   }
   return h;
