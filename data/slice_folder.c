@@ -202,6 +202,8 @@ int sm_slices_read(const char *path, bool is_glob, const SmReadOptions *opts, Sm
     if (first.samples > 1)
       sm_warn("%s: slices have %d samples per pixel; sample 0 used", path, first.samples);
     size_t slice_bytes = (size_t)first.nx * first.ny * sm_dtype_size(first.dtype);
+    /* Progress is counted in slices here; a slice reader only checks cancel. */
+    SmReadOptions cancel_only = {.cancel = opts ? opts->cancel : NULL};
     for (size_t i = 0; rc == 0 && i < l.count; i++) {
       if (sm_read_cancelled(opts)) {
         rc = sm_error_set(err, "%s: cancelled", path);
@@ -210,7 +212,7 @@ int sm_slices_read(const char *path, bool is_glob, const SmReadOptions *opts, Sm
       uint8_t *dst = (uint8_t *)out->data + i * slice_bytes;
       const char *slice = l.paths[i];
       SmFileKind kind = sm_file_kind(slice, err);
-      if (kind == SM_FILE_TIFF) rc = sm_tiff_read_slice(slice, &first, dst, opts, err);
+      if (kind == SM_FILE_TIFF) rc = sm_tiff_read_slice(slice, &first, dst, &cancel_only, err);
       else if (kind == SM_FILE_PNG) rc = sm_png_read_slice(slice, &first, dst, err);
       else rc = kind == SM_FILE_ERROR ? -1 : sm_error_set(err, "%s: not a TIFF or PNG file", slice);
       if (rc == 0) sm_read_progress(opts, (double)(i + 1) / (double)l.count);

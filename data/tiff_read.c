@@ -33,7 +33,18 @@ typedef struct TiffReader {
   SmTiffSink sink;
   uint8_t *scratch; /* one strip or tile */
   size_t scratch_size;
+  /* Progress inside a page, for huge single pages: fraction of the volume
+   * done before this page, the page's share, and the last value reported. */
+  double progress_base, progress_share, progress_reported;
 } TiffReader;
+
+/* Reports progress within the current page, at most every 0.5 %. */
+static void page_progress(TiffReader *r, const SmReadOptions *opts, double page_fraction) {
+  double fraction = r->progress_base + r->progress_share * page_fraction;
+  if (fraction - r->progress_reported < 0.005) return;
+  r->progress_reported = fraction;
+  sm_read_progress(opts, fraction);
+}
 
 static void lowercase_copy(char *out, size_t size, const char *in) {
   size_t i = 0;
@@ -282,6 +293,7 @@ static int decode_strips(TiffReader *r, const PageLayout *l, uint8_t *dst, const
       for (uint32_t i = 0; i < rows; i++)
         extract_row(r->scratch + (size_t)i * raw_row, dst + (size_t)(row + i) * out_row,
                     l->width, l);
+    page_progress(r, opts, (double)(row + rows) / l->height);
   }
   return 0;
 }
@@ -310,12 +322,15 @@ static int decode_tiles(TiffReader *r, const PageLayout *l, uint8_t *dst, const 
         extract_row(r->scratch + (size_t)i * tile_row,
                     dst + ((size_t)(ty + i) * l->width + tx) * size, cols, l);
     }
+    page_progress(r, opts, (double)(ty + l->tile_height < l->height ? ty + l->tile_height : l->height) / l->height);
   }
   return 0;
 }
 
 static int decode_page(TiffReader *r, const PageLayout *l, int64_t page, int64_t pages,
                        void *dst, const SmReadOptions *opts, SmError *err) {
+  r->progress_base = (double)page / (double)pages;
+  r->progress_share = 1.0 / (double)pages;
   char where[64];
   page_label(where, sizeof where, page, pages);
   return l->tiled ? decode_tiles(r, l, dst, where, opts, err)

@@ -246,6 +246,7 @@ int sm_volume_read_ex(const char *path, const SmReadOptions *opts, SmVolume *out
     sm_volume_free(out);
     return -1;
   }
+  if (f.samples > 1) sm_warn("%s: %d channels; the first one used", path, f.samples);
   sm_read_progress(opts, 1.0);
   return 0;
 }

@@ -27,19 +27,23 @@ static void print_bytes(const char *label, double bytes) {
   printf("%-12s%.*f %s\n", label, u ? 1 : 0, bytes, units[u]);
 }
 
+static const char *compression_text(const char *compression) {
+  return strcmp(compression, "none") == 0 ? "uncompressed" : compression;
+}
+
 static const char *source_text(const SmSourceInfo *s, char *buf, size_t size) {
   switch (s->kind) {
   case SM_SOURCE_TIFF:
     snprintf(buf, size, "%s, %lld page%s, %s, %s, %s", s->format, (long long)s->pages,
              s->pages == 1 ? "" : "s", s->big_endian ? "big-endian" : "little-endian",
-             s->tiled ? "tiled" : "strips", s->compression);
+             s->tiled ? "tiled" : "strips", compression_text(s->compression));
     break;
   case SM_SOURCE_PNG: snprintf(buf, size, "PNG, 1 slice"); break;
   case SM_SOURCE_SLICE_FOLDER:
   case SM_SOURCE_GLOB:
-    snprintf(buf, size, "%s of %lld %s slice%s (%s)",
+    snprintf(buf, size, "%s of %lld %s slice%s, %s",
              s->kind == SM_SOURCE_GLOB ? "glob" : "folder", (long long)s->files, s->format,
-             s->files == 1 ? "" : "s", s->compression);
+             s->files == 1 ? "" : "s", compression_text(s->compression));
     break;
   }
   return buf;
@@ -83,8 +87,11 @@ int cmd_info(int argc, char **argv) {
     printf("%-12s%s\n", "dtype:", sm_dtype_name(v.dtype));
   if (source.samples_per_pixel > 1)
     printf("%-12s%d per pixel; sample 0 read\n", "samples:", source.samples_per_pixel);
-  printf("%-12s%g x %g x %g%s%s (Z x Y x X)\n", "voxel size:", v.voxel_size[0],
-         v.voxel_size[1], v.voxel_size[2], v.unit[0] ? " " : "", v.unit[0] ? v.unit : "");
+  bool uncalibrated = !v.unit[0] && v.voxel_size[0] == 1 && v.voxel_size[1] == 1 &&
+                      v.voxel_size[2] == 1;
+  printf("%-12s%g x %g x %g%s%s (Z x Y x X)%s\n", "voxel size:", v.voxel_size[0],
+         v.voxel_size[1], v.voxel_size[2], v.unit[0] ? " " : "", v.unit[0] ? v.unit : "",
+         uncalibrated ? ", not given by the file" : "");
   size_t bytes = (size_t)v.nz * v.ny * v.nx * sm_dtype_size(v.dtype);
   print_bytes("in memory:", (double)bytes);
   if (!header_only) {

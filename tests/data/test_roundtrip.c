@@ -78,6 +78,19 @@ static void test_dtype(SmDtype t) {
   sm_volume_free(&v);
 }
 
+typedef struct ProgressLog {
+  int calls;
+  double last;
+  bool increasing;
+} ProgressLog;
+
+static void on_progress(double fraction, void *user) {
+  ProgressLog *log = user;
+  if (fraction < log->last || fraction > 1.0) log->increasing = false;
+  log->last = fraction;
+  log->calls++;
+}
+
 static void test_bigtiff_and_strips(void) {
   SmVolume v, back;
   SmSourceInfo info;
@@ -106,6 +119,14 @@ static void test_bigtiff_and_strips(void) {
            "BigTIFF round trip is exact");
     sm_volume_free(&back);
   }
+
+  /* Progress also moves inside pages (2 pages of several strips each). */
+  ProgressLog log = {.increasing = true};
+  SmReadOptions read_opts = {.progress = on_progress, .user = &log};
+  rc = sm_volume_read_ex(forced, &read_opts, &back, &err);
+  TAP_OK(rc == 0 && log.calls > 2 && log.increasing && log.last == 1.0,
+         "progress within pages: %d calls, increasing, ends at 1", log.calls);
+  if (rc == 0) sm_volume_free(&back);
 
   setenv("SEMMAE_FORCE_BIGTIFF", "1", 1);
   const char *by_env = temp_path("env.tif");
