@@ -24,7 +24,7 @@ static bool env_forces_bigtiff(void) {
 
 /* Classic TIFF addresses 4 GiB. Deflate can grow incompressible data a
  * little, and every page adds a directory: count generously. */
-static bool needs_bigtiff(const SmVolume *v) {
+bool sm_tiff_needs_bigtiff(const SmVolume *v) {
   uint64_t bytes = sm_volume_bytes(v);
   uint64_t worst = bytes + bytes / 256 + (uint64_t)v->nz * 4096 + (1u << 20);
   return worst >= UINT32_MAX;
@@ -111,7 +111,7 @@ int sm_volume_write_ex(const char *path, const SmVolume *v, const SmWriteOptions
   for (int i = 0; i < 3; i++)
     if (!(v->voxel_size[i] > 0) || v->voxel_size[i] > 1e30)
       return sm_error_set(err, "%s: invalid voxel size %g", path, v->voxel_size[i]);
-  bool bigtiff = (opts && opts->force_bigtiff) || env_forces_bigtiff() || needs_bigtiff(v);
+  bool bigtiff = (opts && opts->force_bigtiff) || env_forces_bigtiff() || sm_tiff_needs_bigtiff(v);
 
   SmAtomicFile af;
   if (sm_atomic_begin(&af, path, err) != 0) return -1;

@@ -43,6 +43,10 @@ int sm_slices_probe(const char *path, bool is_glob, SmVolume *out, SmSourceInfo 
 int sm_slices_read(const char *path, bool is_glob, const SmReadOptions *opts,
                    SmVolume *out, SmError *err);
 
+/* Whether a volume written as classic TIFF could pass 4 GiB (tiff_write.c);
+ * looks only at the shape and dtype. */
+bool sm_tiff_needs_bigtiff(const SmVolume *v);
+
 /* Which reader a file needs, from its first bytes. */
 typedef enum SmFileKind { SM_FILE_TIFF, SM_FILE_PNG, SM_FILE_OTHER } SmFileKind;
 SmFileKind sm_file_kind(const char *path, SmError *err); /* -1 cast on I/O error */

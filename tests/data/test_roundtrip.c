@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "data_test_util.h"
+#include "volume_io.h"
 #include "tap.h"
 
 static char *dir;
@@ -127,6 +128,15 @@ static void test_bigtiff_and_strips(void) {
   TAP_OK(rc == 0 && log.calls > 2 && log.increasing && log.last == 1.0,
          "progress within pages: %d calls, increasing, ends at 1", log.calls);
   if (rc == 0) sm_volume_free(&back);
+
+  SmVolume shape = {.dtype = SM_U8, .nz = 4000, .ny = 1024, .nx = 1024};
+  bool small = sm_tiff_needs_bigtiff(&shape);
+  shape.nz = 4200; /* 4.1 GiB */
+  bool big = sm_tiff_needs_bigtiff(&shape);
+  shape.dtype = SM_U16;
+  shape.nz = 2100;
+  TAP_OK(!small && big && sm_tiff_needs_bigtiff(&shape),
+         "BigTIFF is chosen past 4 GiB (3.9 GiB classic, 4.1 GiB BigTIFF)");
 
   setenv("SEMMAE_FORCE_BIGTIFF", "1", 1);
   const char *by_env = temp_path("env.tif");
