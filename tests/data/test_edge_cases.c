@@ -189,6 +189,53 @@ static void test_samples_and_tiles(void) {
   free(ga);
 }
 
+/* JPEG-in-TIFF: grey, and YCbCr (libtiff converts to RGB; red is read). */
+static void test_jpeg(void) {
+  enum { W = 40, H = 24 };
+  uint8_t grey[W * H], rgb[W * H * 3];
+  for (int i = 0; i < W * H; i++) {
+    grey[i] = (uint8_t)(40 + (i % W) * 4);
+    rgb[3 * i] = grey[i], rgb[3 * i + 1] = 90, rgb[3 * i + 2] = 200;
+  }
+  for (int ycbcr = 0; ycbcr < 2; ycbcr++) {
+    const char *path = temp_path(ycbcr ? "ycbcr-jpeg.tif" : "grey-jpeg.tif");
+    TIFF *t = TIFFOpen(path, "w");
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, W);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, H);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, ycbcr ? 3 : 1);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_JPEG);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, ycbcr ? PHOTOMETRIC_YCBCR : PHOTOMETRIC_MINISBLACK);
+    if (ycbcr) TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    TIFFSetField(t, TIFFTAG_JPEGQUALITY, 95);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 16);
+    bool written = true;
+    for (int s = 0; s < 2; s++) {
+      int rows = s == 0 ? 16 : H - 16;
+      size_t pixel = ycbcr ? 3 : 1;
+      const uint8_t *src = (ycbcr ? rgb : grey) + (size_t)s * 16 * W * pixel;
+      written = written && TIFFWriteEncodedStrip(t, s, (void *)src, (tmsize_t)(rows * W * pixel)) >= 0;
+    }
+    TIFFWriteDirectory(t);
+    TIFFClose(t);
+    if (!written) {
+      TAP_OK(1, "JPEG %s # SKIP libtiff cannot write JPEG here", ycbcr ? "YCbCr" : "grey");
+      continue;
+    }
+    SmVolume v;
+    SmError err = {{0}};
+    int rc = sm_volume_read(path, &v, &err);
+    double worst = 0;
+    for (int i = 0; rc == 0 && i < W * H; i++)
+      worst = fmax(worst, fabs((double)((uint8_t *)v.data)[i] - grey[i]));
+    TAP_OK(rc == 0 && v.dtype == SM_U8 && v.nx == W && v.ny == H && worst <= 12,
+           "JPEG %s TIFF decodes (largest error %g) %s", ycbcr ? "YCbCr" : "grey", worst,
+           err.message);
+    if (rc == 0) sm_volume_free(&v);
+  }
+}
+
 static void test_twelve_bit(void) {
   enum { W = 5, H = 3, ROW = (W * 12 + 7) / 8 };
   uint16_t want[W * H];
@@ -493,6 +540,7 @@ int main(void) {
   test_unsupported();
   test_samples_and_tiles();
   test_twelve_bit();
+  test_jpeg();
   test_voxel_metadata();
   test_imagej_raw_stack();
   test_slice_folders();
