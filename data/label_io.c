@@ -46,6 +46,15 @@ int sm_label_store_save(SmLabelStore *s, const char *path, SmError *err) {
   } else {
     v.data = s->data;
   }
+  /* Mark the save in the journal first: a crash right after the file is
+   * replaced then recovers to "nothing lost" instead of "foreign journal". */
+  uint64_t identity = s->journal ? sm_label_store_content_hash(s) : 0;
+  if (s->journal) {
+    if (sm_label_journal_mark_saved(s->journal, identity, err) != 0) {
+      free(copy);
+      return -1;
+    }
+  }
   int rc = sm_volume_write(path, &v, err);
   free(copy);
   if (rc != 0) return -1;
@@ -53,7 +62,7 @@ int sm_label_store_save(SmLabelStore *s, const char *path, SmError *err) {
   if (s->journal) {
     char journal_path[4096];
     snprintf(journal_path, sizeof journal_path, "%s", sm_label_journal_path(s->journal));
-    if (!sm_label_journal_create(journal_path, s, sm_label_store_content_hash(s), err)) return -1;
+    if (!sm_label_journal_create(journal_path, s, identity, err)) return -1;
   }
   return 0;
 }

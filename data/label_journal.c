@@ -226,19 +226,35 @@ SmLabelJournal *sm_label_journal_create(const char *path, SmLabelStore *s, uint6
   return j;
 }
 
+static int append_record(SmLabelJournal *j, uint32_t type, uint8_t *payload, size_t n_payload,
+                         SmError *err);
+
 int sm_label_journal_append(SmLabelJournal *j, SmJournalRecordType type, const SmLabelDelta *d,
                             SmError *err) {
   uint8_t *payload = NULL;
   size_t n_payload = 0;
   if (sm_delta_serialize(d, &payload, &n_payload) != 0)
     return sm_error_set(err, "%s: out of memory (edit kept, not journaled)", j->path);
+  return append_record(j, (uint32_t)type, payload, n_payload, err);
+}
+
+int sm_label_journal_mark_saved(SmLabelJournal *j, uint64_t identity, SmError *err) {
+  uint8_t *payload = malloc(sizeof identity);
+  if (!payload) return sm_error_set(err, "%s: out of memory", j->path);
+  memcpy(payload, &identity, sizeof identity);
+  return append_record(j, SM_JOURNAL_SAVED, payload, sizeof identity, err);
+}
+
+/* Writes one record (takes payload) and flushes it. */
+static int append_record(SmLabelJournal *j, uint32_t type, uint8_t *payload, size_t n_payload,
+                         SmError *err) {
   size_t total = 16 + n_payload + 4;
   uint8_t *rec = malloc(total);
   if (!rec) {
     free(payload);
     return sm_error_set(err, "%s: out of memory (edit kept, not journaled)", j->path);
   }
-  uint32_t magic = RECORD_MAGIC, t = (uint32_t)type;
+  uint32_t magic = RECORD_MAGIC, t = type;
   uint64_t len = n_payload;
   memcpy(rec, &magic, 4);
   memcpy(rec + 4, &t, 4);
@@ -329,7 +345,7 @@ static int reader_next(JournalReader *r, uint32_t *type, uint8_t **payload, size
   }
   uint32_t crc, want = crc_bytes(crc_bytes(0, head + 4, 12), p, len);
   memcpy(&crc, p + len, 4);
-  if (crc != want || t < SM_JOURNAL_EDIT || t > SM_JOURNAL_REDO) {
+  if (crc != want || t < SM_JOURNAL_EDIT || t > SM_JOURNAL_SAVED || (t == SM_JOURNAL_SAVED && len != 8)) {
     free(p);
     return 1;
   }
@@ -356,7 +372,10 @@ int sm_label_journal_probe(const char *path, SmJournalInfo *info, SmError *err) 
   uint8_t *payload;
   size_t n;
   while (reader_next(&r, &type, &payload, &n) == 0) {
+    info->saved = type == SM_JOURNAL_SAVED;
+    if (info->saved) memcpy(&info->saved_identity, payload, sizeof info->saved_identity);
     free(payload);
+    if (info->saved) continue;
     info->records++;
     if (type == SM_JOURNAL_EDIT) info->edits++;
   }
@@ -370,6 +389,26 @@ SmLabelJournal *sm_label_journal_recover(const char *path, SmLabelStore *s, uint
   if (s->pending) return sm_error_set(err, "%s: finish the current edit first", path), NULL;
   JournalReader r;
   if (reader_open(&r, path, err) != 0) return NULL;
+  if (r.h.shape[0] == s->nz && r.h.shape[1] == s->ny && r.h.shape[2] == s->nx &&
+      r.h.identity != identity) {
+    /* Died between writing the labels and restarting the journal? Then the
+     * file holds every edit: nothing to recover, start afresh. */
+    reader_close(&r);
+    SmJournalInfo probe;
+    if (sm_label_journal_probe(path, &probe, NULL) == 0 && probe.saved && probe.saved_identity == identity) {
+      SmLabelJournal *fresh = sm_label_journal_create(path, s, identity, err);
+      if (fresh && info) {
+        memset(info, 0, sizeof *info);
+        memcpy(info->shape, probe.shape, sizeof info->shape);
+        info->identity = identity;
+        info->created = probe.created;
+        info->saved = true;
+        info->saved_identity = identity;
+      }
+      return fresh;
+    }
+    if (reader_open(&r, path, err) != 0) return NULL;
+  }
   if (r.h.shape[0] != s->nz || r.h.shape[1] != s->ny || r.h.shape[2] != s->nx ||
       r.h.identity != identity) {
     sm_error_set(err,
@@ -403,6 +442,10 @@ SmLabelJournal *sm_label_journal_recover(const char *path, SmLabelStore *s, uint
   uint8_t *payload;
   size_t n;
   while (reader_next(&r, &type, &payload, &n) == 0) {
+    if (type == SM_JOURNAL_SAVED) { /* the save did not complete (or we would not be here) */
+      free(payload);
+      continue;
+    }
     SmLabelDelta *d = sm_delta_deserialize(payload, n, NULL);
     free(payload);
     if (!d) break; /* CRC-valid but unreadable: stop at the last good edit */

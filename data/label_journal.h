@@ -27,6 +27,7 @@ typedef enum SmJournalRecordType {
   SM_JOURNAL_EDIT = 1,
   SM_JOURNAL_UNDO = 2,
   SM_JOURNAL_REDO = 3,
+  SM_JOURNAL_SAVED = 4, /* the labels are being saved with this identity (payload: u64) */
 } SmJournalRecordType;
 
 typedef struct SmJournalInfo {
@@ -36,6 +37,8 @@ typedef struct SmJournalInfo {
   uint64_t records;         /* complete records */
   uint64_t edits;           /* of which edits (the rest undo/redo) */
   uint64_t torn_bytes;      /* trailing bytes that do not form a complete record */
+  bool saved;               /* the last record marks a save ... */
+  uint64_t saved_identity;  /* ... of labels with this identity */
 } SmJournalInfo;
 
 /* Starts a fresh journal at path for the store's current state (replacing
@@ -55,6 +58,13 @@ int sm_label_journal_probe(const char *path, SmJournalInfo *info, SmError *err);
  * says what was replayed. */
 SmLabelJournal *sm_label_journal_recover(const char *path, SmLabelStore *s, uint64_t identity,
                                          SmJournalInfo *info, SmError *err);
+
+/* Marks that the labels are about to be saved with content identity
+ * `identity` (sm_label_store_save calls it before writing the file). If the
+ * process dies after the file is replaced but before the journal restarts,
+ * recovery finds the file already holds everything: it succeeds with no
+ * records (info->saved) instead of refusing the journal as foreign. */
+int sm_label_journal_mark_saved(SmLabelJournal *j, uint64_t identity, SmError *err);
 
 /* Detaches from the store and closes; the file stays (it is the crash record
  * until the app removes it after a clean save-and-quit). */
