@@ -75,6 +75,24 @@ typedef struct MaeTensorEntry {
   size_t offset; /* in floats from the start of the parameter allocation */
 } MaeTensorEntry;
 
+/* What one thread needs for forward + backward over its share of a batch:
+ * activations (one allocation, laid out for (act_B, act_K), grown on
+ * demand), the mask bookkeeping, and its own parameter gradients (worker 0
+ * uses the model's grad_mem; the others sum into it after backward). */
+typedef struct MaeWork {
+  float *act_mem;
+  size_t act_floats;
+  int act_B, act_K;
+  MaeActs acts;
+  int *vis;      /* (B, K) token of each visible slot, ascending */
+  int *slot;     /* (B, L) visible slot of each token, -1 if masked */
+  uint8_t *mask; /* (B, L) */
+  int cap_B;     /* samples the index arrays hold */
+  int cur_B, cur_K;
+  MaeParams grads;
+  float *grad_mem; /* owned by workers > 0 */
+} MaeWork;
+
 struct MaeModel {
   MaeConfig cfg;
   int L, P, grid[3];
@@ -83,17 +101,14 @@ struct MaeModel {
   size_t n_floats;
   MaeTensorEntry *table;
   int n_tensors;
-  /* activations: one allocation, laid out for (act_B, act_K), grown on demand */
-  float *act_mem;
-  size_t act_floats;
-  int act_B, act_K;
-  MaeActs acts;
-  int *vis;      /* (B, K) token of each visible slot, ascending */
-  int *slot;     /* (B, L) visible slot of each token, -1 if masked */
-  uint8_t *mask; /* (B, L) */
-  int cur_B, cur_K;
+  /* A batch is split into n_parts contiguous shares, one per thread, each
+   * run single-threaded; with one part the layers parallelise inside. */
+  MaeWork *work;
+  int n_work;         /* allocated workers */
+  int n_parts;        /* workers used by the last forward */
+  int part_start[65]; /* first sample of each part, part_start[n_parts] = B */
+  int n_masked;       /* masked tokens of the whole last batch */
   int have_forward;
 };
-
 /* The fixed 3D sin-cos table (1, L + 1, width) described in mae.h. */
 void mae_sincos_table(float *table, const int grid[3], int width);

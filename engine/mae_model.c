@@ -7,6 +7,10 @@
 #include "mae_internal.h"
 #include "nn.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* ---- tensor table ---- */
 
 typedef struct TableCtx {
@@ -78,6 +82,19 @@ int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeErr
   return 0;
 }
 
+static void work_free(MaeWork *w) {
+  free(w->act_mem);
+  free(w->acts.enc_res);
+  free(w->acts.dec_res);
+  free(w->acts.enc);
+  free(w->acts.dec);
+  free(w->vis);
+  free(w->slot);
+  free(w->mask);
+  free(w->grad_mem);
+  mae_params_free_stacks(&w->grads);
+}
+
 void mae_model_free(MaeModel *m) {
   if (!m) return;
   mae_params_free_stacks(&m->params);
@@ -85,14 +102,8 @@ void mae_model_free(MaeModel *m) {
   free(m->param_mem);
   free(m->grad_mem);
   free(m->table);
-  free(m->act_mem);
-  free(m->acts.enc_res);
-  free(m->acts.dec_res);
-  free(m->acts.enc);
-  free(m->acts.dec);
-  free(m->vis);
-  free(m->slot);
-  free(m->mask);
+  for (int i = 0; i < m->n_work; i++) work_free(&m->work[i]);
+  free(m->work);
   free(m);
 }
 
@@ -177,9 +188,8 @@ static void layout_block(Layout *l, MaeBlockActs *a, size_t B, size_t N, size_t 
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-static size_t layout_acts(MaeModel *m, float *base, int Bi, int Ki) {
+static size_t layout_acts(const MaeModel *m, MaeActs *a, float *base, int Bi, int Ki) {
   const MaeConfig *c = &m->cfg;
-  MaeActs *a = &m->acts;
   Layout l = {base, 0};
   size_t B = Bi, K = Ki, N = K + 1, L = m->L, Nd = L + 1, P = m->P;
   size_t C = c->enc_dim, CD = c->dec_dim, H = c->enc_heads, HD = c->dec_heads;
@@ -216,48 +226,60 @@ static size_t layout_acts(MaeModel *m, float *base, int Bi, int Ki) {
   return l.n;
 }
 
-/* Lays the activations out for (B, K), growing the allocation if needed. */
-static int ensure_acts(MaeModel *m, int B, int K, MaeError *err) {
+/* Lays w's activations out for (B, K), growing its allocation if needed. */
+static int work_ensure(const MaeModel *m, MaeWork *w, int B, int K) {
   const MaeConfig *c = &m->cfg;
-  MaeActs *a = &m->acts;
+  MaeActs *a = &w->acts;
   if (!a->enc_res) {
     a->enc_res = calloc((size_t)c->enc_depth + 1, sizeof(float *));
     a->dec_res = calloc((size_t)c->dec_depth + 1, sizeof(float *));
     a->enc = calloc((size_t)c->enc_depth + 1, sizeof(MaeBlockActs));
     a->dec = calloc((size_t)c->dec_depth + 1, sizeof(MaeBlockActs));
-    if (!a->enc_res || !a->dec_res || !a->enc || !a->dec)
-      return mae_error_set(err, "mae_model: out of memory");
+    if (!a->enc_res || !a->dec_res || !a->enc || !a->dec) return -1;
   }
-  if (m->act_mem && m->act_B == B && m->act_K == K) return 0;
-  size_t need = layout_acts(m, NULL, B, K);
-  if (need > m->act_floats) {
-    free(m->act_mem);
-    m->act_mem = aligned_alloc(64, need * sizeof(float));
-    m->act_floats = m->act_mem ? need : 0;
-    free(m->vis);
-    free(m->slot);
-    free(m->mask);
-    m->vis = malloc((size_t)B * m->L * sizeof(int));
-    m->slot = malloc((size_t)B * m->L * sizeof(int));
-    m->mask = malloc((size_t)B * m->L);
-    if (!m->act_mem || !m->vis || !m->slot || !m->mask) {
-      m->act_B = 0;
-      return mae_error_set(err, "mae_model: out of memory for activations (%zu MB)",
-                           need * sizeof(float) >> 20);
+  if (w->act_mem && w->act_B == B && w->act_K == K) return 0;
+  size_t need = layout_acts(m, a, NULL, B, K);
+  if (need > w->act_floats) {
+    free(w->act_mem);
+    w->act_mem = aligned_alloc(64, need * sizeof(float));
+    w->act_floats = w->act_mem ? need : 0;
+    if (!w->act_mem) return -1;
+  }
+  if (B > w->cap_B) {
+    free(w->vis), free(w->slot), free(w->mask);
+    w->vis = malloc((size_t)B * m->L * sizeof(int));
+    w->slot = malloc((size_t)B * m->L * sizeof(int));
+    w->mask = malloc((size_t)B * m->L);
+    w->cap_B = w->vis && w->slot && w->mask ? B : 0;
+    if (!w->cap_B) return -1;
+  }
+  layout_acts(m, a, w->act_mem, B, K);
+  w->act_B = B;
+  w->act_K = K;
+  return 0;
+}
+
+/* Workers 1.. own gradient buffers laid out as the parameters. */
+static int ensure_workers(MaeModel *m, int n) {
+  if (n <= m->n_work) return 0;
+  MaeWork *w = realloc(m->work, sizeof(MaeWork) * n);
+  if (!w) return -1;
+  m->work = w;
+  for (int i = m->n_work; i < n; i++) {
+    memset(&w[i], 0, sizeof w[i]);
+    if (mae_params_alloc_stacks(&m->cfg, &w[i].grads)) return -1;
+    if (i == 0) {
+      mae_params_bind(&m->cfg, &w[i].grads, m->grad_mem);
+    } else {
+      w[i].grad_mem = aligned_alloc(64, m->n_floats * sizeof(float));
+      if (!w[i].grad_mem) {
+        mae_params_free_stacks(&w[i].grads);
+        return -1;
+      }
+      mae_params_bind(&m->cfg, &w[i].grads, w[i].grad_mem);
     }
-  } else if (B > m->act_B) {
-    /* the index arrays are sized by B only */
-    int *v = realloc(m->vis, (size_t)B * m->L * sizeof(int));
-    if (v) m->vis = v;
-    int *s = realloc(m->slot, (size_t)B * m->L * sizeof(int));
-    if (s) m->slot = s;
-    uint8_t *k = realloc(m->mask, (size_t)B * m->L);
-    if (k) m->mask = k;
-    if (!v || !s || !k) return mae_error_set(err, "mae_model: out of memory");
+    m->n_work = i + 1;
   }
-  layout_acts(m, m->act_mem, B, K);
-  m->act_B = B;
-  m->act_K = K;
   return 0;
 }
 
@@ -297,37 +319,24 @@ static void block_backward(MaeBlockParams *g, float *d_res, const MaeActs *s,
                         a->ln1_rstd, M, W);
 }
 
-/* ---- model ---- */
+/* ---- model, one worker's share ---- */
 
-int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int B, float *pred,
-                      double *loss, MaeError *err) {
+/* Forward over B samples; *sse = sum over masked tokens of mean_p (pred - target)^2. */
+static void work_forward(const MaeModel *m, MaeWork *w, const float *crops, const uint8_t *mask,
+                         int B, int K, float *pred, double *sse) {
   const MaeConfig *c = &m->cfg;
   const MaeParams *p = &m->params;
-  const int L = m->L, P = m->P, C = c->enc_dim, CD = c->dec_dim, Nd = L + 1;
-  m->have_forward = 0;
-  if (B < 1) return mae_error_set(err, "mae_model: batch must be at least 1");
-  int K = 0;
-  for (int t = 0; t < L; t++) K += mask[t] == 0;
-  for (int b = 1; b < B; b++) {
-    int k = 0;
-    for (int t = 0; t < L; t++) k += mask[(size_t)b * L + t] == 0;
-    if (k != K)
-      return mae_error_set(err, "mae_model: sample %d has %d visible tokens, sample 0 has %d", b,
-                           k, K);
-  }
-  if (K < 1) return mae_error_set(err, "mae_model: every token is masked; keep at least one");
-  if (ensure_acts(m, B, K, err)) return -1;
-  MaeActs *a = &m->acts;
-  const int N = K + 1;
-  m->cur_B = B;
-  m->cur_K = K;
-  memcpy(m->mask, mask, (size_t)B * L);
+  const int L = m->L, P = m->P, C = c->enc_dim, CD = c->dec_dim, Nd = L + 1, N = K + 1;
+  MaeActs *a = &w->acts;
+  w->cur_B = B;
+  w->cur_K = K;
+  memcpy(w->mask, mask, (size_t)B * L);
   for (int b = 0; b < B; b++) {
     int j = 0;
     for (int t = 0; t < L; t++) {
       int visible = mask[(size_t)b * L + t] == 0;
-      m->slot[(size_t)b * L + t] = visible ? j : -1;
-      if (visible) m->vis[(size_t)b * K + j++] = t;
+      w->slot[(size_t)b * L + t] = visible ? j : -1;
+      if (visible) w->vis[(size_t)b * K + j++] = t;
     }
   }
 
@@ -339,7 +348,7 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
   for (int b = 0; b < B; b++)
     for (int j = 0; j < K; j++)
       memcpy(a->vis_patches + ((size_t)b * K + j) * P,
-             a->patches + ((size_t)b * L + m->vis[(size_t)b * K + j]) * P, sizeof(float) * P);
+             a->patches + ((size_t)b * L + w->vis[(size_t)b * K + j]) * P, sizeof(float) * P);
 
   /* encoder on [cls; visible tokens] */
   nn_linear_forward(a->emb, a->vis_patches, p->patch_w, p->patch_b, B * K, P, C);
@@ -348,7 +357,7 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
     for (int i = 0; i < C; i++) x[i] = p->cls_token[i] + p->pos_embed[i];
     for (int j = 0; j < K; j++) {
       const float *e = a->emb + ((size_t)b * K + j) * C;
-      const float *pos = p->pos_embed + (size_t)(1 + m->vis[(size_t)b * K + j]) * C;
+      const float *pos = p->pos_embed + (size_t)(1 + w->vis[(size_t)b * K + j]) * C;
       float *y = x + (size_t)(1 + j) * C;
       for (int i = 0; i < C; i++) y[i] = e[i] + pos[i];
     }
@@ -366,7 +375,7 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
     const float *e = a->dec_emb + (size_t)b * N * CD;
     for (int i = 0; i < CD; i++) x[i] = e[i] + p->dec_pos_embed[i];
     for (int t = 0; t < L; t++) {
-      int j = m->slot[(size_t)b * L + t];
+      int j = w->slot[(size_t)b * L + t];
       const float *src = j >= 0 ? e + (size_t)(1 + j) * CD : p->mask_token;
       const float *pos = p->dec_pos_embed + (size_t)(1 + t) * CD;
       float *y = x + (size_t)(1 + t) * CD;
@@ -381,7 +390,6 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
   nn_linear_forward(a->pred, a->dec_norm, p->pred_w, p->pred_b, B * Nd, CD, P);
 
   double total = 0.0;
-  int n_masked = 0;
   for (int b = 0; b < B; b++) {
     int nm = 0;
     for (int t = 0; t < L; t++) nm += mask[(size_t)b * L + t] != 0;
@@ -389,37 +397,33 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
                                                a->target + (size_t)b * L * P, mask + (size_t)b * L,
                                                L, P);
     total += lb * nm;
-    n_masked += nm;
   }
-  if (loss) *loss = n_masked ? total / n_masked : 0.0;
+  *sse = total;
   if (pred)
     for (int b = 0; b < B; b++)
       memcpy(pred + (size_t)b * L * P, a->pred + ((size_t)b * Nd + 1) * P,
              sizeof(float) * (size_t)L * P);
-  m->have_forward = 1;
-  return 0;
 }
 
-int mae_model_backward(MaeModel *m, MaeError *err) {
-  if (!m->have_forward) return mae_error_set(err, "mae_model: backward without a forward");
+/* Backward of the batch loss (mean over n_masked tokens of the whole batch)
+ * restricted to this worker's samples; accumulates into w->grads. */
+static void work_backward(const MaeModel *m, MaeWork *w, int n_masked) {
   const MaeConfig *c = &m->cfg;
   const MaeParams *p = &m->params;
-  MaeParams *g = &m->grads;
-  MaeActs *a = &m->acts;
-  const int B = m->cur_B, K = m->cur_K, N = K + 1, L = m->L, Nd = L + 1, P = m->P;
+  MaeParams *g = &w->grads;
+  MaeActs *a = &w->acts;
+  const int B = w->cur_B, K = w->cur_K, N = K + 1, L = m->L, Nd = L + 1, P = m->P;
   const int C = c->enc_dim, CD = c->dec_dim;
 
-  /* loss -> pred: the mean is over all masked tokens of the batch */
-  int n_masked = 0;
-  for (size_t i = 0; i < (size_t)B * L; i++) n_masked += m->mask[i] != 0;
+  /* loss -> pred */
   for (int b = 0; b < B; b++) {
     float *dp = a->dpred + (size_t)b * Nd * P;
     memset(dp, 0, sizeof(float) * P); /* cls row */
     nn_masked_mse_forward_backward(dp + P, a->pred + ((size_t)b * Nd + 1) * P,
-                                   a->target + (size_t)b * L * P, m->mask + (size_t)b * L, L, P);
-    /* per-sample call normalised by this sample's count; rescale to the batch's */
+                                   a->target + (size_t)b * L * P, w->mask + (size_t)b * L, L, P);
+    /* that call normalised by this sample's count; rescale to the batch's */
     int nm = 0;
-    for (int t = 0; t < L; t++) nm += m->mask[(size_t)b * L + t] != 0;
+    for (int t = 0; t < L; t++) nm += w->mask[(size_t)b * L + t] != 0;
     if (nm && n_masked != nm) {
       float s = (float)nm / (float)n_masked;
       for (size_t i = 0; i < (size_t)L * P; i++) dp[P + i] *= s;
@@ -441,7 +445,7 @@ int mae_model_backward(MaeModel *m, MaeError *err) {
     float *de = a->d_dec_emb + (size_t)b * N * CD;
     memcpy(de, dx, sizeof(float) * CD);
     for (int t = 0; t < L; t++) {
-      int j = m->slot[(size_t)b * L + t];
+      int j = w->slot[(size_t)b * L + t];
       const float *src = dx + (size_t)(1 + t) * CD;
       if (j >= 0)
         memcpy(de + (size_t)(1 + j) * CD, src, sizeof(float) * CD);
@@ -467,5 +471,87 @@ int mae_model_backward(MaeModel *m, MaeError *err) {
   }
   nn_linear_backward(NULL, g->patch_w, g->patch_b, a->d_emb, a->vis_patches, p->patch_w, B * K, P,
                      C);
+}
+
+/* ---- model: the batch split over threads ---- */
+
+static int max_threads(void) {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int B, float *pred,
+                      double *loss, MaeError *err) {
+  const int L = m->L;
+  m->have_forward = 0;
+  if (B < 1) return mae_error_set(err, "mae_model: batch must be at least 1");
+  int K = 0, n_masked = 0;
+  for (int t = 0; t < L; t++) K += mask[t] == 0;
+  for (int b = 0; b < B; b++) {
+    int k = 0;
+    for (int t = 0; t < L; t++) k += mask[(size_t)b * L + t] == 0;
+    if (k != K)
+      return mae_error_set(err, "mae_model: sample %d has %d visible tokens, sample 0 has %d", b,
+                           k, K);
+    n_masked += L - k;
+  }
+  if (K < 1) return mae_error_set(err, "mae_model: every token is masked; keep at least one");
+  /* One share per thread when every thread gets a sample; the shares run
+   * single-threaded, so the whole step has a single synchronisation point. */
+  int parts = max_threads();
+  if (parts > B) parts = B;
+  if (parts > 64) parts = 64;
+  if (parts < 2) parts = 1;
+  if (ensure_workers(m, parts))
+    return mae_error_set(err, "mae_model: out of memory for %d workers", parts);
+  for (int i = 0; i <= parts; i++) m->part_start[i] = (int)((long)B * i / parts);
+  int failed = 0;
+  for (int i = 0; i < parts; i++)
+    failed |= work_ensure(m, &m->work[i], m->part_start[i + 1] - m->part_start[i], K);
+  if (failed)
+    return mae_error_set(err, "mae_model: out of memory for the activations of %d x %d tokens", B,
+                         K + 1);
+  double sse[64];
+  const size_t V = (size_t)mae_config_crop_voxels(&m->cfg), PL = (size_t)L * m->P;
+#pragma omp parallel for schedule(static, 1) num_threads(parts) if (parts > 1)
+  for (int i = 0; i < parts; i++) {
+    int b0 = m->part_start[i], nb = m->part_start[i + 1] - b0;
+    work_forward(m, &m->work[i], crops + b0 * V, mask + (size_t)b0 * L, nb, K,
+                 pred ? pred + b0 * PL : NULL, &sse[i]);
+  }
+  double total = 0.0;
+  for (int i = 0; i < parts; i++) total += sse[i];
+  if (loss) *loss = n_masked ? total / n_masked : 0.0;
+  m->n_parts = parts;
+  m->n_masked = n_masked;
+  m->have_forward = 1;
+  return 0;
+}
+
+int mae_model_backward(MaeModel *m, MaeError *err) {
+  if (!m->have_forward) return mae_error_set(err, "mae_model: backward without a forward");
+  const int parts = m->n_parts;
+#pragma omp parallel for schedule(static, 1) num_threads(parts) if (parts > 1)
+  for (int i = 0; i < parts; i++) {
+    if (i > 0) memset(m->work[i].grad_mem, 0, m->n_floats * sizeof(float));
+    work_backward(m, &m->work[i], m->n_masked);
+  }
+  if (parts > 1) {
+    /* sum the other workers' gradients into the model's, in worker order */
+    float *g = m->grad_mem;
+    const size_t n = m->n_floats;
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (size_t i0 = 0; i0 < n; i0 += 4096) {
+      size_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
+      for (int k = 1; k < parts; k++) {
+        const float *o = m->work[k].grad_mem;
+#pragma omp simd
+        for (size_t i = i0; i < i1; i++) g[i] += o[i];
+      }
+    }
+  }
   return 0;
 }
