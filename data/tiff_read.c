@@ -82,13 +82,13 @@ static int read_layout(TiffReader *r, int64_t page, int64_t pages, PageLayout *l
   char where[64];
   page_label(where, sizeof where, page, pages);
   memset(l, 0, sizeof *l);
-  uint16_t depth_samples = 1;
   uint32_t image_depth = 1, tile_depth = 1;
   if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &l->width) ||
       !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &l->height))
     return sm_error_set(err, "%s: %simage size missing", r->path, where);
   if (l->width == 0 || l->height == 0)
-    return sm_error_set(err, "%s: %sempty image (%u x %u)", r->path, where, l->width, l->height);
+    return sm_error_set(err, "%s: %sempty image (%u x %u, Y x X)", r->path, where, l->height,
+                        l->width);
   TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &l->samples);
   TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &l->bits);
   TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &l->sample_format);
@@ -97,7 +97,6 @@ static int read_layout(TiffReader *r, int64_t page, int64_t pages, PageLayout *l
   if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &l->photometric))
     l->photometric = PHOTOMETRIC_MINISBLACK;
   TIFFGetFieldDefaulted(tif, TIFFTAG_IMAGEDEPTH, &image_depth);
-  (void)depth_samples;
   if (image_depth > 1)
     return sm_error_set(err, "%s: %s3D (ImageDepth %u) TIFF pages are not supported",
                         r->path, where, image_depth);
@@ -423,7 +422,9 @@ static int64_t imagej_raw_images(TiffReader *r, const PageLayout *l, int64_t pag
   uint64_t page_bytes = (uint64_t)l->width * l->height * sm_dtype_size(l->dtype);
   struct stat st;
   if (fstat(TIFFFileno(r->tif), &st) != 0) return 1;
-  if (offsets[0] + page_bytes * (uint64_t)images > (uint64_t)st.st_size)
+  uint64_t stack_bytes;
+  if (__builtin_mul_overflow(page_bytes, (uint64_t)images, &stack_bytes) ||
+      offsets[0] + stack_bytes < stack_bytes || offsets[0] + stack_bytes > (uint64_t)st.st_size)
     return sm_error_set(err, "%s: ImageJ says %lld images, but the file ends after %lld", r->path,
                         (long long)images,
                         (long long)((st.st_size - (int64_t)offsets[0]) / (int64_t)page_bytes));
