@@ -45,8 +45,10 @@ typedef struct SmSegment {
 typedef struct SmLabelStore SmLabelStore;
 
 /* What an edit, undo or redo changed, for views and lists. lo/hi is the box
- * of changed voxels (inclusive-exclusive, (z, y, x); empty when only the
- * table changed) so a GL view re-uploads only that part. ids lists the
+ * where displayed ids changed (inclusive-exclusive, (z, y, x)): voxels
+ * written, or fragments re-mapped by a merge or its undo; empty when only
+ * table fields (name, colour, lock) changed. A GL view re-uploads only that
+ * part (voxels_changed says the box is not empty). ids lists the
  * segments whose record or voxels changed (deduplicated, may be truncated:
  * ids_truncated then says "refresh the whole list"). */
 typedef struct SmLabelChange {

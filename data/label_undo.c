@@ -159,6 +159,21 @@ static void apply_runs(SmLabelStore *s, const SmVoxelRun *runs, uint64_t n, bool
   }
 }
 
+/* A record change that moves fragments between segments (merge, unmerge)
+ * changes the displayed ids of their voxels without writing any: the views
+ * must re-upload that box too. */
+static void note_display_change(SmLabelStore *s, const SmSegment *before, const SmSegment *after) {
+  bool remaps = !before || !after || before->n_extra != after->n_extra;
+  if (!remaps) return;
+  const SmSegment *recs[2] = {before, after};
+  for (int k = 0; k < 2; k++) {
+    const SmSegment *r = recs[k];
+    if (!r || r->voxels == 0 || r->lo[0] >= r->hi[0]) continue;
+    int64_t lo[3] = {r->lo[0], r->lo[1], r->lo[2]}, hi[3] = {r->hi[0], r->hi[1], r->hi[2]};
+    sm_store_dirty(s, lo, hi);
+  }
+}
+
 int sm_delta_apply(SmLabelStore *s, const SmLabelDelta *d, bool forward, SmError *err) {
   for (size_t k = 0; k < d->n_ops; k++) {
     const SmDeltaOp *op = &d->ops[forward ? k : d->n_ops - 1 - k];
@@ -169,6 +184,7 @@ int sm_delta_apply(SmLabelStore *s, const SmLabelDelta *d, bool forward, SmError
       free(runs);
     } else {
       const SmSegment *rec = forward ? op->after : op->before;
+      note_display_change(s, op->before, op->after);
       if (sm_store_set_record(s, op->id, rec, true) != 0)
         return sm_error_set(err, "labels: out of memory for the segment table");
       s->table_changed = true;
@@ -304,6 +320,7 @@ int sm_label_edit_set_record(SmLabelStore *s, uint32_t id, const SmSegment *rec,
   op->id = id;
   op->before = before;
   op->after = after;
+  note_display_change(s, before, after);
   s->pending->bytes += segment_bytes(before) + segment_bytes(after);
   s->table_changed = true;
   sm_store_changed_id(s, id);

@@ -210,8 +210,14 @@ static void test_merge_delete_split(void) {
   TAP_OK(count_id(s, 2) == n1 + n2 && count_id(s, 1) == 0, "the display shows 2 everywhere");
   TAP_OK(memcmp(sm_label_store_fragments(s), before.fragments, before.n * 4) == 0,
          "a merge does not touch a voxel");
-  TAP_OK(heard.last.table_changed && !heard.last.voxels_changed,
-         "a merge notifies a table change without voxels... ");
+  TAP_OK(heard.last.table_changed && heard.last.voxels_changed && heard.last.lo[0] <= 0 &&
+             heard.last.hi[0] == 6 && heard.last.lo[2] <= 2 && heard.last.hi[2] >= 34,
+         "a merge reports a table change and the box whose displayed ids changed");
+  int calls = heard.calls;
+  sm_label_set_name(s, 2, "big", &err);
+  TAP_OK(heard.calls == calls + 1 && heard.last.table_changed && !heard.last.voxels_changed,
+         "a rename changes the table only");
+  sm_label_undo(s, &err);
   TAP_OK(sm_label_store_has_merges(s), "the map is in use");
   TAP_OK(lt_consistent(s), "table consistent after merge");
   /* Delete the merged segment: voxels of both fragments go to 0. */
