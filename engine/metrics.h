@@ -12,7 +12,8 @@
  *   precision = pairs / (sum_j p_j^2 - N)  (of the pairs the prediction
  *   joins, the share the truth joins too), recall = pairs / (sum_i t_i^2 - N),
  *   error = 1 - 2 precision recall / (precision + recall).
- *   Prediction label 0 is an ordinary segment, as in skimage. NOTE: skimage
+ *   Prediction label 0 is an ordinary segment, as in skimage. When no pair
+ *   agrees (pairs = 0) the error is 1 (skimage: 0/0 = NaN). NOTE: skimage
  *   0.19.3 returns (error, recall, precision) in our terms — its code divides
  *   by the truth pairs for what it calls precision (scikit-image issue
  *   #6485); the error is symmetric and identical. We follow the documented

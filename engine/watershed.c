@@ -273,6 +273,60 @@ int64_t ws_seeds_below_f32(uint32_t *seeds, const float *boundary, const int64_t
   return k;
 }
 
+/* Regional minima over "ordered" values (uint32, order-preserving, never 0):
+ * plateaus are the connected components of equal values; a plateau with a
+ * strictly lower neighbour anywhere is not a minimum. */
+static int64_t regional_minima(uint32_t *seeds, uint32_t *ordered, const int64_t dims[3],
+                               int connectivity, PpError *err) {
+  const int64_t n = dims[0] * dims[1] * dims[2];
+  int64_t k = cc_label_u32(seeds, ordered, dims, connectivity, err);
+  if (k < 0) return -1;
+  uint8_t *not_min = calloc((size_t)k + 1, 1);
+  if (!not_min) return pp_error_set(err, "watershed.c: out of memory");
+  Neighbours nb;
+  neighbours_init(&nb, dims, connectivity);
+  int64_t i = 0;
+  for (int64_t z = 0; z < dims[0]; z++)
+    for (int64_t y = 0; y < dims[1]; y++)
+      for (int64_t x = 0; x < dims[2]; x++, i++) {
+        if (not_min[seeds[i]]) continue;
+        for (int j = 0; j < nb.n; j++)
+          if (inside(&nb, j, z, y, x, dims) && ordered[i + nb.delta[j]] < ordered[i]) {
+            not_min[seeds[i]] = 1;
+            break;
+          }
+      }
+  for (int64_t v = 0; v < n; v++)
+    if (not_min[seeds[v]]) seeds[v] = 0;
+  free(not_min);
+  return cc_relabel_consecutive(seeds, (size_t)n, err);
+}
+
+int64_t ws_seeds_local_minima_u8(uint32_t *seeds, const uint8_t *boundary, const int64_t dims[3],
+                                 int connectivity, PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  uint32_t *ordered = malloc(n * sizeof *ordered);
+  if (!ordered) return pp_error_set(err, "watershed.c: out of memory");
+  for (size_t i = 0; i < n; i++) ordered[i] = (uint32_t)boundary[i] + 1;
+  int64_t k = regional_minima(seeds, ordered, dims, connectivity, err);
+  free(ordered);
+  return k;
+}
+
+int64_t ws_seeds_local_minima_f32(uint32_t *seeds, const float *boundary, const int64_t dims[3],
+                                  int connectivity, PpError *err) {
+  if (check_dims(dims, connectivity, err) != 0) return -1;
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  uint32_t *ordered = malloc(n * sizeof *ordered);
+  if (!ordered) return pp_error_set(err, "watershed.c: out of memory");
+  // float_order is never 0 for a number or infinity (NaN is made +inf).
+  for (size_t i = 0; i < n; i++) ordered[i] = float_order(boundary[i]);
+  int64_t k = regional_minima(seeds, ordered, dims, connectivity, err);
+  free(ordered);
+  return k;
+}
+
 /* Squared 1D Euclidean distance transform of a sampled function
  * (Felzenszwalb & Huttenlocher 2012): d[q] = min_p (q - p)^2 + f[p]. */
 static void edt_1d(float *d, const float *f, int64_t n, int64_t *v, float *zk) {

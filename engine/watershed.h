@@ -47,6 +47,17 @@ int64_t ws_seeds_below_f32(uint32_t *seeds,         // (nz, ny, nx)
                            const int64_t dims[3], float threshold, uint64_t min_size,
                            int connectivity, PpError *err);
 
+/* Seeds at the regional minima of the boundary map: every plateau (connected
+ * voxels of one value, given connectivity) without a lower neighbour becomes
+ * one seed, labelled 1..K in raster order. The classic watershed start; on
+ * raw maps it over-segments (fragments for agglomeration). Returns K or -1. */
+int64_t ws_seeds_local_minima_u8(uint32_t *seeds,          // (nz, ny, nx)
+                                 const uint8_t *boundary,  // (nz, ny, nx)
+                                 const int64_t dims[3], int connectivity, PpError *err);
+int64_t ws_seeds_local_minima_f32(uint32_t *seeds,         // (nz, ny, nx)
+                                  const float *boundary,   // (nz, ny, nx) NaN = +inf
+                                  const int64_t dims[3], int connectivity, PpError *err);
+
 /* Seeds at the centres of cells, for boundary maps whose low-boundary regions
  * touch each other: in each z slice, the 2D Euclidean distance of every voxel
  * with boundary < threshold to the nearest voxel at or above it, smoothed by a

@@ -109,6 +109,20 @@ static void test_seeds(void) {
   ws_seeded_f32(seeds, b, NULL, d, CC_CONN_PLANE4, &err);
   bool split = seeds[1 * 21 + 1] == 1 && seeds[9 * 21 + 9] == 1 && seeds[1 * 21 + 11] == 2 && seeds[9 * 21 + 19] == 2;
   TAP_OK(split, "watershed from them fills each cell with its seed");
+  // Regional minima: plateaus without a lower neighbour, one seed each.
+  const int64_t d1[3] = {1, 1, 7};
+  const uint8_t profile[7] = {3, 1, 1, 4, 2, 5, 0};
+  const float profile_f[7] = {3, 1, 1, 4, 2, 5, 0};
+  uint32_t minima[7], minima_f[7];
+  const uint32_t want_minima[7] = {0, 1, 1, 0, 2, 0, 3};
+  k = ws_seeds_local_minima_u8(minima, profile, d1, CC_CONN_FACES, &err);
+  ws_seeds_local_minima_f32(minima_f, profile_f, d1, CC_CONN_FACES, &err);
+  TAP_OK(k == 3 && same(minima, want_minima, 7) && same(minima_f, want_minima, 7),
+         "local minima of 3 1 1 4 2 5 0: the plateau 1 1, the 2 and the 0 (uint8 and float)");
+  const uint8_t shelf[4] = {2, 2, 2, 1};
+  const int64_t d4[3] = {1, 1, 4};
+  k = ws_seeds_local_minima_u8(minima, shelf, d4, CC_CONN_FACES, &err);
+  TAP_OK(k == 1 && minima[0] == 0 && minima[3] == 1, "a plateau with a lower neighbour at one end is no minimum");
   k = ws_seeds_below_f32(seeds, b, d, 0.5f, 82, CC_CONN_FACES, &err);
   TAP_OK(k == 0, "threshold seeds: cells of 81 voxels removed by min_size 82");
   k = ws_seeds_below_f32(seeds, b, d, 0.5f, 81, CC_CONN_FACES, &err);
