@@ -212,7 +212,9 @@ static void test_merge_delete_split(void) {
          "a merge does not touch a voxel");
   TAP_OK(heard.last.table_changed && heard.last.voxels_changed && heard.last.lo[0] <= 0 &&
              heard.last.hi[0] == 6 && heard.last.lo[2] <= 2 && heard.last.hi[2] >= 34,
-         "a merge reports a table change and the box whose displayed ids changed");
+         "a merge reports a table change and the box whose displayed ids changed (%lld..%lld, %lld..%lld, %lld..%lld)",
+         (long long)heard.last.lo[0], (long long)heard.last.hi[0], (long long)heard.last.lo[1],
+         (long long)heard.last.hi[1], (long long)heard.last.lo[2], (long long)heard.last.hi[2]);
   int calls = heard.calls;
   sm_label_set_name(s, 2, "big", &err);
   TAP_OK(heard.calls == calls + 1 && heard.last.table_changed && !heard.last.voxels_changed,
