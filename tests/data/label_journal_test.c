@@ -69,7 +69,7 @@ static void child_session(const char *journal, uint64_t seed, int fd) {
   _exit(0);
 }
 
-static void test_kill(const char *dir, uint64_t seed, uint32_t kill_after) {
+static void test_kill(const char *dir, uint64_t seed, uint32_t kill_after, unsigned delay_us) {
   char journal[4200];
   snprintf(journal, sizeof journal, "%s/kill-%llu.journal", dir, (unsigned long long)seed);
   int fds[2];
@@ -86,6 +86,7 @@ static void test_kill(const char *dir, uint64_t seed, uint32_t kill_after) {
   close(fds[1]);
   uint32_t reported = 0, v;
   while (reported < kill_after && read(fds[0], &v, sizeof v) == sizeof v && v != UINT32_MAX) reported = v;
+  usleep(delay_us); /* land anywhere: inside an edit, a write() or an fdatasync() */
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0);
@@ -329,7 +330,8 @@ int main(void) {
   if (!dir[0]) return tap_skip_all("no temporary directory");
   Rng rng;
   rng_seed(&rng, 2024);
-  for (uint64_t seed = 1; seed <= 4; seed++) test_kill(dir, seed, 3 + (uint32_t)rng_below(&rng, 120));
+  for (uint64_t seed = 1; seed <= 4; seed++)
+    test_kill(dir, seed, 3 + (uint32_t)rng_below(&rng, 120), (unsigned)rng_below(&rng, 4000));
   test_torn(dir);
   test_other_volume(dir);
   test_save_restart(dir);
