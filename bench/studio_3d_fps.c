@@ -213,6 +213,7 @@ tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   switch (b->phase) {
   case WAIT_FIRST:
     /* A couple of frames after the first render, everything has been uploaded. */
+    if (sm_volume_view_is_busy (view)) b->renders = 0;
     if (b->renders >= 2 && b->ticks > 4) {
       if (opt_screenshot) save_screenshot (b);
       if (opt_no_fps) {

@@ -16,6 +16,8 @@ const char *sm_volume_view_get_gl_error (SmVolumeView *self);
 /* TRUE once the GL programs are built (after realize). */
 gboolean sm_volume_view_is_gl_ready (SmVolumeView *self);
 
+/* TRUE while a volume or mask is being prepared or waits for its upload. */
+gboolean sm_volume_view_is_busy (SmVolumeView *self);
 /* Resolution scales of interactive and still frames, adapted to the march time. */
 void sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interactive, double *still);
 

@@ -52,6 +52,14 @@ static const float plane_colours[3][4] = {
 static const float box_colour[4] = { 0.75f, 0.75f, 0.75f, 0.8f };
 static const float background[3] = { 0.08f, 0.08f, 0.10f };
 
+/* A background job slot: one thread at a time, cancellable, and a generation
+ * so that results of stopped jobs are dropped. */
+typedef struct {
+  GThread *thread;
+  gint cancel;
+  guint generation;
+} Worker;
+
 struct _SmVolumeView {
   GtkGLArea parent_instance;
 
@@ -97,10 +105,9 @@ struct _SmVolumeView {
   int mask_lo[3], mask_hi[3];
   gboolean palette_dirty;
 
-  /* Worker converting a large volume. */
-  GThread *worker;
-  gint cancel;
-  guint generation;
+  /* Workers for large volumes: the image conversion and the label mask. */
+  Worker image_worker;
+  Worker mask_worker;
 
   /* GL state, valid between realize and unrealize. */
   char *gl_error;         /* why nothing can be drawn, shown in place */
@@ -150,29 +157,144 @@ max_texture_axis (SmVolumeView *self)
   return limit;
 }
 
+/* ------------------------------------------------------------ workers */
+
+/* Stops a running job; its late result is dropped by generation. Blocks only
+ * until the thread notices (jobs check once per slice). The job's completion
+ * callback is still queued: it frees the job and joins nothing. */
+static void
+worker_stop (Worker *w)
+{
+  w->generation++;
+  if (!w->thread) return;
+  g_atomic_int_set (&w->cancel, 1);
+  g_thread_join (w->thread);
+  w->thread = NULL;
+  g_atomic_int_set (&w->cancel, 0);
+}
+
+/* In a completion callback: TRUE when the job is still wanted (then its
+ * thread, which has finished, is joined). */
+static gboolean
+worker_finish (Worker *w, guint generation)
+{
+  if (generation != w->generation) return FALSE;
+  if (w->thread) {
+    g_thread_join (w->thread);
+    w->thread = NULL;
+  }
+  return TRUE;
+}
+
+static gboolean
+too_big_for_main_thread (const SmVolume *v)
+{
+  return (gsize) v->nz * v->ny * v->nx > SYNC_VOXEL_LIMIT;
+}
+
 /* ------------------------------------------------------------ label mask */
 
+typedef struct {
+  SmVolumeView *self;      /* referenced while the thread runs */
+  const SmVolume *labels;
+  int factor[3], shape[3];
+  guint32 *ids;
+  gsize n_ids;
+  guint generation;
+  guint8 *mask;
+  gboolean ok;
+} MaskJob;
+
+static void
+mask_job_free (MaskJob *job)
+{
+  g_free (job->ids);
+  g_free (job->mask);
+  g_free (job);
+}
+
+static void
+accept_mask (SmVolumeView *self, MaskJob *job)
+{
+  g_free (self->mask);
+  self->mask = g_steal_pointer (&job->mask);
+  self->mask_full_dirty = TRUE;
+  self->mask_box_dirty = FALSE;
+  invalidate (self);
+}
+
+static gboolean
+mask_done (gpointer data)
+{
+  MaskJob *job = data;
+  SmVolumeView *self = job->self;
+  if (worker_finish (&self->mask_worker, job->generation) && job->ok) accept_mask (self, job);
+  mask_job_free (job);
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+mask_thread (gpointer data)
+{
+  MaskJob *job = data;
+  const int lo[3] = { 0, 0, 0 };
+  job->ok = sm_volume_mask_build (job->labels, job->factor, job->shape, job->ids, job->n_ids, lo, job->shape,
+                                  &job->self->mask_worker.cancel, job->mask);
+  g_main_context_invoke (NULL, mask_done, job);
+  return NULL;
+}
+
+/* The mask of the selected segments at the texture's geometry: on the main
+ * thread for small label volumes, else on a worker (the old surfaces stay
+ * until the new ones arrive). */
 static void
 mask_rebuild (SmVolumeView *self)
 {
-  g_clear_pointer (&self->mask, g_free);
-  self->mask_box_dirty = FALSE;
-  self->mask_full_dirty = TRUE;
+  worker_stop (&self->mask_worker);
   const SmVolume *labels = self->labels;
-  if (!labels || !labels->data || self->n_ids == 0 || self->tex_shape[0] == 0) return;
-  if (self->volume && (labels->nz != self->volume->nz || labels->ny != self->volume->ny ||
-                       labels->nx != self->volume->nx)) {
+  gboolean wanted = labels && labels->data && self->n_ids > 0 && self->tex_shape[0] > 0;
+  if (wanted && self->volume && (labels->nz != self->volume->nz || labels->ny != self->volume->ny ||
+                                 labels->nx != self->volume->nx)) {
     g_warning ("sm-volume-view: labels %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
                " do not match the image's shape; surfaces not drawn",
                labels->nz, labels->ny, labels->nx);
-    return;
+    wanted = FALSE;
   }
   const gsize texels = (gsize) self->tex_shape[0] * self->tex_shape[1] * self->tex_shape[2];
-  self->mask = g_try_malloc (2 * texels);
-  if (!self->mask) return;
-  const int lo[3] = { 0, 0, 0 };
-  sm_volume_mask_build (labels, self->factor, self->tex_shape, self->ids, self->n_ids, lo,
-                        self->tex_shape, NULL, self->mask);
+  MaskJob *job = NULL;
+  if (wanted) {
+    job = g_new0 (MaskJob, 1);
+    job->self = self;
+    job->labels = labels;
+    memcpy (job->factor, self->factor, sizeof job->factor);
+    memcpy (job->shape, self->tex_shape, sizeof job->shape);
+    job->ids = g_memdup2 (self->ids, self->n_ids * sizeof *self->ids);
+    job->n_ids = self->n_ids;
+    job->generation = self->mask_worker.generation;
+    job->mask = g_try_malloc (2 * texels);
+    if (!job->mask) {
+      g_warning ("sm-volume-view: not enough memory for the label mask");
+      g_clear_pointer (&job, mask_job_free);
+    }
+  }
+  if (!job || !too_big_for_main_thread (labels)) {
+    g_clear_pointer (&self->mask, g_free);
+    self->mask_box_dirty = FALSE;
+    self->mask_full_dirty = TRUE;
+    if (job) {
+      job->ok = TRUE;
+      const int lo[3] = { 0, 0, 0 };
+      sm_volume_mask_build (labels, job->factor, job->shape, job->ids, job->n_ids, lo, job->shape, NULL, job->mask);
+      accept_mask (self, job);
+      mask_job_free (job);
+    }
+    invalidate (self);
+    return;
+  }
+  /* The job keeps the view alive until its result has been delivered. */
+  g_object_ref (self);
+  self->mask_worker.thread = g_thread_new ("sm-volume-mask", mask_thread, job);
 }
 
 /* Geometry for the labels alone (no image). */
@@ -191,7 +313,7 @@ plan_for_labels (SmVolumeView *self)
 /* -------------------------------------------------------- volume preparation */
 
 typedef struct {
-  SmVolumeView *self;      /* referenced while the worker runs */
+  SmVolumeView *self;      /* referenced while the thread runs */
   const SmVolume *volume;
   int factor[3];
   gboolean allow_unorm16;
@@ -223,13 +345,7 @@ prepare_done (gpointer data)
 {
   PrepareJob *job = data;
   SmVolumeView *self = job->self;
-  /* A stale job's thread was already joined by stop_worker. */
-  const gboolean current = job->generation == self->generation;
-  if (current && self->worker) {
-    g_thread_join (self->worker);
-    self->worker = NULL;
-  }
-  if (current && job->ok)
+  if (worker_finish (&self->image_worker, job->generation) && job->ok)
     accept_texture (self, &job->result);
   else
     sm_volume_texture_clear (&job->result);
@@ -242,41 +358,27 @@ static gpointer
 prepare_thread (gpointer data)
 {
   PrepareJob *job = data;
-  job->ok = sm_volume_texture_build (job->volume, job->factor, job->allow_unorm16, &job->self->cancel,
+  job->ok = sm_volume_texture_build (job->volume, job->factor, job->allow_unorm16, &job->self->image_worker.cancel,
                                      &job->result);
   g_main_context_invoke (NULL, prepare_done, job);
   return NULL;
-}
-
-/* Stops a running conversion; its late result is dropped by generation.
- * Blocks only until the worker notices (it checks once per slice). */
-static void
-stop_worker (SmVolumeView *self)
-{
-  self->generation++;
-  if (!self->worker) return;
-  g_atomic_int_set (&self->cancel, 1);
-  g_thread_join (self->worker);
-  self->worker = NULL;
-  g_atomic_int_set (&self->cancel, 0);
-  /* prepare_done is still queued: it frees the job and, with worker NULL,
-   * joins nothing. */
 }
 
 /* Needs max_3d, i.e. a realized context, for the plan; before that it waits. */
 static void
 prepare_volume (SmVolumeView *self)
 {
+  worker_stop (&self->image_worker);
   const SmVolume *v = self->volume;
   if (!v || !v->data || !self->gl_ready) return;
   PrepareJob *job = g_new0 (PrepareJob, 1);
   job->self = self;
   job->volume = v;
   job->allow_unorm16 = !self->use_es;
-  job->generation = self->generation;
+  job->generation = self->image_worker.generation;
   sm_volume_texture_plan (v->nz, v->ny, v->nx, max_texture_axis (self), TEXEL_BUDGET, job->factor);
   update_geometry (self, v);
-  if ((gsize) v->nz * v->ny * v->nx <= SYNC_VOXEL_LIMIT) {
+  if (!too_big_for_main_thread (v)) {
     job->ok = sm_volume_texture_build (v, job->factor, job->allow_unorm16, NULL, &job->result);
     if (job->ok)
       accept_texture (self, &job->result);
@@ -287,7 +389,7 @@ prepare_volume (SmVolumeView *self)
   }
   /* The job keeps the view alive until its result has been delivered. */
   g_object_ref (self);
-  self->worker = g_thread_new ("sm-volume-view", prepare_thread, job);
+  self->image_worker.thread = g_thread_new ("sm-volume-view", prepare_thread, job);
 }
 
 /* ------------------------------------------------------------------ GL */
@@ -431,7 +533,8 @@ sm_volume_view_realize (GtkWidget *widget)
   self->gl_ready = TRUE;
 
   /* Whatever was set before realize is (re)built now that limits are known. */
-  stop_worker (self);
+  worker_stop (&self->image_worker);
+  worker_stop (&self->mask_worker);
   if (self->volume) prepare_volume (self);
   else if (self->labels) {
     plan_for_labels (self);
@@ -472,7 +575,8 @@ sm_volume_view_unrealize (GtkWidget *widget)
   self->has_volume_tex = self->has_mask_tex = FALSE;
   self->gl_ready = FALSE;
   /* The textures are gone: a later realize converts the volume again. */
-  stop_worker (self);
+  worker_stop (&self->image_worker);
+  worker_stop (&self->mask_worker);
   sm_volume_texture_clear (&self->pending);
   self->pending_ready = FALSE;
   g_clear_pointer (&self->gl_error, g_free);
@@ -735,7 +839,9 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   upload_volume (self);
   upload_mask (self);
   upload_palette (self);
-  if (!self->has_volume_tex && !self->has_mask_tex) return TRUE;
+  /* While a large volume is being converted, the box alone shows where it will be. */
+  const gboolean have_march = self->has_volume_tex || self->has_mask_tex;
+  if (!have_march && !self->volume && !self->labels) return TRUE;
 
   GLint target_fb = 0;
   glGetIntegerv (GL_DRAW_FRAMEBUFFER_BINDING, &target_fb);
@@ -749,11 +855,11 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   /* March again only when something it depends on changed; cursor moves
    * reuse the cached image. */
   const gboolean fast = self->interacting;
-  const gboolean remarch = self->march_dirty || self->march_was_fast != fast || self->march_w != w ||
-                           self->march_h != h || !self->fbo;
+  const gboolean remarch = have_march && (self->march_dirty || self->march_was_fast != fast || self->march_w != w ||
+                           self->march_h != h || !self->fbo);
   const double res_scale = fast ? self->fast_scale : self->still_scale;
   const int rw = MAX (1, (int) lround (w * res_scale)), rh = MAX (1, (int) lround (h * res_scale));
-  gboolean cached = remarch ? ensure_fbo (self, rw, rh) : TRUE;
+  gboolean cached = !have_march ? FALSE : remarch ? ensure_fbo (self, rw, rh) : TRUE;
   if (remarch) {
     glBindFramebuffer (GL_FRAMEBUFFER, cached ? self->fbo : (GLuint) target_fb);
     glViewport (0, 0, cached ? rw : w, cached ? rh : h);
@@ -918,7 +1024,8 @@ static void
 sm_volume_view_dispose (GObject *object)
 {
   SmVolumeView *self = SM_VOLUME_VIEW (object);
-  stop_worker (self);
+  worker_stop (&self->image_worker);
+  worker_stop (&self->mask_worker);
   g_clear_handle_id (&self->settle_id, g_source_remove);
   G_OBJECT_CLASS (sm_volume_view_parent_class)->dispose (object);
 }
@@ -994,7 +1101,8 @@ void
 sm_volume_view_set_volume (SmVolumeView *self, const SmVolume *volume)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  stop_worker (self);
+  worker_stop (&self->image_worker);
+  worker_stop (&self->mask_worker);
   self->volume = volume;
   sm_volume_texture_clear (&self->pending);
   self->pending_ready = FALSE;
@@ -1088,9 +1196,9 @@ void
 sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gint64 hi[3])
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  if (!self->mask) {
+  if (!self->mask || self->mask_worker.thread) {
+    /* Nothing to patch yet, or a full build is running: (re)build it all. */
     mask_rebuild (self);
-    invalidate (self);
     return;
   }
   /* The edited voxels -> the texels whose boxes they touch. */
@@ -1160,4 +1268,11 @@ sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interactive, d
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   *interactive = self->fast_scale;
   *still = self->still_scale;
+}
+
+gboolean
+sm_volume_view_is_busy (SmVolumeView *self)
+{
+  g_return_val_if_fail (SM_IS_VOLUME_VIEW (self), FALSE);
+  return self->image_worker.thread || self->mask_worker.thread || self->pending_ready;
 }
