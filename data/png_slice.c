@@ -148,7 +148,10 @@ static int run(const char *path, SmSliceFormat *fmt, const SmSliceFormat *expect
   }
   int rc;
   if (setjmp(r->jump)) {
-    rc = sm_error_set(err, "%s: corrupt or truncated PNG: %s", path, r->message);
+    if (feof(r->file))
+      rc = sm_error_set(err, "%s: truncated PNG (the file ends early)", path);
+    else
+      rc = sm_error_set(err, "%s: corrupt PNG: %s", path, r->message);
   } else {
     rc = read_png(r, path, fmt, expect, dst, err);
   }

@@ -57,7 +57,10 @@ size_t sm_volume_bytes(const SmVolume *v);
 /* Shape, dtype and voxel size without reading the pixels (data = NULL). */
 int sm_volume_probe(const char *path, SmVolume *out, SmError *err);
 
-/* Reads the whole volume; costs about one copy of the data in memory. */
+/* Reads the whole volume; costs about one copy of the data in memory.
+ * Slice folders are decoded by several threads (SEMMAE_READ_THREADS, default
+ * the processors online, at most 8); progress still comes from the caller's
+ * thread, one call per slice or at most every 0.5 % within TIFF pages. */
 int sm_volume_read(const char *path, SmVolume *out, SmError *err);
 int sm_volume_read_ex(const char *path, const SmReadOptions *opts, SmVolume *out,
                       SmError *err);

@@ -510,6 +510,57 @@ static void test_png_variants(void) {
   free(png);
 }
 
+/* Slices are decoded by several threads: the result and the error must be
+ * those of a serial read (the first bad slice is named). */
+static void test_threaded_slices(void) {
+  char *folder = test_temp_dir("threads");
+  enum { W = 64, H = 48, N = 9 };
+  uint8_t pixels[W * H];
+  char name[64], path[4300];
+  for (int z = 0; z < N; z++) {
+    for (int i = 0; i < W * H; i++) pixels[i] = (uint8_t)(i * 31 + z * 7);
+    snprintf(name, sizeof name, "threads-%d.png", z);
+    const char *made = write_png(name, W, H, 8, PNG_COLOR_TYPE_GRAY, 0, pixels, W);
+    snprintf(path, sizeof path, "%s/%d.png", folder, z);
+    rename(made, path);
+  }
+  SmVolume serial, parallel;
+  SmError err = {{0}};
+  setenv("SEMMAE_READ_THREADS", "1", 1);
+  int rc1 = sm_volume_read(folder, &serial, &err);
+  setenv("SEMMAE_READ_THREADS", "4", 1);
+  int rc4 = sm_volume_read(folder, &parallel, &err);
+  TAP_OK(rc1 == 0 && rc4 == 0 && serial.nz == N &&
+             memcmp(serial.data, parallel.data, sm_volume_bytes(&serial)) == 0,
+         "4 reader threads give the serial result");
+  if (rc1 == 0) sm_volume_free(&serial);
+  if (rc4 == 0) sm_volume_free(&parallel);
+
+  /* Cut the pixel data of slices 3 and 6: headers still probe fine. */
+  for (int z = 3; z < N; z += 3) {
+    snprintf(path, sizeof path, "%s/%d.png", folder, z);
+    size_t size = 0;
+    unsigned char *bytes = test_read_file(path, &size);
+    test_write_file(path, bytes, size - 40);
+    free(bytes);
+  }
+  snprintf(path, sizeof path, "%s/3.png", folder);
+  bool named = true;
+  for (int round = 0; round < 5; round++) {
+    SmVolume v;
+    if (sm_volume_read(folder, &v, &err) == 0) {
+      sm_volume_free(&v);
+      named = false;
+    } else {
+      named = named && test_is_clean_error(err.message, path);
+    }
+  }
+  TAP_OK(named, "with 4 threads the first bad slice is named: %s", err.message);
+  unsetenv("SEMMAE_READ_THREADS");
+  test_remove_dir(folder);
+  free(folder);
+}
+
 static void test_natural_compare(void) {
   const char *ordered[] = {"a", "a1", "a2", "a02x", "a2x", "a10", "a010b", "b", "slice9.png",
                            "slice10.png", "slice100.png", "z"};
@@ -545,6 +596,7 @@ int main(void) {
   test_imagej_raw_stack();
   test_slice_folders();
   test_png_variants();
+  test_threaded_slices();
   test_remove_dir(dir);
   free(dir);
   return tap_done();
