@@ -99,7 +99,8 @@ sm_volume_camera_matrices (const SmVolumeCamera *cam, const double half_extent[3
   const double pan = sqrt (cam->target[0] * cam->target[0] + cam->target[1] * cam->target[1] +
                            cam->target[2] * cam->target[2]);
   const double znear = fmax (dist - radius - pan, dist * 0.01) * 0.9, zfar = dist + radius + pan + 1e-6;
-  const double f = 1.0 / tan (FOV_Y / 2) * cam->zoom;
+  /* In a tall viewport the horizontal field is the narrower one: fit to it. */
+  const double f = 1.0 / tan (FOV_Y / 2) * cam->zoom * fmin (1.0, aspect);
   const double proj[16] = { f / aspect, 0, 0, 0, 0, f, 0, 0, 0, 0, (zfar + znear) / (znear - zfar), -1,
                             0, 0, 2 * zfar * znear / (znear - zfar), 0 };
   mat4_mul (view, model, m);
@@ -124,10 +125,12 @@ sm_volume_camera_orbit (SmVolumeCamera *cam, double dx, double dy)
 
 void
 sm_volume_camera_pan (SmVolumeCamera *cam, const double half_extent[3], double dx, double dy,
-                      double height_px)
+                      double width_px, double height_px)
 {
-  /* World length of one pixel at the target's depth. */
-  const double per_pixel = 2 * distance_of (half_extent) * tan (FOV_Y / 2) / cam->zoom / fmax (height_px, 1);
+  /* World length of one pixel at the target's depth (see the projection's fit). */
+  const double aspect = fmax (width_px, 1) / fmax (height_px, 1);
+  const double per_pixel = 2 * distance_of (half_extent) * tan (FOV_Y / 2) / (cam->zoom * fmin (1.0, aspect)) /
+                           fmax (height_px, 1);
   double rot[16];
   rotation (cam, rot);
   /* Rows 0 and 1 of the rotation are the eye's right and up in world space. */

@@ -17,8 +17,8 @@ void sm_volume_camera_reset (SmVolumeCamera *cam);
 void sm_volume_camera_matrices (const SmVolumeCamera *cam, const double half_extent[3], double aspect,
                                 float mvp[16], float inv_mvp[16]);
 
-/* Mouse motion in pixels (dx right, dy down) of a viewport height_px high. */
+/* Mouse motion in pixels (dx right, dy down) in a viewport of width_px x height_px. */
 void sm_volume_camera_orbit (SmVolumeCamera *cam, double dx, double dy);
 void sm_volume_camera_pan (SmVolumeCamera *cam, const double half_extent[3], double dx, double dy,
-                           double height_px);
+                           double width_px, double height_px);
 void sm_volume_camera_zoom (SmVolumeCamera *cam, double factor);

@@ -974,6 +974,7 @@ drag_begin (GtkGestureDrag *gesture, double x, double y, SmVolumeView *self)
   const guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
   const GdkModifierType mods = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture));
   self->panning = button == GDK_BUTTON_MIDDLE || (mods & GDK_SHIFT_MASK);
+  gtk_widget_grab_focus (GTK_WIDGET (self));
   self->drag_last[0] = self->drag_last[1] = 0;
   set_interacting (self, TRUE);
 }
@@ -985,7 +986,7 @@ drag_update (GtkGestureDrag *gesture, double dx, double dy, SmVolumeView *self)
   self->drag_last[0] = dx;
   self->drag_last[1] = dy;
   if (self->panning)
-    sm_volume_camera_pan (&self->camera, self->half_extent, ddx, ddy,
+    sm_volume_camera_pan (&self->camera, self->half_extent, ddx, ddy, gtk_widget_get_width (GTK_WIDGET (self)),
                           gtk_widget_get_height (GTK_WIDGET (self)));
   else
     sm_volume_camera_orbit (&self->camera, ddx, ddy);
@@ -1014,6 +1015,34 @@ scrolled (GtkEventControllerScroll *controller, double dx, double dy, SmVolumeVi
   set_interacting (self, TRUE);
   g_clear_handle_id (&self->settle_id, g_source_remove);
   self->settle_id = g_timeout_add (200, settle, self);
+  invalidate (self);
+  return TRUE;
+}
+
+/* Keyboard, when the view has focus: Home resets the camera, +/- zoom, the
+ * arrows orbit (so the view is usable without a mouse). */
+static gboolean
+key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode, GdkModifierType state,
+             SmVolumeView *self)
+{
+  const double orbit_px = 15.0; /* about 9 degrees */
+  switch (keyval) {
+  case GDK_KEY_Home: case GDK_KEY_KP_Home:
+    sm_volume_view_reset_camera (self);
+    return TRUE;
+  case GDK_KEY_plus: case GDK_KEY_equal: case GDK_KEY_KP_Add:
+    sm_volume_camera_zoom (&self->camera, 1.25);
+    break;
+  case GDK_KEY_minus: case GDK_KEY_KP_Subtract:
+    sm_volume_camera_zoom (&self->camera, 0.8);
+    break;
+  case GDK_KEY_Left: sm_volume_camera_orbit (&self->camera, -orbit_px, 0); break;
+  case GDK_KEY_Right: sm_volume_camera_orbit (&self->camera, orbit_px, 0); break;
+  case GDK_KEY_Up: sm_volume_camera_orbit (&self->camera, 0, -orbit_px); break;
+  case GDK_KEY_Down: sm_volume_camera_orbit (&self->camera, 0, orbit_px); break;
+  default:
+    return FALSE;
+  }
   invalidate (self);
   return TRUE;
 }
@@ -1087,6 +1116,11 @@ sm_volume_view_init (SmVolumeView *self)
   GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
   g_signal_connect (scroll, "scroll", G_CALLBACK (scrolled), self);
   gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
+  GtkEventController *keys = gtk_event_controller_key_new ();
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
 }
 
 /* ------------------------------------------------------------- API */

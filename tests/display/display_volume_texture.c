@@ -1,10 +1,13 @@
-/* The 3D view's CPU-side uploads (app/studio/sm-volume-texture.c): the
- * downsampling plan respects the limits, the box filter averages, texel
- * conversion keeps values, and the label mask pools with "any". No display
- * needed. */
+/* The 3D view's CPU-side helpers: uploads (app/studio/sm-volume-texture.c:
+ * the downsampling plan respects the limits, the box filter averages, texel
+ * conversion keeps values, the label mask pools with "any") and the orbit
+ * camera (sm-volume-camera.c: the default view shows the whole box, the
+ * inverse is an inverse, zoom/orbit/pan move the picture the right way).
+ * No display needed. */
 #include <math.h>
 #include <string.h>
 
+#include "app/studio/sm-volume-camera.h"
 #include "app/studio/sm-volume-texture.h"
 #include "tap.h"
 
@@ -111,9 +114,99 @@ test_mask (void)
   TAP_OK (in_range, "segment colours are stable and bright (%.2f %.2f %.2f)", a[0], a[1], a[2]);
 }
 
+/* Box-space point -> NDC through mvp; returns w. */
+static float
+project (const float mvp[16], const double p[3], double ndc[2])
+{
+  float c[4];
+  for (int r = 0; r < 4; r++)
+    c[r] = mvp[0 * 4 + r] * (float) p[0] + mvp[1 * 4 + r] * (float) p[1] + mvp[2 * 4 + r] * (float) p[2] + mvp[12 + r];
+  ndc[0] = c[0] / c[3];
+  ndc[1] = c[1] / c[3];
+  return c[3];
+}
+
+/* Largest |ndc| over the box's corners, or 99 when one is behind the eye. */
+static double
+corner_extent (const float mvp[16], const double h[3])
+{
+  double extent = 0;
+  for (int k = 0; k < 8; k++) {
+    const double p[3] = { (k & 1) ? h[0] : -h[0], (k & 2) ? h[1] : -h[1], (k & 4) ? h[2] : -h[2] };
+    double ndc[2];
+    if (project (mvp, p, ndc) <= 0) return 99;
+    extent = MAX (extent, MAX (fabs (ndc[0]), fabs (ndc[1])));
+  }
+  return extent;
+}
+
+static void
+test_camera (void)
+{
+  const double shapes[3][3] = { { 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.05 }, { 0.1, 0.5, 0.2 } };
+  const double aspects[2] = { 4.0 / 3.0, 0.6 };
+  SmVolumeCamera cam;
+  float mvp[16], inv[16];
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 2; j++) {
+      sm_volume_camera_reset (&cam);
+      sm_volume_camera_matrices (&cam, shapes[i], aspects[j], mvp, inv);
+      const double e = corner_extent (mvp, shapes[i]);
+      TAP_OK (e < 1.0 && e > 0.3, "default view shows box %d whole at aspect %.2f (corners within %.2f)", i, aspects[j], e);
+    }
+
+  /* inv * mvp = identity. */
+  sm_volume_camera_reset (&cam);
+  sm_volume_camera_orbit (&cam, 37, -12);
+  sm_volume_camera_matrices (&cam, shapes[2], 1.5, mvp, inv);
+  double worst = 0;
+  for (int r = 0; r < 4; r++)
+    for (int c = 0; c < 4; c++) {
+      double sum = 0;
+      for (int k = 0; k < 4; k++) sum += (double) inv[k * 4 + r] * mvp[c * 4 + k];
+      worst = MAX (worst, fabs (sum - (r == c)));
+    }
+  TAP_OK (worst < 1e-4, "inv_mvp inverts mvp (max error %.1e)", worst);
+
+  /* Zoom 2: the picture doubles about the centre. */
+  sm_volume_camera_reset (&cam);
+  sm_volume_camera_matrices (&cam, shapes[0], 1.0, mvp, inv);
+  const double e1 = corner_extent (mvp, shapes[0]);
+  sm_volume_camera_zoom (&cam, 2.0);
+  sm_volume_camera_matrices (&cam, shapes[0], 1.0, mvp, inv);
+  const double e2 = corner_extent (mvp, shapes[0]);
+  TAP_OK (fabs (e2 / e1 - 2.0) < 1e-3, "zoom 2 doubles the picture (%.3f -> %.3f)", e1, e2);
+
+  /* Pan: dragging right moves the box's centre right, dragging down moves it down. */
+  sm_volume_camera_reset (&cam);
+  sm_volume_camera_pan (&cam, shapes[0], 50, 0, 500, 500);
+  sm_volume_camera_matrices (&cam, shapes[0], 1.0, mvp, inv);
+  const double centre[3] = { 0, 0, 0 };
+  double ndc[2];
+  project (mvp, centre, ndc);
+  TAP_OK (ndc[0] > 0.1 && fabs (ndc[1]) < 1e-6, "pan right moves the centre right (ndc %.3f, %.3f)", ndc[0], ndc[1]);
+  sm_volume_camera_reset (&cam);
+  sm_volume_camera_pan (&cam, shapes[0], 0, 50, 500, 500);
+  sm_volume_camera_matrices (&cam, shapes[0], 1.0, mvp, inv);
+  project (mvp, centre, ndc);
+  TAP_OK (ndc[1] < -0.1 && fabs (ndc[0]) < 1e-6, "pan down moves the centre down (ndc y %.3f)", ndc[1]);
+
+  /* Orbit: dragging right turns the front (z = 0 face, box -z) to the right. */
+  sm_volume_camera_reset (&cam);
+  cam.yaw = cam.pitch = 0;
+  const double front[3] = { 0, 0, -0.5 };
+  sm_volume_camera_orbit (&cam, 30, 0);
+  sm_volume_camera_matrices (&cam, shapes[0], 1.0, mvp, inv);
+  project (mvp, front, ndc);
+  TAP_OK (ndc[0] > 0.05, "orbit right turns the front face right (ndc x %.3f)", ndc[0]);
+  for (int k = 0; k < 100; k++) sm_volume_camera_orbit (&cam, 0, 50);
+  TAP_OK (cam.pitch < M_PI / 2 && cam.pitch > 1.5, "pitch stops short of the pole (%.3f rad)", cam.pitch);
+}
+
 int
 main (void)
 {
+  test_camera ();
   test_plan ();
   test_box_filter ();
   test_mask ();
