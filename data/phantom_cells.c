@@ -70,10 +70,10 @@ void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const
   *out = n;
 }
 
-void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, float *upright) {
+void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, float *tilt) {
   if (n->t2 == UINT32_MAX) {
     *in_plane = *in_3d = FLT_MAX;
-    *upright = 1.0f;
+    *tilt = 0.0f;
     return;
   }
   /* g = v2 - v1 vanishes on the boundary and grows with slope |grad g|, so
@@ -88,7 +88,7 @@ void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, flo
   float dxy = gxy > 0.33f * d3 ? gxy : 0.33f * d3;
   *in_plane = g / dxy;
   *in_3d = g / d3;
-  *upright = dxy / d3;
+  *tilt = fabsf(gz) / d3;
 }
 
 size_t ph_cull_segments(const PhScene *s, const float lo[3], const float hi[3], const uint32_t *in,
@@ -178,16 +178,22 @@ void ph_warp_point(const PhScene *s, const float p[3], float q[3], float *thickn
   *thickness = f[3];
 }
 
+/* Lists are padded to a multiple of this with far-away dummies, so that the
+ * distance loop runs in whole vectors (short lists would otherwise fall to
+ * the scalar remainder loop). */
+enum { SIMD_PAD = 8 };
+static const float PAD_FAR = 1e15f; /* a dummy's value is about this */
+
 int ph_segment_arrays_init(PhSegmentArrays *sa, size_t capacity) {
   memset(sa, 0, sizeof *sa);
   float **fields[] = {&sa->az, &sa->ay, &sa->ax, &sa->bz, &sa->by, &sa->bx,
                       &sa->inv_len2, &sa->ra, &sa->dr, &sa->wa, &sa->dw, &sa->value};
   int ok = 1;
   for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
-    *fields[f] = malloc((capacity + 1) * sizeof(float));
+    *fields[f] = malloc((capacity + SIMD_PAD) * sizeof(float));
     if (!*fields[f]) ok = 0;
   }
-  sa->tube = malloc((capacity + 1) * sizeof(uint32_t));
+  sa->tube = malloc((capacity + SIMD_PAD) * sizeof(uint32_t));
   if (!sa->tube) ok = 0;
   if (!ok) ph_segment_arrays_free(sa);
   return ok ? 0 : -1;
@@ -202,7 +208,16 @@ void ph_segment_arrays_free(PhSegmentArrays *sa) {
 }
 
 void ph_segment_arrays_load(PhSegmentArrays *sa, const PhScene *s, const uint32_t *idx, size_t n) {
-  sa->n = n;
+  size_t padded = (n + SIMD_PAD - 1) / SIMD_PAD * SIMD_PAD;
+  for (size_t j = n; j < padded; j++) {
+    sa->az[j] = sa->ay[j] = sa->ax[j] = PAD_FAR;
+    sa->bz[j] = sa->by[j] = sa->bx[j] = 0.0f;
+    sa->inv_len2[j] = 0.0f;
+    sa->ra[j] = sa->dr[j] = sa->dw[j] = 0.0f;
+    sa->wa[j] = 1.0f;
+    sa->tube[j] = UINT32_MAX - 1;
+  }
+  sa->n = padded;
   for (size_t j = 0; j < n; j++) {
     const PhSegment *g = &s->seg[idx[j]];
     sa->az[j] = g->a[0];
@@ -242,30 +257,39 @@ void ph_nearest_query_arrays(PhSegmentArrays *sa, const float p[3], float near_l
   const float *restrict inv = sa->inv_len2, *restrict ra = sa->ra, *restrict dr = sa->dr;
   const float *restrict wa = sa->wa, *restrict dw = sa->dw;
   float *restrict value = sa->value;
-#pragma omp simd
+#pragma omp simd simdlen(SIMD_PAD)
   for (size_t j = 0; j < n; j++) {
     float apz = pz - az[j], apy = py - ay[j], apx = px - ax[j];
     float t = (apz * bz[j] + apy * by[j] + apx * bx[j]) * inv[j];
-    t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+    t = ph_minf(ph_maxf(t, 0.0f), 1.0f);
     float dz = apz - t * bz[j], dy = apy - t * by[j], dx = apx - t * bx[j];
     float dist = sqrtf(dz * dz + dy * dy + dx * dx);
     value[j] = (dist - (ra[j] + t * dr[j])) * (wa[j] + t * dw[j]);
   }
-  /* The two best distinct tubes, then their directions. */
-  uint32_t t1 = UINT32_MAX, t2 = UINT32_MAX;
-  float v1 = FLT_MAX, v2 = FLT_MAX;
-  size_t j1 = 0, j2 = 0;
+  /* The two best distinct tubes, by two vectorised minimum passes (exact,
+   * so independent of the order of evaluation), then their directions. */
+  if (n == 0) {
+    ph_nearest_init(out);
+    return;
+  }
+  const uint32_t *restrict tube = sa->tube;
+  float v1 = FLT_MAX;
+#pragma omp simd simdlen(SIMD_PAD) reduction(min : v1)
+  for (size_t j = 0; j < n; j++) v1 = value[j] < v1 ? value[j] : v1;
+  size_t j1 = 0;
+  while (value[j1] != v1) j1++;
+  uint32_t t1 = tube[j1];
+  float v2 = FLT_MAX;
+#pragma omp simd simdlen(SIMD_PAD) reduction(min : v2)
   for (size_t j = 0; j < n; j++) {
-    float v = value[j];
-    uint32_t tube = sa->tube[j];
-    if (tube == t1) {
-      if (v < v1) v1 = v, j1 = j;
-    } else if (v < v1) {
-      t2 = t1, v2 = v1, j2 = j1;
-      t1 = tube, v1 = v, j1 = j;
-    } else if (v < v2) {
-      t2 = tube, v2 = v, j2 = j;
-    }
+    float v = tube[j] != t1 ? value[j] : FLT_MAX;
+    v2 = v < v2 ? v : v2;
+  }
+  uint32_t t2 = UINT32_MAX;
+  size_t j2 = 0;
+  if (v2 < 0.5f * PAD_FAR) {
+    while (tube[j2] == t1 || value[j2] != v2) j2++;
+    t2 = tube[j2];
   }
   out->t1 = t1;
   out->t2 = t2;

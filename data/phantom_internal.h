@@ -120,9 +120,8 @@ void ph_nearest_query(const PhScene *s, const uint32_t *idx, size_t n_idx, const
 /* Distance from the point to the boundary between its two nearest cells:
  * *in_plane as seen in an xy section (wider where the boundary is oblique to
  * the section, capped), *in_3d in space; huge when there is no second cell.
- * *upright is 1 for a boundary across the section, down to 0.33 for one
- * lying along it (the in-plane widening is 1 / upright). */
-void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, float *upright);
+ * *tilt is |n_z| of the boundary's normal: 0 across the section, 1 along it. */
+void ph_boundary_distance(const PhNearest *n, float *in_plane, float *in_3d, float *tilt);
 /* Indices of the segments that can be the nearest or second-nearest tube of
  * some point of the box [lo, hi] (physical), chosen from in[0..n_in) (all
  * segments when in is NULL). Returns how many were written to out (room for

@@ -103,30 +103,38 @@ static void gaussian_kernel(float sigma, float *k, int radius) {
   for (int i = 0; i <= 2 * radius; i++) k[i] /= sum;
 }
 
-/* Separable blur with clamped edges; tmp holds ny*nx floats. */
+/* Separable blur with clamped edges; tmp holds ny*nx floats. Rows are
+ * blurred with a fast path away from the edges, columns a whole row at a
+ * time so that the inner loop runs along x and vectorises. */
 static void blur_slice(float *img, float *tmp, int64_t ny, int64_t nx, const float *k, int radius) {
   for (int64_t y = 0; y < ny; y++) {
     const float *row = img + y * nx;
+    float *out = tmp + y * nx;
     for (int64_t x = 0; x < nx; x++) {
       float acc = 0.0f;
-      for (int j = -radius; j <= radius; j++) {
-        int64_t xx = x + j;
-        xx = xx < 0 ? 0 : xx >= nx ? nx - 1 : xx;
-        acc += k[j + radius] * row[xx];
+      if (x >= radius && x + radius < nx) {
+        for (int j = -radius; j <= radius; j++) acc += k[j + radius] * row[x + j];
+      } else {
+        for (int j = -radius; j <= radius; j++) {
+          int64_t xx = x + j;
+          xx = xx < 0 ? 0 : xx >= nx ? nx - 1 : xx;
+          acc += k[j + radius] * row[xx];
+        }
       }
-      tmp[y * nx + x] = acc;
+      out[x] = acc;
     }
   }
-  for (int64_t y = 0; y < ny; y++)
-    for (int64_t x = 0; x < nx; x++) {
-      float acc = 0.0f;
-      for (int j = -radius; j <= radius; j++) {
-        int64_t yy = y + j;
-        yy = yy < 0 ? 0 : yy >= ny ? ny - 1 : yy;
-        acc += k[j + radius] * tmp[yy * nx + x];
-      }
-      img[y * nx + x] = acc;
+  for (int64_t y = 0; y < ny; y++) {
+    float *restrict out = img + y * nx;
+    for (int64_t x = 0; x < nx; x++) out[x] = 0.0f;
+    for (int j = -radius; j <= radius; j++) {
+      int64_t yy = y + j;
+      yy = yy < 0 ? 0 : yy >= ny ? ny - 1 : yy;
+      const float *restrict src = tmp + yy * nx;
+      const float kj = k[j + radius];
+      for (int64_t x = 0; x < nx; x++) out[x] += kj * src[x];
     }
+  }
 }
 
 int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
@@ -163,7 +171,7 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
        * mottled cytoplasm, fine grain, and dark specks. */
       float z_phys = (float)z * s->anisotropy;
       add_mottle(&texture, 1, z_phys, img, ny, nx, 2.5f * mottle_cell, 0.035f, grid);
-      add_mottle(&texture, 2, z_phys, img, ny, nx, mottle_cell, 0.06f, grid);
+      add_mottle(&texture, 2, z_phys, img, ny, nx, mottle_cell, 0.07f, grid);
       add_mottle(&texture, 3, z_phys, img, ny, nx, 0.5f * mottle_cell, 0.06f, grid);
       for (size_t i = 0; i < n; i++) img[i] += 0.08f * fast_normal(&r);
       add_specks(&texture, z, nz, s->anisotropy, img, ny, nx, 1.0f / 60.0f);
@@ -175,8 +183,10 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
       uint8_t *o = out + (size_t)z * n;
       for (size_t i = 0; i < n; i++) {
         float v = img[i] * gain + offset;
-        float shot = sqrtf(v > 0.0f ? v : 0.0f);
-        v += noise * (0.025f * fast_normal(&r) + 0.05f * shot * fast_normal(&r));
+        /* Read noise (sd 0.025) and shot noise (variance 0.0025 * signal)
+         * are independent: one normal with the summed variance. */
+        float var = 0.000625f + 0.0025f * (v > 0.0f ? v : 0.0f);
+        v += noise * sqrtf(var) * fast_normal(&r);
         float q = v * 255.0f + 0.5f;
         o[i] = (uint8_t)(q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q);
       }

@@ -173,7 +173,7 @@ static int build_tubes(PhScene *s, Rng *r) {
       prev_r = ri;
     }
     /* Grey level of the cell: neurites differ a little in density. */
-    bright[tube] = 0.70f + 0.045f * clampf(rng_normal(r), -2.5f, 2.5f);
+    bright[tube] = 0.66f + 0.045f * clampf(rng_normal(r), -2.5f, 2.5f);
     tube++;
   }
   first[tube] = (uint32_t)s->n_seg;
@@ -223,8 +223,8 @@ static float room_at(const PhScene *s, const PlacementCheck *pc, const float p[3
   ph_warp_point(s, p, q, &thickness);
   ph_nearest_query(s, pc->buf, pc->n, q, &near);
   if (near.t1 != tube) return -1.0f;
-  float d_plane, d3, upright;
-  ph_boundary_distance(&near, &d_plane, &d3, &upright);
+  float d_plane, d3, tilt;
+  ph_boundary_distance(&near, &d_plane, &d3, &tilt);
   return d3;
 }
 
@@ -318,7 +318,7 @@ static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t v
     }
     m->inv_len2 = len2 > 1e-12f ? 1.0f / len2 : 0.0f;
     m->radius = radius;
-    m->crista_period = uniform(r, 4.5f, 7.0f) * sc;
+    m->crista_period = uniform(r, 5.5f, 8.0f) * sc;
     m->crista_phase = uniform(r, 0.0f, 2.0f * PI_F);
     m->crista_tilt = uniform(r, -0.6f, 0.6f);
     m->tube = g->tube;
