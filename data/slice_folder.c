@@ -4,15 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "parallel_items.h"
 #include "volume_io.h"
 
 typedef struct SliceList {
@@ -183,10 +181,8 @@ int sm_slices_probe(const char *path, bool is_glob, SmVolume *out, SmSourceInfo 
   return rc;
 }
 
-/* Reading the slices: independent files, so several threads decode them
- * into their own z-planes. Slices are handed out in order; the first failing
- * slice (lowest index) gives the error, as in a serial read. The calling
- * thread only waits and reports progress, so progress always comes from it. */
+/* Reading the slices: independent files, decoded on several threads into
+ * their own z-planes (parallel_items.h). */
 typedef struct SliceJob {
   const SliceList *list;
   const SmSliceFormat *format;
@@ -194,15 +190,11 @@ typedef struct SliceJob {
   size_t slice_bytes;
   const SmReadOptions *opts;
   const char *path;
-  pthread_mutex_t lock;
-  pthread_cond_t progressed;
-  size_t next, done, running;
-  size_t failed_index; /* SIZE_MAX while none failed */
-  SmError error;
 } SliceJob;
 
-static int read_one(SliceJob *job, size_t i, SmError *err) {
-  if (sm_read_cancelled(job->opts)) return sm_error_set(err, "%s: cancelled", job->path);
+static int read_one(void *ctx, size_t i, void **state, SmError *err) {
+  (void)state;
+  SliceJob *job = ctx;
   SmReadOptions cancel_only = {.cancel = job->opts ? job->opts->cancel : NULL};
   uint8_t *dst = job->data + i * job->slice_bytes;
   const char *slice = job->list->paths[i];
@@ -210,84 +202,6 @@ static int read_one(SliceJob *job, size_t i, SmError *err) {
   if (kind == SM_FILE_TIFF) return sm_tiff_read_slice(slice, job->format, dst, &cancel_only, err);
   if (kind == SM_FILE_PNG) return sm_png_read_slice(slice, job->format, dst, err);
   return kind == SM_FILE_ERROR ? -1 : sm_error_set(err, "%s: not a TIFF or PNG file", slice);
-}
-
-/* Takes slices until none are left or one failed. */
-static void *slice_worker(void *arg) {
-  SliceJob *job = arg;
-  SmError err;
-  pthread_mutex_lock(&job->lock);
-  while (job->failed_index == SIZE_MAX && job->next < job->list->count) {
-    size_t i = job->next++;
-    pthread_mutex_unlock(&job->lock);
-    int rc = read_one(job, i, &err);
-    pthread_mutex_lock(&job->lock);
-    if (rc != 0 && i < job->failed_index) {
-      job->failed_index = i;
-      job->error = err;
-    }
-    if (rc == 0) job->done++;
-    pthread_cond_signal(&job->progressed);
-  }
-  job->running--;
-  pthread_cond_signal(&job->progressed);
-  pthread_mutex_unlock(&job->lock);
-  return NULL;
-}
-
-/* SEMMAE_READ_THREADS, else the processors online, at most 8. */
-static size_t reader_threads(size_t slices) {
-  const char *s = getenv("SEMMAE_READ_THREADS");
-  long n = s && *s ? strtol(s, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  if (n > 8) n = 8;
-  return (size_t)n < slices ? (size_t)n : slices;
-}
-
-static int read_all(SliceJob *job, SmError *err) {
-  size_t count = job->list->count, threads = reader_threads(count);
-  pthread_t ids[8];
-  job->failed_index = SIZE_MAX;
-  pthread_mutex_init(&job->lock, NULL);
-  pthread_cond_init(&job->progressed, NULL);
-  pthread_mutex_lock(&job->lock);
-  for (size_t t = 0; t < threads; t++) {
-    if (pthread_create(&ids[job->running], NULL, slice_worker, job) != 0) break;
-    job->running++;
-  }
-  pthread_mutex_unlock(&job->lock);
-  size_t spawned = job->running;
-  if (spawned == 0) {
-    job->running = 1;
-    slice_worker(job); /* no threads to be had: read here */
-  }
-  size_t reported = 0;
-  pthread_mutex_lock(&job->lock);
-  for (;;) {
-    size_t done = job->done;
-    bool finished = job->running == 0;
-    if (done > reported && job->failed_index == SIZE_MAX) {
-      /* One call per slice, however the wake-ups fell. */
-      pthread_mutex_unlock(&job->lock);
-      while (reported < done) sm_read_progress(job->opts, (double)++reported / (double)count);
-      pthread_mutex_lock(&job->lock);
-      continue;
-    }
-    if (finished) break;
-    pthread_cond_wait(&job->progressed, &job->lock);
-  }
-  pthread_mutex_unlock(&job->lock);
-  for (size_t t = 0; t < spawned; t++) pthread_join(ids[t], NULL);
-  pthread_cond_destroy(&job->progressed);
-  pthread_mutex_destroy(&job->lock);
-  /* Cancelled reads fail as a whole, even when the cancel came after the last
-   * slice or a slice reader saw it first. */
-  if (sm_read_cancelled(job->opts)) return sm_error_set(err, "%s: cancelled", job->path);
-  if (job->failed_index != SIZE_MAX) {
-    if (err) *err = job->error;
-    return -1;
-  }
-  return 0;
 }
 
 int sm_slices_read(const char *path, bool is_glob, const SmReadOptions *opts, SmVolume *out,
@@ -319,7 +233,9 @@ int sm_slices_read(const char *path, bool is_glob, const SmReadOptions *opts, Sm
       .opts = opts,
       .path = path,
     };
-    rc = read_all(&job, err);
+    SmParallelItems items = {
+      .count = l.count, .ctx = &job, .run = read_one, .opts = opts, .path = path};
+    rc = sm_parallel_items(&items, err);
     if (rc != 0) sm_volume_free(out);
   }
   free_list(&l);
