@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +34,26 @@ typedef struct JournalHeader {
   uint32_t crc;
 } JournalHeader;
 
+typedef struct JournalItem {
+  struct JournalItem *next;
+  size_t size;
+  uint8_t bytes[]; /* one complete record */
+} JournalItem;
+
 struct SmLabelJournal {
   char path[4096];
   int fd;
   SmLabelStore *store;
+  uint64_t durable; /* records known to be on disk */
+  /* Asynchronous mode: a writer thread appends queued records in order and
+   * flushes each batch with one fdatasync (group commit). */
+  bool async;
+  pthread_t writer;
+  pthread_mutex_t lock;
+  pthread_cond_t wake, drained;
+  JournalItem *head, *tail;
+  bool stop, writing;
+  SmError error; /* the writer's first failure, reported by the next call */
 };
 
 static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
@@ -220,9 +237,11 @@ SmLabelJournal *sm_label_journal_create(const char *path, SmLabelStore *s, uint6
     free(j);
     return sm_error_set(err, "%s: cannot open for appending: %s", path, strerror(e)), NULL;
   }
+  bool async = s->journal && s->journal->async;
   if (s->journal) sm_label_journal_close(s->journal);
   j->store = s;
   s->journal = j;
+  if (async) sm_label_journal_set_async(j, true, NULL); /* a restart keeps the mode */
   return j;
 }
 
@@ -242,18 +261,109 @@ int sm_label_journal_mark_saved(SmLabelJournal *j, uint64_t identity, SmError *e
   uint8_t *payload = malloc(sizeof identity);
   if (!payload) return sm_error_set(err, "%s: out of memory", j->path);
   memcpy(payload, &identity, sizeof identity);
-  return append_record(j, SM_JOURNAL_SAVED, payload, sizeof identity, err);
+  /* Must be on disk before the labels file is replaced. */
+  if (append_record(j, SM_JOURNAL_SAVED, payload, sizeof identity, err) != 0) return -1;
+  return sm_label_journal_sync(j, err);
 }
 
-/* Writes one record (takes payload) and flushes it. */
+static void *journal_writer(void *arg) {
+  SmLabelJournal *j = arg;
+  pthread_mutex_lock(&j->lock);
+  for (;;) {
+    while (!j->head && !j->stop) pthread_cond_wait(&j->wake, &j->lock);
+    if (!j->head) break;
+    JournalItem *batch = j->head;
+    j->head = j->tail = NULL;
+    j->writing = true;
+    pthread_mutex_unlock(&j->lock);
+    uint64_t n = 0;
+    int e = 0;
+    while (batch) {
+      JournalItem *next = batch->next;
+      if (!e && write_all(j->fd, batch->bytes, batch->size) != 0) e = errno;
+      n++;
+      free(batch);
+      batch = next;
+    }
+    if (!e && fdatasync(j->fd) != 0 && errno != EINVAL) e = errno;
+    pthread_mutex_lock(&j->lock);
+    j->writing = false;
+    if (e && !j->error.message[0])
+      sm_error_set(&j->error, "%s: cannot append: %s (edits kept, not journaled)", j->path, strerror(e));
+    if (!e) j->durable += n;
+    pthread_cond_broadcast(&j->drained);
+  }
+  pthread_mutex_unlock(&j->lock);
+  return NULL;
+}
+
+int sm_label_journal_sync(SmLabelJournal *j, SmError *err) {
+  if (!j->async) return 0;
+  pthread_mutex_lock(&j->lock);
+  while (j->head || j->writing) pthread_cond_wait(&j->drained, &j->lock);
+  int rc = j->error.message[0] ? sm_error_set(err, "%s", j->error.message) : 0;
+  pthread_mutex_unlock(&j->lock);
+  return rc;
+}
+
+static void stop_writer(SmLabelJournal *j) {
+  if (!j->async) return;
+  pthread_mutex_lock(&j->lock);
+  j->stop = true;
+  pthread_cond_signal(&j->wake);
+  pthread_mutex_unlock(&j->lock);
+  pthread_join(j->writer, NULL);
+  pthread_mutex_destroy(&j->lock);
+  pthread_cond_destroy(&j->wake);
+  pthread_cond_destroy(&j->drained);
+  j->async = false;
+  j->stop = false;
+}
+
+int sm_label_journal_set_async(SmLabelJournal *j, bool async, SmError *err) {
+  if (async == j->async) return 0;
+  if (!async) {
+    int rc = sm_label_journal_sync(j, err);
+    stop_writer(j);
+    return rc;
+  }
+  j->head = j->tail = NULL;
+  j->stop = j->writing = false;
+  j->error.message[0] = '\0';
+  pthread_mutex_init(&j->lock, NULL);
+  pthread_cond_init(&j->wake, NULL);
+  pthread_cond_init(&j->drained, NULL);
+  if (pthread_create(&j->writer, NULL, journal_writer, j) != 0) {
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->wake);
+    pthread_cond_destroy(&j->drained);
+    return sm_error_set(err, "%s: cannot start the journal writer thread", j->path);
+  }
+  j->async = true;
+  return 0;
+}
+
+uint64_t sm_label_journal_durable_records(SmLabelJournal *j) {
+  if (!j->async) return j->durable;
+  pthread_mutex_lock(&j->lock);
+  uint64_t n = j->durable;
+  pthread_mutex_unlock(&j->lock);
+  return n;
+}
+
+/* Writes one record (takes payload) and flushes it, or hands it to the
+ * writer thread in asynchronous mode. */
 static int append_record(SmLabelJournal *j, uint32_t type, uint8_t *payload, size_t n_payload,
                          SmError *err) {
   size_t total = 16 + n_payload + 4;
-  uint8_t *rec = malloc(total);
-  if (!rec) {
+  JournalItem *item = malloc(sizeof *item + total);
+  if (!item) {
     free(payload);
     return sm_error_set(err, "%s: out of memory (edit kept, not journaled)", j->path);
   }
+  item->next = NULL;
+  item->size = total;
+  uint8_t *rec = item->bytes;
   uint32_t magic = RECORD_MAGIC, t = type;
   uint64_t len = n_payload;
   memcpy(rec, &magic, 4);
@@ -263,19 +373,37 @@ static int append_record(SmLabelJournal *j, uint32_t type, uint8_t *payload, siz
   free(payload);
   uint32_t crc = crc_bytes(0, rec + 4, 12 + n_payload);
   memcpy(rec + 16 + n_payload, &crc, 4);
+  if (j->async) {
+    pthread_mutex_lock(&j->lock);
+    int rc = j->error.message[0] ? sm_error_set(err, "%s", j->error.message) : 0;
+    if (rc == 0) {
+      if (j->tail)
+        j->tail->next = item;
+      else
+        j->head = item;
+      j->tail = item;
+      item = NULL;
+      pthread_cond_signal(&j->wake);
+    }
+    pthread_mutex_unlock(&j->lock);
+    free(item);
+    return rc;
+  }
   /* One write() per record: a crash tears at most this record. */
   int rc = write_all(j->fd, rec, total);
   int e = errno;
-  free(rec);
+  free(item);
   if (rc == 0 && fdatasync(j->fd) != 0 && errno != EINVAL) rc = -1, e = errno;
   if (rc != 0)
     return sm_error_set(err, "%s: cannot append: %s (edit kept, not journaled)", j->path,
                         strerror(e));
+  j->durable++;
   return 0;
 }
 
 void sm_label_journal_close(SmLabelJournal *j) {
   if (!j) return;
+  stop_writer(j); /* writes what is queued first */
   if (j->store && j->store->journal == j) j->store->journal = NULL;
   if (j->fd >= 0) close(j->fd);
   free(j);

@@ -66,8 +66,21 @@ SmLabelJournal *sm_label_journal_recover(const char *path, SmLabelStore *s, uint
  * records (info->saved) instead of refusing the journal as foreign. */
 int sm_label_journal_mark_saved(SmLabelJournal *j, uint64_t identity, SmError *err);
 
-/* Detaches from the store and closes; the file stays (it is the crash record
- * until the app removes it after a clean save-and-quit). */
+/* Asynchronous appending (off by default): commit, undo and redo return at
+ * once and a writer thread writes the queued records in order, flushing each
+ * batch with one fdatasync. A crash then loses at most the records queued in
+ * the last few milliseconds; off, every call returns with its record on disk.
+ * The studio wants it on (no flush pause on the main thread). */
+int sm_label_journal_set_async(SmLabelJournal *j, bool async, SmError *err);
+/* Waits until every queued record is on disk; -1 with the writer's error if
+ * one failed (appends report it too). */
+int sm_label_journal_sync(SmLabelJournal *j, SmError *err);
+/* Records known to be on disk (status display, tests). */
+uint64_t sm_label_journal_durable_records(SmLabelJournal *j);
+
+/* Detaches from the store and closes (after writing anything queued); the
+ * file stays (it is the crash record until the app removes it after a clean
+ * save-and-quit). */
 void sm_label_journal_close(SmLabelJournal *j);
 /* Closes and deletes the file (clean exit after save, or recovery declined). */
 void sm_label_journal_discard(SmLabelJournal *j);
