@@ -50,6 +50,27 @@ static int check_dims(const int64_t dims[3], int connectivity, PpError *err) {
   return 0;
 }
 
+/* ---- visited bitmap ------------------------------------------------------ */
+
+/* One bit per voxel: labelled or outside the mask. The flood checks up to 26
+ * neighbours per voxel; a bitmap of n/8 bytes stays in cache where the label
+ * volume (4n bytes) does not, which makes the watershed several times faster
+ * on large volumes. */
+static uint64_t *visited_init(const uint32_t *labels, const uint8_t *mask, int64_t n) {
+  uint64_t *bits = calloc((size_t)(n + 63) / 64, sizeof *bits);
+  if (!bits) return NULL;
+  for (int64_t i = 0; i < n; i++)
+    if (labels[i] || (mask && !mask[i])) bits[i >> 6] |= 1ull << (i & 63);
+  return bits;
+}
+
+static inline bool visited_test_set(uint64_t *bits, int64_t i) {
+  const uint64_t bit = 1ull << (i & 63);
+  if (bits[i >> 6] & bit) return true;
+  bits[i >> 6] |= bit;
+  return false;
+}
+
 /* ---- uint8: bucket queue, one FIFO per level --------------------------- */
 
 typedef struct Bucket {
@@ -78,15 +99,23 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
   const int64_t n = dims[0] * dims[1] * dims[2];
   const bool small = n < (int64_t)UINT32_MAX;
   Bucket *buckets = calloc(256, sizeof *buckets);
-  if (!buckets) return pp_error_set(err, "watershed.c: out of memory");
+  uint64_t *visited = visited_init(labels, mask, n);
+  if (!buckets || !visited) {
+    free(buckets);
+    free(visited);
+    return pp_error_set(err, "watershed.c: out of memory");
+  }
   int status = 0;
+  // Under 2^32 voxels an entry carries its label in the high half, sparing
+  // a cache miss on labels[v] per voxel taken out.
   for (int64_t i = 0; i < n && status == 0; i++)
-    if (labels[i]) status = bucket_push(&buckets[boundary[i]], i);
+    if (labels[i]) status = bucket_push(&buckets[boundary[i]], small ? (int64_t)(((uint64_t)labels[i] << 32) | (uint64_t)i) : i);
   for (int level = 0; level < 256 && status == 0; level++) {
     Bucket *b = &buckets[level];
     while (b->head < b->len && status == 0) {
-      const int64_t v = b->items[b->head++];
-      const uint32_t lab = labels[v];
+      const int64_t item = b->items[b->head++];
+      const int64_t v = small ? (int64_t)((uint64_t)item & 0xffffffffu) : item;
+      const uint32_t lab = small ? (uint32_t)((uint64_t)item >> 32) : labels[v];
       int64_t x, y, z;
       if (small) {  // 32-bit division is several times cheaper
         const uint32_t t = (uint32_t)v / (uint32_t)dims[2];
@@ -100,10 +129,10 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
       for (int j = 0; j < nb.n; j++) {
         if (!inside(&nb, j, z, y, x, dims)) continue;
         const int64_t u = v + nb.delta[j];
-        if (labels[u] || (mask && !mask[u])) continue;
+        if (visited_test_set(visited, u)) continue;
         labels[u] = lab;
         const int p = boundary[u] > level ? boundary[u] : level;
-        if (bucket_push(&buckets[p], u) != 0) {
+        if (bucket_push(&buckets[p], small ? (int64_t)(((uint64_t)lab << 32) | (uint64_t)u) : u) != 0) {
           status = -1;
           break;
         }
@@ -114,6 +143,7 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
   }
   for (int l = 0; l < 256; l++) free(buckets[l].items);
   free(buckets);
+  free(visited);
   if (status != 0) return pp_error_set(err, "watershed.c: out of memory");
   return 0;
 }
@@ -205,11 +235,14 @@ int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
     return pp_error_set(err, "watershed.c: float watershed limited to 2^32 - 1 voxels");
   Neighbours nb;
   neighbours_init(&nb, dims, connectivity);
+  uint64_t *visited = visited_init(labels, mask, n);
+  if (!visited) return pp_error_set(err, "watershed.c: out of memory");
   RadixHeap h;
   memset(&h, 0, sizeof h);
   int status = 0;
+  // n < 2^32 here: an entry carries its label in the high half of `index`.
   for (int64_t i = 0; i < n && status == 0; i++)
-    if (labels[i]) status = radix_push(&h, boundary[i], i);
+    if (labels[i]) status = radix_push(&h, boundary[i], (int64_t)(((uint64_t)labels[i] << 32) | (uint64_t)i));
   const uint32_t nx = (uint32_t)dims[2], ny = (uint32_t)dims[1];
   while (h.size && status == 0) {
     RadixItem top;
@@ -218,22 +251,23 @@ int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
       break;
     }
     const float level = order_float((uint32_t)(top.key >> 32));
-    const int64_t v = top.index;
-    const uint32_t lab = labels[v];
+    const int64_t v = (int64_t)((uint64_t)top.index & 0xffffffffu);
+    const uint32_t lab = (uint32_t)((uint64_t)top.index >> 32);
     const uint32_t t = (uint32_t)v / nx, x = (uint32_t)v - t * nx, z = t / ny, y = t - z * ny;
     for (int j = 0; j < nb.n; j++) {
       if (!inside(&nb, j, z, y, x, dims)) continue;
       const int64_t u = v + nb.delta[j];
-      if (labels[u] || (mask && !mask[u])) continue;
+      if (visited_test_set(visited, u)) continue;
       labels[u] = lab;
       const float own = isnan(boundary[u]) ? INFINITY : boundary[u];
-      if (radix_push(&h, own > level ? own : level, u) != 0) {
+      if (radix_push(&h, own > level ? own : level, (int64_t)(((uint64_t)lab << 32) | (uint64_t)u)) != 0) {
         status = -1;
         break;
       }
     }
   }
   for (int b = 0; b < 65; b++) free(h.bucket[b]);
+  free(visited);
   if (status != 0) return pp_error_set(err, "watershed.c: out of memory");
   return 0;
 }
