@@ -265,8 +265,10 @@ static void test_parity(void) {
   }
   {
     /* N = 23: odd, not a multiple of 16; hd = 8 */
-    int shapes[2][4] = {{3, 23, 24, 3}, {2, 41, 64, 4}};
-    for (int s = 0; s < 2; s++) {
+    /* head widths 8, 16, 24 (paper-base decoder), 32 (cpu-small decoder),
+     * 64 (encoders); rows 217 = one cls + 216 tokens */
+    int shapes[5][4] = {{3, 23, 24, 3}, {2, 41, 64, 4}, {1, 217, 96, 4}, {2, 217, 128, 4}, {2, 22, 192, 3}};
+    for (int s = 0; s < 5; s++) {
       int B = shapes[s][0], N = shapes[s][1], C = shapes[s][2], H = shapes[s][3];
       size_t nq = (size_t)B * N * 3 * C, no = (size_t)B * N * C, np = (size_t)B * H * N * N;
       float *qkv = randv(nq, 2), *R = randv(no, 1);
