@@ -51,6 +51,7 @@ struct SmLabelDelta {
   SmDeltaOp *ops;
   size_t n_ops, cap_ops;
   size_t bytes; /* memory held, for the undo cap */
+  bool failed;  /* a write could not be recorded: commit rolls back */
 };
 
 /* Changed-id set collected during an edit or undo (for the notification). */

@@ -209,26 +209,35 @@ int sm_label_edit_begin(SmLabelStore *s, const char *what, SmError *err) {
   return 0;
 }
 
+/* Room for `extra` more runs, reserved before any voxel of a row is written
+ * so that every write can be recorded (and therefore undone or rolled back). */
+static bool reserve_runs(SmLabelStore *s, size_t extra) {
+  if (s->n_runs + extra <= s->cap_runs) return true;
+  size_t cap = s->cap_runs ? s->cap_runs : 1024;
+  while (cap < s->n_runs + extra) cap *= 2;
+  SmVoxelRun *runs = realloc(s->runs, cap * sizeof *runs);
+  if (!runs) {
+    s->pending->failed = true;
+    return false;
+  }
+  s->runs = runs;
+  s->cap_runs = cap;
+  return true;
+}
+
 static void add_run(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len, uint32_t old_value,
                     uint32_t new_value) {
   if (len <= 0) return;
   uint64_t start = (uint64_t)((z * s->ny + y) * s->nx + x0);
-  /* The history is needed for undo, and for abort (a failed edit leaves
-   * nothing changed), so runs are kept even with undo off; only memory for
-   * runs that cannot be had is skipped. */
+  /* The runs are needed for undo, and for abort (a failed edit leaves
+   * nothing changed), so they are kept even with undo off. The caller has
+   * reserved room (reserve_runs). */
   SmVoxelRun *last = s->n_runs ? &s->runs[s->n_runs - 1] : NULL;
   if (last && last->start + last->len == start && last->old_value == old_value &&
-      last->new_value == new_value && (uint64_t)last->len + (uint64_t)len <= UINT32_MAX) {
+      last->new_value == new_value && (uint64_t)last->len + (uint64_t)len <= UINT32_MAX)
     last->len += (uint32_t)len;
-  } else {
-    if (s->n_runs == s->cap_runs) {
-      size_t cap = s->cap_runs ? s->cap_runs * 2 : 1024;
-      SmVoxelRun *runs = realloc(s->runs, cap * sizeof *runs);
-      if (runs) s->runs = runs, s->cap_runs = cap;
-    }
-    if (s->n_runs < s->cap_runs)
-      s->runs[s->n_runs++] = (SmVoxelRun){start, (uint32_t)len, old_value, new_value};
-  }
+  else
+    s->runs[s->n_runs++] = (SmVoxelRun){start, (uint32_t)len, old_value, new_value};
   sm_store_count(s, old_value, -len);
   sm_store_count(s, new_value, len);
   sm_store_changed_id(s, sm_label_store_segment_of(s, old_value));
@@ -248,7 +257,7 @@ uint64_t sm_label_edit_write_row(SmLabelStore *s, int64_t z, int64_t y, int64_t 
   if (!s->pending || z < 0 || z >= s->nz || y < 0 || y >= s->ny) return 0;
   if (x0 < 0) len += x0, x0 = 0;
   if (x0 + len > s->nx) len = s->nx - x0;
-  if (len <= 0) return 0;
+  if (len <= 0 || !reserve_runs(s, (size_t)len + 1)) return 0;
   uint32_t *row = s->data + (z * s->ny + y) * s->nx;
   uint64_t changed = 0;
   int64_t run_start = -1;
@@ -281,7 +290,8 @@ uint64_t sm_label_edit_write_row(SmLabelStore *s, int64_t z, int64_t y, int64_t 
 
 uint64_t sm_label_edit_write_values(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len,
                                     const uint32_t *values) {
-  if (!s->pending || z < 0 || z >= s->nz || y < 0 || y >= s->ny || x0 < 0 || x0 + len > s->nx)
+  if (!s->pending || z < 0 || z >= s->nz || y < 0 || y >= s->ny || x0 < 0 || x0 + len > s->nx ||
+      len <= 0 || !reserve_runs(s, (size_t)len + 1))
     return 0;
   uint32_t *row = s->data + (z * s->ny + y) * s->nx;
   uint64_t changed = 0;
@@ -329,7 +339,10 @@ int sm_label_edit_set_record(SmLabelStore *s, uint32_t id, const SmSegment *rec,
 
 void sm_label_edit_abort(SmLabelStore *s) {
   if (!s->pending) return;
-  flush_runs(s);
+  /* The latest writes are the runs not yet encoded: undo them straight from
+   * the run array (no allocation), then the encoded ops before them. */
+  apply_runs(s, s->runs, s->n_runs, false);
+  s->n_runs = 0;
   sm_delta_apply(s, s->pending, false, NULL);
   sm_delta_free(s->pending);
   s->pending = NULL;
@@ -391,7 +404,7 @@ void sm_history_push_replayed(SmLabelStore *s, SmLabelDelta *d) {
 
 int sm_label_edit_commit(SmLabelStore *s, SmError *err) {
   if (!s->pending) return sm_error_set(err, "labels: no edit open");
-  if (flush_runs(s) != 0) {
+  if (s->pending->failed || flush_runs(s) != 0) {
     sm_label_edit_abort(s);
     return sm_error_set(err, "labels: out of memory recording the edit (nothing changed)");
   }
