@@ -348,7 +348,33 @@ static void test_batch(void) {
   free(iv.data);
 }
 
+/* An edit rolled back (abort) leaves labels, table and history as they were. */
+static void test_abort(void) {
+  SmError err;
+  SmLabelStore *s = sm_label_store_new(3, 8, 8, &err);
+  SmBrush d = {.radius = 2, .shape = SM_BRUSH_XY};
+  double p[1][3] = {{1, 4, 4}};
+  sm_label_paint(s, 3, &d, p, 1, &err);
+  LabelSnapshot before;
+  lt_snapshot(s, &before);
+  sm_label_edit_begin(s, "test", &err);
+  sm_label_edit_write_row(s, 1, 4, 0, 8, 9, false);
+  SmSegment rec = {.id = 9, .color = 1};
+  sm_label_edit_set_record(s, 9, &rec, &err);
+  sm_label_edit_write_row(s, 0, 0, 0, 8, 9, false);
+  sm_label_edit_set_record(s, 3, NULL, &err);
+  sm_label_edit_write_row(s, 2, 7, 2, 3, 9, false);
+  sm_label_edit_abort(s);
+  SmUndoMemory m;
+  sm_label_undo_memory(s, &m);
+  TAP_OK(lt_equals(s, &before) && m.undo_steps == 1 && !sm_label_edit_is_open(s),
+         "abort rolls back voxel writes and table changes of the open edit");
+  lt_snapshot_free(&before);
+  sm_label_store_free(s);
+}
+
 int main(void) {
+  test_abort();
   test_paint();
   test_fill();
   test_merge_delete_split();
