@@ -182,7 +182,7 @@ int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const Sm
                           SmLabelRegion *region, SmError *err) {
   memset(region, 0, sizeof *region);
   int64_t dims[3] = {s->nz, s->ny, s->nx};
-  FillState f = {.s = s, .cache_in = UINT32_MAX};
+  FillState f = {.s = s};
   for (int a = 0; a < 3; a++) {
     f.lo[a] = opts->lo[a] < 0 ? 0 : opts->lo[a];
     f.hi[a] = opts->hi[a] > dims[a] ? dims[a] : opts->hi[a];
@@ -196,6 +196,8 @@ int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const Sm
   f.visited = calloc(bits / 8 + 1, 1);
   if (!f.visited) return sm_error_set(err, "labels: out of memory for the fill region");
   f.target = sm_label_store_id_at(s, seed[0], seed[1], seed[2]);
+  f.cache_in = 0; /* fragment 0 is background: it matches only a background fill */
+  f.cache_out = f.target == 0;
   region->target = f.target;
   region->store_version = s->version;
 
