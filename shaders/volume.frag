@@ -24,6 +24,13 @@ uniform float u_step;          // step length in box space
 uniform float u_step_voxels;   // the same step in (texture) voxels, for opacity correction
 uniform int u_max_steps;
 uniform vec3 u_background;
+// Empty-space skipping over bricks of texels (texelFetch, one texel per brick):
+// u_bricks RG = lowest and highest texel around the brick, u_mask_bricks R =
+// any mask around it; u_brick_tc = one brick's extent in texture coordinates.
+uniform bool u_skip;
+uniform sampler3D u_bricks;
+uniform sampler3D u_mask_bricks;
+uniform vec3 u_brick_tc;
 
 // A texel through the window, gamma and invert: display intensity in [0, 1].
 float intensity (float texel)
@@ -99,10 +106,33 @@ void main ()
   // projection is saturated (and no surface could still lie behind).
   float raw_max = 0.0, raw_min = 1.0;
   float saturate = u_invert ? -u_window.y / u_window.x : (1.0 - u_window.y) / u_window.x;
+  vec3 dtc = rd * to_tc;    // texture coordinates per unit of t
+  ivec3 last_brick = ivec3 (textureSize (u_bricks, 0)) - 1;
+  float t = t_enter + jitter * u_step;
   for (int i = 0; i < u_max_steps; i++) {
-    float t = t_enter + (float (i) + jitter) * u_step;
     if (t > t_exit) break;
     vec3 tc = (ro + rd * t) * to_tc + 0.5;
+    if (u_skip) {
+      // Skip to the far side of a brick that cannot change the picture.
+      vec3 cell = floor (tc / u_brick_tc);
+      ivec3 brick = clamp (ivec3 (cell), ivec3 (0), last_brick);
+      vec2 range = texelFetch (u_bricks, brick, 0).rg;
+      bool empty = !u_has_mask || texelFetch (u_mask_bricks, brick, 0).r < 0.5;
+      if (empty && u_has_volume) {
+        if (u_mode == 0)
+          empty = u_invert ? range.x >= raw_min : range.y <= raw_max;
+        else
+          empty = max (intensity (range.x), intensity (range.y)) < u_ramp.x;
+      }
+      if (empty) {
+        vec3 bound = mix (cell * u_brick_tc, (cell + 1.0) * u_brick_tc, step (0.0, dtc));
+        vec3 tb = mix (vec3 (1e30), (bound - tc) / dtc, greaterThan (abs (dtc), vec3 (1e-12)));
+        float steps = max (ceil (min (tb.x, min (tb.y, tb.z)) / u_step), 1.0);
+        t += steps * u_step;
+        prev_t = t - u_step;
+        continue;
+      }
+    }
     if (u_has_mask && texture (u_mask, tc).r >= 0.5) {
       // Refine the crossing between the previous sample and this one.
       float a = prev_t, b = t;
@@ -115,6 +145,7 @@ void main ()
       break;
     }
     prev_t = t;
+    t += u_step;
     if (!u_has_volume) continue;
     float s = texture (u_volume, tc).r;
     if (u_mode == 0) {

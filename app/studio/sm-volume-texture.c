@@ -30,6 +30,7 @@ void
 sm_volume_texture_clear (SmVolumeTexture *t)
 {
   g_free (t->texels);
+  g_free (t->bricks);
   memset (t, 0, sizeof *t);
 }
 
@@ -65,6 +66,59 @@ dtype_size (SmDtype t)
   case SM_U16: case SM_I16: return 2;
   default: return 4;
   }
+}
+
+static inline float
+texel_value (SmTexelType type, const void *texels, gsize i)
+{
+  switch (type) {
+  case SM_TEXEL_U8: return ((const guint8 *) texels)[i] / 255.0f;
+  case SM_TEXEL_U16: return ((const guint16 *) texels)[i] / 65535.0f;
+  default: return ((const float *) texels)[i];
+  }
+}
+
+/* Per-brick min/max (see SmVolumeTexture.bricks), dilated by one brick. */
+static guint8 *
+build_bricks (SmTexelType type, const void *texels, const int shape[3], int brick_shape[3])
+{
+  for (int a = 0; a < 3; a++) brick_shape[a] = (shape[a] + SM_BRICK - 1) / SM_BRICK;
+  const gsize n_bricks = (gsize) brick_shape[0] * brick_shape[1] * brick_shape[2];
+  float *lo = g_new (float, n_bricks), *hi = g_new (float, n_bricks);
+  for (gsize b = 0; b < n_bricks; b++) {
+    lo[b] = G_MAXFLOAT;
+    hi[b] = -G_MAXFLOAT;
+  }
+  for (int z = 0; z < shape[0]; z++)
+    for (int y = 0; y < shape[1]; y++) {
+      const gsize row = ((gsize) z * shape[1] + y) * shape[2];
+      const gsize brow = ((gsize) (z / SM_BRICK) * brick_shape[1] + y / SM_BRICK) * brick_shape[2];
+      for (int x = 0; x < shape[2]; x++) {
+        const float v = texel_value (type, texels, row + x);
+        const gsize b = brow + x / SM_BRICK;
+        lo[b] = MIN (lo[b], v);
+        hi[b] = MAX (hi[b], v);
+      }
+    }
+  guint8 *out = g_new (guint8, 2 * n_bricks);
+  for (int z = 0; z < brick_shape[0]; z++)
+    for (int y = 0; y < brick_shape[1]; y++)
+      for (int x = 0; x < brick_shape[2]; x++) {
+        float l = G_MAXFLOAT, h = -G_MAXFLOAT;
+        for (int dz = MAX (z - 1, 0); dz <= MIN (z + 1, brick_shape[0] - 1); dz++)
+          for (int dy = MAX (y - 1, 0); dy <= MIN (y + 1, brick_shape[1] - 1); dy++)
+            for (int dx = MAX (x - 1, 0); dx <= MIN (x + 1, brick_shape[2] - 1); dx++) {
+              const gsize b = ((gsize) dz * brick_shape[1] + dy) * brick_shape[2] + dx;
+              l = MIN (l, lo[b]);
+              h = MAX (h, hi[b]);
+            }
+        guint8 *o = out + 2 * (((gsize) z * brick_shape[1] + y) * brick_shape[2] + x);
+        o[0] = (guint8) CLAMP (floorf (l * 255.0f), 0, 255);
+        o[1] = (guint8) CLAMP (ceilf (h * 255.0f), 0, 255);
+      }
+  g_free (lo);
+  g_free (hi);
+  return out;
 }
 
 static int
@@ -182,6 +236,8 @@ sm_volume_texture_build (const SmVolume *v, const int factor[3], gboolean allow_
   }
 
   out->median = sampled_median (type, texels_buf, texels);
+  const int shape[3] = { oz, oy, ox };
+  out->bricks = build_bricks (type, texels_buf, shape, out->brick_shape);
   out->type = type;
   out->nz = oz; out->ny = oy; out->nx = ox;
   memcpy (out->factor, factor, sizeof out->factor);
@@ -255,6 +311,32 @@ sm_volume_mask_build (const SmVolume *labels, const int factor[3], const int tex
   }
   g_hash_table_unref (index_of);
   return TRUE;
+}
+
+guint8 *
+sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_shape[3])
+{
+  for (int a = 0; a < 3; a++) brick_shape[a] = (tex_shape[a] + SM_BRICK - 1) / SM_BRICK;
+  const gsize n_bricks = (gsize) brick_shape[0] * brick_shape[1] * brick_shape[2];
+  guint8 *any = g_new0 (guint8, n_bricks), *out = g_new0 (guint8, n_bricks);
+  for (int z = 0; z < tex_shape[0]; z++)
+    for (int y = 0; y < tex_shape[1]; y++) {
+      const guint8 *row = mask + 2 * (((gsize) z * tex_shape[1] + y) * tex_shape[2]);
+      const gsize brow = ((gsize) (z / SM_BRICK) * brick_shape[1] + y / SM_BRICK) * brick_shape[2];
+      for (int x = 0; x < tex_shape[2]; x++)
+        if (row[2 * x]) any[brow + x / SM_BRICK] = 1;
+    }
+  for (int z = 0; z < brick_shape[0]; z++)
+    for (int y = 0; y < brick_shape[1]; y++)
+      for (int x = 0; x < brick_shape[2]; x++) {
+        if (!any[((gsize) z * brick_shape[1] + y) * brick_shape[2] + x]) continue;
+        for (int dz = MAX (z - 1, 0); dz <= MIN (z + 1, brick_shape[0] - 1); dz++)
+          for (int dy = MAX (y - 1, 0); dy <= MIN (y + 1, brick_shape[1] - 1); dy++)
+            for (int dx = MAX (x - 1, 0); dx <= MIN (x + 1, brick_shape[2] - 1); dx++)
+              out[((gsize) dz * brick_shape[1] + dy) * brick_shape[2] + dx] = 255;
+      }
+  g_free (any);
+  return out;
 }
 
 void

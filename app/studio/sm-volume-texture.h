@@ -23,7 +23,14 @@ typedef struct SmVolumeTexture {
   double scale, offset;
   double median;      /* median texel (sampled), in [0, 1]: where the bulk of the volume lies */
   void *texels;       /* nz*ny*nx texels, g_malloc'ed */
+  /* Empty-space skipping: per brick of SM_BRICK^3 texels, the lowest and
+   * highest texel (RG8, rounded outwards) over the brick and its 26
+   * neighbours, so that trilinear samples anywhere in the brick are bounded. */
+  int brick_shape[3]; /* z, y, x */
+  guint8 *bricks;
 } SmVolumeTexture;
+
+#define SM_BRICK 8
 
 /* Integer box factors (z, y, x) so that every texture axis is <= max_dim and
  * the texel count is <= max_texels; the longest texture axis shrinks first. */
@@ -46,6 +53,11 @@ void sm_volume_texture_clear (SmVolumeTexture *t);
 gboolean sm_volume_mask_build (const SmVolume *labels, const int factor[3], const int tex_shape[3],
                                const guint32 *ids, gsize n_ids, const int lo[3], const int hi[3],
                                const gint *cancel, guint8 *mask);
+
+/* Empty-space skipping for the mask: one byte per brick of SM_BRICK^3 texels,
+ * 255 where the brick or one of its 26 neighbours holds any of the mask.
+ * brick_shape receives the brick grid (z, y, x). g_free the result. */
+guint8 *sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_shape[3]);
 
 /* The colour of segment `id` (hashed as in the slice views' label overlay), RGB in [0, 1]. */
 void sm_segment_color (guint32 id, float rgb[3]);

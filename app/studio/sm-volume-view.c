@@ -117,6 +117,7 @@ struct _SmVolumeView {
   GLuint volume_program, lines_program;
   GLuint empty_vao, lines_vao, lines_vbo;
   GLuint volume_tex, mask_tex, palette_tex;
+  GLuint bricks_tex, mask_bricks_tex; /* empty-space skipping, one texel per brick */
   GLuint fbo, fbo_colour;
   GLuint nearest_sampler; /* interactive frames sample the image without filtering */
   int fbo_w, fbo_h;
@@ -563,6 +564,8 @@ sm_volume_view_unrealize (GtkWidget *widget)
     delete_texture (&self->volume_tex);
     delete_texture (&self->mask_tex);
     delete_texture (&self->palette_tex);
+    delete_texture (&self->bricks_tex);
+    delete_texture (&self->mask_bricks_tex);
     delete_texture (&self->fbo_colour);
     if (self->fbo) glDeleteFramebuffers (1, &self->fbo);
     glDeleteSamplers (1, &self->nearest_sampler);
@@ -584,6 +587,17 @@ sm_volume_view_unrealize (GtkWidget *widget)
 }
 
 /* ------------------------------------------------------------- uploads */
+
+static void
+upload_brick_texture (GLuint tex, GLenum unit, GLint internal, GLenum format, const int shape[3], const void *data)
+{
+  glActiveTexture (unit);
+  glBindTexture (GL_TEXTURE_3D, tex);
+  glPixelStorei (GL_UNPACK_ALIGNMENT, 1);
+  glTexImage3D (GL_TEXTURE_3D, 0, internal, shape[2], shape[1], shape[0], 0, format, GL_UNSIGNED_BYTE, data);
+  glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+  glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+}
 
 static void
 upload_volume (SmVolumeView *self)
@@ -612,6 +626,10 @@ upload_volume (SmVolumeView *self)
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_R, GL_CLAMP_TO_EDGE);
+  if (t->bricks) {
+    if (!self->bricks_tex) glGenTextures (1, &self->bricks_tex);
+    upload_brick_texture (self->bricks_tex, GL_TEXTURE4, GL_RG8, GL_RG, t->brick_shape, t->bricks);
+  }
   GLenum err = glGetError ();
   self->has_volume_tex = err == GL_NO_ERROR;
   self->march_dirty = TRUE;
@@ -660,6 +678,11 @@ upload_mask (SmVolumeView *self)
     glPixelStorei (GL_UNPACK_SKIP_ROWS, 0);
     glPixelStorei (GL_UNPACK_SKIP_IMAGES, 0);
   }
+  int brick_shape[3];
+  guint8 *bricks = sm_volume_mask_bricks (self->mask, s, brick_shape);
+  if (!self->mask_bricks_tex) glGenTextures (1, &self->mask_bricks_tex);
+  upload_brick_texture (self->mask_bricks_tex, GL_TEXTURE5, GL_R8, GL_RED, brick_shape, bricks);
+  g_free (bricks);
   self->has_mask_tex = TRUE;
   self->march_dirty = TRUE;
   self->mask_full_dirty = self->mask_box_dirty = FALSE;
@@ -772,6 +795,14 @@ set_uniforms (SmVolumeView *self, const float inv_mvp[16], double step_voxels)
   glUniform1i (glGetUniformLocation (p, "u_palette"), 2);
   glUniform1i (glGetUniformLocation (p, "u_has_volume"), self->has_volume_tex);
   glUniform1i (glGetUniformLocation (p, "u_has_mask"), self->has_mask_tex);
+  /* Skipping needs the bricks of whatever is drawn; with only a mask, its own. */
+  const gboolean skip = (self->has_volume_tex || self->has_mask_tex) && (!self->has_volume_tex || self->bricks_tex) &&
+                        (!self->has_mask_tex || self->mask_bricks_tex);
+  glUniform1i (glGetUniformLocation (p, "u_skip"), skip);
+  glUniform1i (glGetUniformLocation (p, "u_bricks"), self->has_volume_tex ? 4 : 5);
+  glUniform1i (glGetUniformLocation (p, "u_mask_bricks"), 5);
+  glUniform3f (glGetUniformLocation (p, "u_brick_tc"), (float) SM_BRICK / MAX (self->tex_shape[2], 1),
+               (float) SM_BRICK / MAX (self->tex_shape[1], 1), (float) SM_BRICK / MAX (self->tex_shape[0], 1));
 
   /* data = texel * scale + offset; t = (data - lo) / (hi - lo). */
   double lo = self->lo, hi = self->hi;
@@ -871,6 +902,10 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
     glBindTexture (GL_TEXTURE_3D, self->has_mask_tex ? self->mask_tex : 0);
     glActiveTexture (GL_TEXTURE2);
     glBindTexture (GL_TEXTURE_2D, self->palette_tex);
+    glActiveTexture (GL_TEXTURE4);
+    glBindTexture (GL_TEXTURE_3D, self->has_volume_tex ? self->bricks_tex : 0);
+    glActiveTexture (GL_TEXTURE5);
+    glBindTexture (GL_TEXTURE_3D, self->has_mask_tex ? self->mask_bricks_tex : 0);
     glUseProgram (self->volume_program);
     set_uniforms (self, inv_mvp, fast ? FAST_STEP_VOXELS : STILL_STEP_VOXELS);
     glBindVertexArray (self->empty_vao);
