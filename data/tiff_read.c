@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "parallel_items.h"
 #include "tiff_common.h"
 #include "volume_io.h"
 
@@ -361,15 +362,37 @@ static int next_directory(TiffReader *r, int64_t next_page, SmError *err) {
   return sm_tiff_fail(err, r->path, &r->sink, what);
 }
 
+/* Directory numbers of the main pages (reduced-resolution ones skipped). */
+typedef struct PageDirectories {
+  tdir_t *index;
+  size_t count, capacity;
+} PageDirectories;
+
+static int add_directory(PageDirectories *d, tdir_t directory) {
+  if (d->count == d->capacity) {
+    size_t capacity = d->capacity ? 2 * d->capacity : 256;
+    tdir_t *p = realloc(d->index, capacity * sizeof *p);
+    if (!p) return -1;
+    d->index = p;
+    d->capacity = capacity;
+  }
+  d->index[d->count++] = directory;
+  return 0;
+}
+
 /* Walks every directory: checks that the main pages share one layout and
- * counts them. Leaves the reader on the last directory. */
-static int scan_pages(TiffReader *r, PageLayout *first, int64_t *pages, SmError *err) {
+ * counts them (and lists their directories if dirs is not NULL). Leaves the
+ * reader on the last directory. */
+static int scan_pages(TiffReader *r, PageLayout *first, int64_t *pages, PageDirectories *dirs,
+                      SmError *err) {
   *pages = 0;
   int64_t directory = 0;
   for (;;) {
     if (!is_reduced_resolution(r->tif) || directory == 0) {
       PageLayout l;
       if (read_layout(r, *pages, 0, &l, err) != 0) return -1;
+      if (dirs && add_directory(dirs, TIFFCurrentDirectory(r->tif)) != 0)
+        return sm_error_set(err, "%s: out of memory", r->path);
       if (*pages == 0) {
         *first = l;
       } else if (!same_layout(&l, first)) {
@@ -457,7 +480,7 @@ int sm_tiff_probe(const char *path, SmSliceFormat *fmt, SmError *err) {
   if (open_reader(&r, path, err) != 0) return -1;
   PageLayout first;
   int64_t pages;
-  int rc = scan_pages(&r, &first, &pages, err);
+  int rc = scan_pages(&r, &first, &pages, NULL, err);
   if (rc == 0) {
     rc = TIFFSetDirectory(r.tif, 0) ? 0 : sm_tiff_fail(err, path, &r.sink, "cannot rewind");
     uint64_t offset;
@@ -472,14 +495,101 @@ int sm_tiff_probe(const char *path, SmSliceFormat *fmt, SmError *err) {
   return rc;
 }
 
+/* Serial decoding: every page in directory order, or an ImageJ raw stack. */
+static int read_pages_serial(TiffReader *r, const PageLayout *first, int64_t pages,
+                             int64_t raw_images, uint64_t raw_offset, SmVolume *out,
+                             const SmReadOptions *opts, SmError *err) {
+  size_t page_bytes = (size_t)first->width * first->height * sm_dtype_size(first->dtype);
+  int rc = 0;
+  int64_t page = 0, directory = 0;
+  while (rc == 0 && page < pages) {
+    if (directory == 0 || !is_reduced_resolution(r->tif)) {
+      PageLayout l;
+      rc = read_layout(r, page, pages, &l, err);
+      if (rc == 0 && !same_layout(&l, first))
+        rc = sm_error_set(err, "%s: page %lld changed while reading", r->path, (long long)page + 1);
+      if (rc == 0)
+        rc = decode_page(r, &l, page, pages, (uint8_t *)out->data + page * page_bytes, opts, err);
+      if (rc == 0) sm_read_progress(opts, (double)(page + 1) / (double)pages);
+      page++;
+    }
+    directory++;
+    for (; rc == 0 && raw_images > 1 && page < pages; page++) {
+      if (sm_read_cancelled(opts)) rc = sm_error_set(err, "%s: cancelled", r->path);
+      if (rc == 0)
+        rc = read_imagej_raw_page(r, first, raw_offset, page,
+                                  (uint8_t *)out->data + page * page_bytes, err);
+      if (rc == 0) sm_read_progress(opts, (double)(page + 1) / (double)pages);
+    }
+    if (rc == 0 && page < pages) {
+      int more = next_directory(r, page, err);
+      if (more < 0) rc = -1;
+      else if (!more) rc = sm_error_set(err, "%s: page %lld vanished while reading", r->path,
+                                        (long long)page + 1);
+    }
+  }
+  return rc;
+}
+
+/* Parallel decoding: each worker opens the file once and walks forward to
+ * the pages it is handed (in order, so it only ever moves forward). */
+typedef struct PageJob {
+  const char *path;
+  const PageDirectories *dirs;
+  const PageLayout *first;
+  uint8_t *data;
+  size_t page_bytes;
+  const SmReadOptions *opts;
+} PageJob;
+
+static int decode_page_item(void *ctx, size_t page, void **state, SmError *err) {
+  PageJob *job = ctx;
+  TiffReader *r = *state;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return sm_error_set(err, "%s: out of memory", job->path);
+    if (open_reader(r, job->path, err) != 0) {
+      free(r);
+      return -1;
+    }
+    *state = r;
+  }
+  tdir_t target = job->dirs->index[page];
+  if (TIFFCurrentDirectory(r->tif) > target && !TIFFSetDirectory(r->tif, target))
+    return sm_tiff_fail(err, job->path, &r->sink, "cannot rewind");
+  while (TIFFCurrentDirectory(r->tif) < target) {
+    if (!TIFFReadDirectory(r->tif)) {
+      char what[64];
+      snprintf(what, sizeof what, "page %zu cannot be read", page + 1);
+      return sm_tiff_fail(err, job->path, &r->sink, what);
+    }
+  }
+  int64_t pages = (int64_t)job->dirs->count;
+  PageLayout l;
+  if (read_layout(r, (int64_t)page, pages, &l, err) != 0) return -1;
+  if (!same_layout(&l, job->first))
+    return sm_error_set(err, "%s: page %zu changed while reading", job->path, page + 1);
+  SmReadOptions cancel_only = {.cancel = job->opts ? job->opts->cancel : NULL};
+  return decode_page(r, &l, (int64_t)page, pages, job->data + page * job->page_bytes,
+                     &cancel_only, err);
+}
+
+static void close_page_worker(void *ctx, void *state) {
+  (void)ctx;
+  if (!state) return;
+  close_reader(state);
+  free(state);
+}
+
 int sm_tiff_read_volume(const char *path, const SmReadOptions *opts, SmVolume *out,
                         SmError *err) {
   memset(out, 0, sizeof *out);
   TiffReader r;
   if (open_reader(&r, path, err) != 0) return -1;
   PageLayout first;
+  PageDirectories dirs = {0};
   int64_t pages = 0;
-  int rc = scan_pages(&r, &first, &pages, err);
+  int rc = scan_pages(&r, &first, &pages, &dirs, err);
   if (rc == 0 && !TIFFSetDirectory(r.tif, 0))
     rc = sm_tiff_fail(err, path, &r.sink, "cannot rewind");
   uint64_t raw_offset = 0;
@@ -493,37 +603,24 @@ int sm_tiff_read_volume(const char *path, const SmReadOptions *opts, SmVolume *o
     out->bits_per_sample = first.bits;
     if (first.samples > 1)
       sm_warn("%s: %u samples per pixel; sample 0 used", path, first.samples);
-    size_t page_bytes = (size_t)first.width * first.height * sm_dtype_size(first.dtype);
-    int64_t page = 0, directory = 0;
-    while (rc == 0 && page < pages) {
-      if (directory == 0 || !is_reduced_resolution(r.tif)) {
-        PageLayout l;
-        rc = read_layout(&r, page, pages, &l, err);
-        if (rc == 0 && !same_layout(&l, &first))
-          rc = sm_error_set(err, "%s: page %lld changed while reading", path, (long long)page + 1);
-        if (rc == 0)
-          rc = decode_page(&r, &l, page, pages, (uint8_t *)out->data + page * page_bytes, opts,
-                           err);
-        if (rc == 0) sm_read_progress(opts, (double)(page + 1) / (double)pages);
-        page++;
-      }
-      directory++;
-      for (; rc == 0 && raw_images > 1 && page < pages; page++) {
-        if (sm_read_cancelled(opts)) rc = sm_error_set(err, "%s: cancelled", path);
-        if (rc == 0)
-          rc = read_imagej_raw_page(&r, &first, raw_offset, page,
-                                    (uint8_t *)out->data + page * page_bytes, err);
-        if (rc == 0) sm_read_progress(opts, (double)(page + 1) / (double)pages);
-      }
-      if (rc == 0 && page < pages) {
-        int more = next_directory(&r, page, err);
-        if (more < 0) rc = -1;
-        else if (!more) rc = sm_error_set(err, "%s: page %lld vanished while reading", path,
-                                          (long long)page + 1);
-      }
+    if (raw_images <= 1 && pages > 1 && sm_reader_threads((size_t)pages) > 1) {
+      PageJob job = {
+        .path = path,
+        .dirs = &dirs,
+        .first = &first,
+        .data = out->data,
+        .page_bytes = (size_t)first.width * first.height * sm_dtype_size(first.dtype),
+        .opts = opts,
+      };
+      SmParallelItems items = {.count = (size_t)pages, .ctx = &job, .run = decode_page_item,
+                               .finish = close_page_worker, .opts = opts, .path = path};
+      rc = sm_parallel_items(&items, err);
+    } else {
+      rc = read_pages_serial(&r, &first, pages, raw_images, raw_offset, out, opts, err);
     }
   }
   close_reader(&r);
+  free(dirs.index);
   if (rc != 0) sm_volume_free(out);
   return rc;
 }

@@ -121,12 +121,36 @@ static void test_bigtiff_and_strips(void) {
     sm_volume_free(&back);
   }
 
-  /* Progress also moves inside pages (2 pages of several strips each). */
+  /* Progress per page, whether pages are decoded on one thread or several. */
   ProgressLog log = {.increasing = true};
   SmReadOptions read_opts = {.progress = on_progress, .user = &log};
   rc = sm_volume_read_ex(forced, &read_opts, &back, &err);
+  TAP_OK(rc == 0 && log.calls >= 2 && log.increasing && log.last == 1.0,
+         "progress over pages: %d calls, increasing, ends at 1", log.calls);
+  if (rc == 0) sm_volume_free(&back);
+
+  /* One big page: progress also moves inside it (several strips). */
+  SmVolume one_page = v;
+  one_page.nz = 1;
+  const char *single = temp_path("one-page.tif");
+  log = (ProgressLog){.increasing = true};
+  rc = sm_volume_write(single, &one_page, &err);
+  rc = rc ? rc : sm_volume_read_ex(single, &read_opts, &back, &err);
   TAP_OK(rc == 0 && log.calls > 2 && log.increasing && log.last == 1.0,
-         "progress within pages: %d calls, increasing, ends at 1", log.calls);
+         "progress within a page: %d calls, increasing, ends at 1", log.calls);
+  if (rc == 0) sm_volume_free(&back);
+
+  /* Pages decoded on 1 and on 4 threads give the same volume. */
+  SmVolume serial;
+  setenv("SEMMAE_READ_THREADS", "1", 1);
+  int rc1 = sm_volume_read(forced, &serial, &err);
+  setenv("SEMMAE_READ_THREADS", "4", 1);
+  rc = sm_volume_read(forced, &back, &err);
+  unsetenv("SEMMAE_READ_THREADS");
+  TAP_OK(rc1 == 0 && rc == 0 && memcmp(serial.data, back.data, sm_volume_bytes(&serial)) == 0 &&
+             memcmp(serial.data, v.data, sm_volume_bytes(&v)) == 0,
+         "pages on 1 and 4 threads give the same volume");
+  if (rc1 == 0) sm_volume_free(&serial);
   if (rc == 0) sm_volume_free(&back);
 
   SmVolume shape = {.dtype = SM_U8, .nz = 4000, .ny = 1024, .nx = 1024};
