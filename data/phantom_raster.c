@@ -308,15 +308,17 @@ static void lists_free(BlockLists *l) {
 int ph_rasterize(const PhScene *s, float *intensity, uint32_t *labels, uint32_t *mito_ids) {
   RasterJob proto = {.s = s, .shape = {s->p.nz, s->p.ny, s->p.nx}, .intensity = intensity,
                      .labels = labels, .mito_ids = mito_ids};
-  int64_t leaf_z = (int64_t)lrintf(LEAF_XY / s->anisotropy);
-  if (leaf_z < 1) leaf_z = 1;
-  if (leaf_z > MAX_LEAF_Z) leaf_z = MAX_LEAF_Z;
-  int64_t xy = LEAF_XY, z = leaf_z;
+  /* Boxes about as deep as wide in physical units: with coarse z a box is a
+   * few slices (or one) deep, so that culling stays as tight as it is for
+   * isotropic voxels. */
+  int64_t xy = LEAF_XY;
   for (int level = N_LEVELS - 1; level >= 0; level--) {
+    int64_t z = (int64_t)lrintf((float)xy / s->anisotropy);
+    if (z < 1) z = 1;
+    if (level == N_LEVELS - 1 && z > MAX_LEAF_Z) z = MAX_LEAF_Z;
     proto.size[level][0] = z;
     proto.size[level][1] = proto.size[level][2] = xy;
     xy *= LEVEL_SPLIT;
-    z *= LEVEL_SPLIT;
   }
   int64_t nb[3];
   for (int k = 0; k < 3; k++) nb[k] = (proto.shape[k] + proto.size[0][k] - 1) / proto.size[0][k];

@@ -199,20 +199,140 @@ static int segment_in_image(const PhScene *s, const PhSegment *g, float pad) {
 }
 
 /* Nearest-cell lookups during placement: segments are culled once for a
- * region, then points inside it are looked up against that short list. */
+ * region, then points inside it are looked up against that short list. The
+ * candidates come from a coarse grid of segments, so that a lookup costs the
+ * same in a large volume as in a small one. */
 typedef struct PlacementCheck {
-  uint32_t *buf;  /* n_seg indices */
-  size_t n;       /* segments kept for the current region */
-  float *scratch; /* for ph_cull_segments */
+  uint32_t *buf;      /* n_seg indices: the region's segments */
+  size_t n;           /* segments kept for the current region */
+  uint32_t *gathered; /* n_seg indices: candidates from the grid */
+  uint32_t *stamp;    /* n_seg: last query that gathered each segment */
+  uint32_t query;
+  float *scratch;     /* for ph_cull_segments */
+  /* Grid: cell c holds items[start[c] .. start[c + 1]). */
+  float origin[3], cell, reach;
+  int64_t dims[3];
+  uint32_t *start, *items;
 } PlacementCheck;
 
+static void grid_range(const PlacementCheck *pc, const float lo[3], const float hi[3],
+                       int64_t c0[3], int64_t c1[3]) {
+  for (int k = 0; k < 3; k++) {
+    int64_t a = (int64_t)floorf((lo[k] - pc->origin[k]) / pc->cell);
+    int64_t b = (int64_t)floorf((hi[k] - pc->origin[k]) / pc->cell);
+    c0[k] = a < 0 ? 0 : a >= pc->dims[k] ? pc->dims[k] - 1 : a;
+    c1[k] = b < 0 ? 0 : b >= pc->dims[k] ? pc->dims[k] - 1 : b;
+  }
+}
+
+static void segment_box(const PhSegment *g, float lo[3], float hi[3]) {
+  float r = ph_maxf(g->ra, g->rb);
+  for (int k = 0; k < 3; k++) {
+    lo[k] = ph_minf(g->a[k], g->a[k] + g->ab[k]) - r;
+    hi[k] = ph_maxf(g->a[k], g->a[k] + g->ab[k]) + r;
+  }
+}
+
+static int placement_init(PlacementCheck *pc, const PhScene *s) {
+  memset(pc, 0, sizeof *pc);
+  float mean_r = 0.5f * (float)s->p.cell_diameter;
+  /* The cells are packed, so a point lies inside some tube and its nearest
+   * centreline is at most the thickest radius (2.2 x 1.3 x mean) away; a
+   * second cell matters only when its boundary is near too. Regions gather
+   * segments from 1.5 times that far around them. */
+  pc->reach = 1.5f * 2.9f * mean_r + 2.0f * PH_WARP_AMPLITUDE;
+  pc->cell = ph_maxf(32.0f, 2.0f * mean_r);
+  float lo[3] = {1e30f, 1e30f, 1e30f}, hi[3] = {-1e30f, -1e30f, -1e30f};
+  for (size_t i = 0; i < s->n_seg; i++) {
+    float a[3], b[3];
+    segment_box(&s->seg[i], a, b);
+    for (int k = 0; k < 3; k++) {
+      lo[k] = ph_minf(lo[k], a[k]);
+      hi[k] = ph_maxf(hi[k], b[k]);
+    }
+  }
+  size_t n_cells = 1;
+  for (int k = 0; k < 3; k++) {
+    pc->origin[k] = lo[k];
+    pc->dims[k] = (int64_t)((hi[k] - lo[k]) / pc->cell) + 1;
+    n_cells *= (size_t)pc->dims[k];
+  }
+  pc->buf = malloc((s->n_seg + 1) * sizeof *pc->buf);
+  pc->gathered = malloc((s->n_seg + 1) * sizeof *pc->gathered);
+  pc->stamp = calloc(s->n_seg + 1, sizeof *pc->stamp);
+  pc->scratch = ph_cull_scratch_new(s);
+  pc->start = calloc(n_cells + 1, sizeof *pc->start);
+  if (!pc->buf || !pc->gathered || !pc->stamp || !pc->scratch || !pc->start) return -1;
+  /* Counting sort of (cell, segment) pairs. */
+  size_t total = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    uint32_t *fill = NULL;
+    if (pass == 1) {
+      for (size_t c = 0; c < n_cells; c++) pc->start[c + 1] += pc->start[c];
+      pc->items = malloc((total + 1) * sizeof *pc->items);
+      fill = calloc(n_cells, sizeof *fill);
+      if (!pc->items || !fill) {
+        free(fill);
+        return -1;
+      }
+    }
+    for (size_t i = 0; i < s->n_seg; i++) {
+      float a[3], b[3];
+      int64_t c0[3], c1[3];
+      segment_box(&s->seg[i], a, b);
+      grid_range(pc, a, b, c0, c1);
+      for (int64_t z = c0[0]; z <= c1[0]; z++)
+        for (int64_t y = c0[1]; y <= c1[1]; y++)
+          for (int64_t x = c0[2]; x <= c1[2]; x++) {
+            size_t c = (size_t)((z * pc->dims[1] + y) * pc->dims[2] + x);
+            if (pass == 0) {
+              pc->start[c + 1]++;
+              total++;
+            } else {
+              pc->items[pc->start[c] + fill[c]++] = (uint32_t)i;
+            }
+          }
+    }
+    free(fill);
+  }
+  return 0;
+}
+
+static void placement_free(PlacementCheck *pc) {
+  free(pc->buf);
+  free(pc->gathered);
+  free(pc->stamp);
+  free(pc->scratch);
+  free(pc->start);
+  free(pc->items);
+}
+
 static void check_region(const PhScene *s, PlacementCheck *pc, const float centre[3], float radius) {
-  float lo[3], hi[3];
+  float lo[3], hi[3], glo[3], ghi[3];
   for (int k = 0; k < 3; k++) {
     lo[k] = centre[k] - radius - PH_WARP_AMPLITUDE;
     hi[k] = centre[k] + radius + PH_WARP_AMPLITUDE;
+    glo[k] = lo[k] - pc->reach;
+    ghi[k] = hi[k] + pc->reach;
   }
-  pc->n = ph_cull_segments(s, lo, hi, NULL, s->n_seg, pc->buf, pc->scratch);
+  int64_t c0[3], c1[3];
+  grid_range(pc, glo, ghi, c0, c1);
+  /* Stamps tell which segments this query has gathered already; gathered in
+   * grid order, a fixed order, so placement stays deterministic. */
+  pc->query++;
+  size_t n = 0;
+  for (int64_t z = c0[0]; z <= c1[0]; z++)
+    for (int64_t y = c0[1]; y <= c1[1]; y++)
+      for (int64_t x = c0[2]; x <= c1[2]; x++) {
+        size_t c = (size_t)((z * pc->dims[1] + y) * pc->dims[2] + x);
+        for (uint32_t j = pc->start[c]; j < pc->start[c + 1]; j++) {
+          uint32_t id = pc->items[j];
+          if (pc->stamp[id] == pc->query) continue;
+          pc->stamp[id] = pc->query;
+          pc->gathered[n++] = id;
+        }
+      }
+  pc->n = ph_cull_segments(s, lo, hi, pc->gathered, n, pc->buf, pc->scratch);
 }
 
 /* Room around p (inside the current region) in tube's cell: the distance to
@@ -435,17 +555,15 @@ int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err) {
   rng_fork(&lattice_rng, &rng, 5);
   if (build_lattice(s, &lattice_rng) != 0) goto oom;
   if (build_tubes(s, &tubes_rng) != 0) goto oom;
-  PlacementCheck pc = {malloc(s->n_seg * sizeof(uint32_t)), 0, ph_cull_scratch_new(s)};
-  if (!pc.buf || !pc.scratch) {
-    free(pc.buf);
-    free(pc.scratch);
+  PlacementCheck pc;
+  if (placement_init(&pc, s) != 0) {
+    placement_free(&pc);
     goto oom;
   }
   uint32_t visible = count_visible_tubes(s);
   int rc = place_mitochondria(s, &mito_rng, &pc, visible);
   if (rc == 0) rc = place_vesicles(s, &ves_rng, &pc, visible);
-  free(pc.buf);
-  free(pc.scratch);
+  placement_free(&pc);
   if (rc != 0) goto oom;
   return 0;
 oom:
