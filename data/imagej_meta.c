@@ -58,3 +58,46 @@ bool sm_imagej_parse(const char *description, double *spacing, char unit[16],
   }
   return true;
 }
+
+/* The value of attribute name="..." in the first element that has it. */
+static bool xml_attribute(const char *xml, const char *name, char *out, size_t size) {
+  size_t n = strlen(name);
+  for (const char *p = strstr(xml, name); p; p = strstr(p + 1, name)) {
+    if (p > xml && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n') && p[n] == '=' &&
+        (p[n + 1] == '"' || p[n + 1] == '\'')) {
+      char quote = p[n + 1];
+      const char *start = p + n + 2, *end = strchr(start, quote);
+      if (!end) return false;
+      size_t len = (size_t)(end - start) < size - 1 ? (size_t)(end - start) : size - 1;
+      memcpy(out, start, len);
+      out[len] = '\0';
+      return true;
+    }
+  }
+  return false;
+}
+
+bool sm_ome_parse(const char *description, double voxel[3], char unit[16]) {
+  if (!description || !strstr(description, "<OME")) return false;
+  static const char *sizes[3] = {"PhysicalSizeZ", "PhysicalSizeY", "PhysicalSizeX"};
+  char value[64], unit_name[64];
+  bool any = false;
+  unit[0] = '\0';
+  for (int axis = 2; axis >= 0; axis--) {
+    if (!xml_attribute(description, sizes[axis], value, sizeof value)) continue;
+    double size = strtod(value, NULL);
+    if (!(size > 0 && size < 1e30)) continue;
+    voxel[axis] = size;
+    any = true;
+    /* OME's default unit is the micrometre; X's unit names the volume's. */
+    char attribute[32];
+    snprintf(attribute, sizeof attribute, "%sUnit", sizes[axis]);
+    if (!unit[0]) {
+      if (xml_attribute(description, attribute, unit_name, sizeof unit_name))
+        sm_unit_normalize(unit_name, unit);
+      else
+        snprintf(unit, 16, "um");
+    }
+  }
+  return any;
+}

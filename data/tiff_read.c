@@ -209,6 +209,7 @@ static void read_voxel_size(TIFF *tif, double voxel[3], char unit[16]) {
                  isfinite(yres) && xres > 0 && yres > 0;
   TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &res_unit);
 
+  if (!imagej && description && sm_ome_parse(description, voxel, unit)) return;
   if (imagej) {
     /* ImageJ stores pixels per `unit` in the resolution tags. */
     snprintf(unit, 16, "%s", ij_unit);

@@ -32,7 +32,12 @@ bool sm_tiff_needs_bigtiff(const SmVolume *v) {
 
 static void imagej_description(const SmVolume *v, char *out, size_t size) {
   /* ImageJ spells micrometres "micron"; our reader maps it back to "um". */
-  const char *unit = strcmp(v->unit, "um") == 0 ? "micron" : v->unit;
+  char clean_unit[sizeof v->unit];
+  size_t n_unit = 0;
+  for (const char *c = v->unit; *c && n_unit + 1 < sizeof clean_unit; c++)
+    if ((unsigned char)*c >= ' ' && *c != '=') clean_unit[n_unit++] = *c; /* one line each */
+  clean_unit[n_unit] = '\0';
+  const char *unit = strcmp(clean_unit, "um") == 0 ? "micron" : clean_unit;
   int n = snprintf(out, size, "ImageJ=1.11a\nimages=%lld\n", (long long)v->nz);
   if (v->nz > 1 && n > 0 && (size_t)n < size)
     n += snprintf(out + n, size - n, "slices=%lld\n", (long long)v->nz);

@@ -62,6 +62,10 @@ void sm_unit_normalize(const char *in, char out[16]);
 bool sm_imagej_parse(const char *description, double *spacing, char unit[16],
                      int64_t *images);
 
+/* OME-TIFF: PhysicalSize{X,Y,Z} (and their units, default um) from the
+ * OME-XML description; fills the axes it finds. */
+bool sm_ome_parse(const char *description, double voxel[3], char unit[16]);
+
 /* Progress and cancellation helpers (opts may be NULL). */
 static inline bool sm_read_cancelled(const SmReadOptions *o) {
   return o && o->cancel && *o->cancel;

@@ -284,6 +284,32 @@ static void test_voxel_metadata(void) {
   TAP_OK(rc == 0 && v.voxel_size[1] == 1 && v.voxel_size[2] == 1 && !v.unit[0],
          "72 dpi means unknown: voxel size 1");
 
+  Page ome = {.width = 4, .height = 4, .samples = 1, .bits = 8, .data = px,
+              .description = "<?xml version=\"1.0\"?><OME xmlns=\"x\"><Image ID=\"Image:0\">"
+                             "<Pixels DimensionOrder=\"XYZCT\" PhysicalSizeX=\"4.5\" "
+                             "PhysicalSizeXUnit=\"nm\" PhysicalSizeY=\"4.25\" "
+                             "PhysicalSizeYUnit=\"nm\" PhysicalSizeZ=\"40\" "
+                             "PhysicalSizeZUnit=\"nm\" SizeX=\"4\"/></Image></OME>"};
+  rc = sm_volume_probe(write_tiff("ome.tif", &ome, 1), &v, &err);
+  TAP_OK(rc == 0 && v.voxel_size[0] == 40 && v.voxel_size[1] == 4.25 && v.voxel_size[2] == 4.5 &&
+             strcmp(v.unit, "nm") == 0,
+         "OME-XML PhysicalSize: %g x %g x %g %s", v.voxel_size[0], v.voxel_size[1],
+         v.voxel_size[2], v.unit);
+  ome.description = "<OME><Image><Pixels PhysicalSizeX='0.5' PhysicalSizeY='0.5'/></Image></OME>";
+  rc = sm_volume_probe(write_tiff("ome-um.tif", &ome, 1), &v, &err);
+  TAP_OK(rc == 0 && v.voxel_size[0] == 1 && v.voxel_size[2] == 0.5 && strcmp(v.unit, "um") == 0,
+         "OME-XML without units means micrometres");
+
+  SmVolume odd;
+  sm_volume_alloc(&odd, SM_U8, 1, 2, 2, &err);
+  snprintf(odd.unit, sizeof odd.unit, "n\nm=x");
+  const char *odd_path = temp_path("odd-unit.tif");
+  rc = sm_volume_write(odd_path, &odd, &err);
+  sm_volume_free(&odd);
+  rc = rc ? rc : sm_volume_probe(odd_path, &v, &err);
+  TAP_OK(rc == 0 && strcmp(v.unit, "nmx") == 0, "a unit with a newline cannot break the "
+         "description (read back '%s')", v.unit);
+
   char unit[16];
   const char *spellings[] = {"micron", "\xC2\xB5m", "um", " microns ", "\\u00b5m"};
   bool all = true;
