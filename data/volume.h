@@ -58,9 +58,11 @@ size_t sm_volume_bytes(const SmVolume *v);
 int sm_volume_probe(const char *path, SmVolume *out, SmError *err);
 
 /* Reads the whole volume; costs about one copy of the data in memory.
- * Slice folders are decoded by several threads (SEMMAE_READ_THREADS, default
- * the processors online, at most 8); progress still comes from the caller's
- * thread, one call per slice or at most every 0.5 % within TIFF pages. */
+ * Slices of a folder and pages of a multi-page TIFF are decoded by several
+ * threads (SEMMAE_READ_THREADS, default the processors online, at most 8);
+ * progress still comes from the caller's thread: one call per slice or page,
+ * and within a single-page TIFF at most every 0.5 %. Voxel size comes from
+ * ImageJ's description, OME-XML, or the resolution tags (PNG: pHYs). */
 int sm_volume_read(const char *path, SmVolume *out, SmError *err);
 int sm_volume_read_ex(const char *path, const SmReadOptions *opts, SmVolume *out,
                       SmError *err);
