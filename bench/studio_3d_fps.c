@@ -25,7 +25,7 @@
 static char *opt_voxel, *opt_volume, *opt_labels, *opt_mode, *opt_screenshot, *opt_ids;
 static int opt_synthetic = 250, opt_frames = 40, opt_top_ids = 0, opt_width = 800, opt_height = 600;
 static gboolean opt_invert, opt_no_fps;
-static double opt_opacity = -1, opt_ramp_low = -1, opt_ramp_high = -1, opt_orbit = 0;
+static double opt_scale = 0, opt_opacity = -1, opt_ramp_low = -1, opt_ramp_high = -1, opt_orbit = 0;
 
 static const GOptionEntry entries[] = {
   { "volume", 0, 0, G_OPTION_ARG_FILENAME, &opt_volume, "Image volume (TIFF, folder)", "PATH" },
@@ -41,6 +41,7 @@ static const GOptionEntry entries[] = {
   { "ramp-high", 0, 0, G_OPTION_ARG_DOUBLE, &opt_ramp_high, "Transfer ramp end", "T" },
   { "orbit", 0, 0, G_OPTION_ARG_DOUBLE, &opt_orbit, "Orbit by this many pixels before the screenshot", "PX" },
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &opt_screenshot, "Save the first full frame", "OUT.png" },
+  { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &opt_scale, "Fix the resolution scale (default: adaptive)", "S" },
   { "frames", 0, 0, G_OPTION_ARG_INT, &opt_frames, "Frames per measurement (default 40)", "N" },
   { "no-fps", 0, 0, G_OPTION_ARG_NONE, &opt_no_fps, "Only the screenshot", NULL },
   { "width", 0, 0, G_OPTION_ARG_INT, &opt_width, "Window width (default 800)", "W" },
@@ -332,6 +333,7 @@ main (int argc, char **argv)
     }
   }
   if (opt_orbit != 0) sm_volume_view_orbit (view, opt_orbit, 0);
+  if (opt_scale > 0) sm_volume_view_pin_resolution (view, opt_scale);
 
   g_signal_connect (b.view, "render", G_CALLBACK (rendered), &b);
   gtk_widget_add_tick_callback (b.view, tick, &b, NULL);

@@ -21,4 +21,7 @@ gboolean sm_volume_view_is_busy (SmVolumeView *self);
 /* Resolution scales of interactive and still frames, adapted to the march time. */
 void sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interactive, double *still);
 
+/* > 0 fixes the resolution scale of all frames (no adaptation); 0 adapts. */
+void sm_volume_view_pin_resolution (SmVolumeView *self, double scale);
+
 G_END_DECLS

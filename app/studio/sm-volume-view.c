@@ -81,6 +81,7 @@ struct _SmVolumeView {
   guint settle_id;        /* returns to full quality after a scroll */
   double fast_scale;      /* resolution while interacting, adapted to the march time */
   double still_scale;     /* resolution at rest: 1 unless a march takes too long */
+  double pinned_scale;    /* > 0: both scales fixed (bench) */
 
   /* The last march is kept in an offscreen buffer: when only the cursor moves
    * (slice scrolling), frames are a blit plus lines. */
@@ -846,6 +847,7 @@ set_uniforms (SmVolumeView *self, const float inv_mvp[16], double step_voxels)
 static void
 adapt_resolution (SmVolumeView *self, gboolean fast, double seconds)
 {
+  if (self->pinned_scale > 0) return;
   if (fast) {
     if (seconds > FAST_MARCH_SECONDS_HIGH)
       self->fast_scale = MAX (FAST_SCALE_MIN, self->fast_scale * 0.85);
@@ -1344,4 +1346,13 @@ sm_volume_view_is_busy (SmVolumeView *self)
 {
   g_return_val_if_fail (SM_IS_VOLUME_VIEW (self), FALSE);
   return self->image_worker.thread || self->mask_worker.thread || self->pending_ready;
+}
+
+void
+sm_volume_view_pin_resolution (SmVolumeView *self, double scale)
+{
+  g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  self->pinned_scale = scale;
+  if (scale > 0) self->fast_scale = self->still_scale = scale;
+  invalidate (self);
 }
