@@ -59,10 +59,6 @@ int sm_label_store_save(SmLabelStore *s, const char *path, SmError *err) {
   free(copy);
   if (rc != 0) return -1;
   sm_label_store_mark_saved(s);
-  if (s->journal) {
-    char journal_path[4096];
-    snprintf(journal_path, sizeof journal_path, "%s", sm_label_journal_path(s->journal));
-    if (!sm_label_journal_create(journal_path, s, identity, err)) return -1;
-  }
+  if (s->journal && sm_label_journal_restart(s->journal, identity, err) != 0) return -1;
   return 0;
 }

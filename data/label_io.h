@@ -13,6 +13,7 @@ SmLabelStore *sm_label_store_load(const char *path, const int64_t *image_shape, 
 
 /* Writes the displayed ids as a uint32 TIFF via write-then-rename (a failed
  * save leaves the old file intact), marks the store saved and, when a
- * journal is attached, restarts it for the saved content (the old journal is
- * replaced only once the new one is complete). */
+ * journal is attached, restarts it in place for the saved content (same
+ * SmLabelJournal object; the old file is replaced only once the new one is
+ * complete). */
 int sm_label_store_save(SmLabelStore *s, const char *path, SmError *err);

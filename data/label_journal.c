@@ -179,26 +179,16 @@ oom:
   return NULL;
 }
 
-SmLabelJournal *sm_label_journal_create(const char *path, SmLabelStore *s, uint64_t identity,
-                                        SmError *err) {
-  if (s->pending) return sm_error_set(err, "%s: finish the current edit first", path), NULL;
-  SmLabelJournal *j = calloc(1, sizeof *j);
-  if (!j) return sm_error_set(err, "%s: out of memory", path), NULL;
-  snprintf(j->path, sizeof j->path, "%s", path);
-  j->fd = -1;
+/* Writes header + base for the store's current state to path (atomically
+ * replacing what is there) and returns an fd open for appending, or -1. */
+static int write_fresh(const char *path, SmLabelStore *s, uint64_t identity, SmError *err) {
   SmLabelDelta *base = base_snapshot(s, err);
-  if (!base) {
-    free(j);
-    return NULL;
-  }
+  if (!base) return -1;
   uint8_t *payload = NULL;
   size_t n_payload = 0;
   int rc = sm_delta_serialize(base, &payload, &n_payload);
   sm_delta_free(base);
-  if (rc != 0) {
-    free(j);
-    return sm_error_set(err, "%s: out of memory", path), NULL;
-  }
+  if (rc != 0) return sm_error_set(err, "%s: out of memory", path);
   JournalHeader h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, JOURNAL_MAGIC, sizeof h.magic);
@@ -216,33 +206,52 @@ SmLabelJournal *sm_label_journal_create(const char *path, SmLabelStore *s, uint6
   SmAtomicFile af;
   if (sm_atomic_begin(&af, path, err) != 0) {
     free(payload);
-    free(j);
-    return NULL;
+    return -1;
   }
   if (write_all(af.fd, &h, sizeof h) != 0 || write_all(af.fd, payload, n_payload) != 0) {
     int e = errno;
     sm_atomic_abort(&af);
     free(payload);
-    free(j);
-    return sm_error_set(err, "%s: cannot write: %s", path, strerror(e)), NULL;
+    return sm_error_set(err, "%s: cannot write: %s", path, strerror(e));
   }
   free(payload);
-  if (sm_atomic_commit(&af, err) != 0) {
+  if (sm_atomic_commit(&af, err) != 0) return -1;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return sm_error_set(err, "%s: cannot open for appending: %s", path, strerror(errno));
+  return fd;
+}
+
+SmLabelJournal *sm_label_journal_create(const char *path, SmLabelStore *s, uint64_t identity,
+                                        SmError *err) {
+  if (s->pending) return sm_error_set(err, "%s: finish the current edit first", path), NULL;
+  SmLabelJournal *j = calloc(1, sizeof *j);
+  if (!j) return sm_error_set(err, "%s: out of memory", path), NULL;
+  snprintf(j->path, sizeof j->path, "%s", path);
+  j->fd = write_fresh(path, s, identity, err);
+  if (j->fd < 0) {
     free(j);
     return NULL;
   }
-  j->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (j->fd < 0) {
-    int e = errno;
-    free(j);
-    return sm_error_set(err, "%s: cannot open for appending: %s", path, strerror(e)), NULL;
-  }
-  bool async = s->journal && s->journal->async;
   if (s->journal) sm_label_journal_close(s->journal);
   j->store = s;
   s->journal = j;
-  if (async) sm_label_journal_set_async(j, true, NULL); /* a restart keeps the mode */
   return j;
+}
+
+int sm_label_journal_restart(SmLabelJournal *j, uint64_t identity, SmError *err) {
+  SmLabelStore *s = j->store;
+  if (!s) return sm_error_set(err, "%s: not attached to labels", j->path);
+  if (s->pending) return sm_error_set(err, "%s: finish the current edit first", j->path);
+  bool async = j->async;
+  int rc = sm_label_journal_set_async(j, false, err); /* drain the queue into the old file */
+  int fd = rc == 0 ? write_fresh(j->path, s, identity, err) : -1;
+  if (fd >= 0) {
+    close(j->fd);
+    j->fd = fd;
+    j->durable = 0;
+  }
+  if (async) sm_label_journal_set_async(j, true, NULL);
+  return fd >= 0 ? 0 : -1;
 }
 
 static int append_record(SmLabelJournal *j, uint32_t type, uint8_t *payload, size_t n_payload,

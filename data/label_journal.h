@@ -47,6 +47,11 @@ typedef struct SmJournalInfo {
 SmLabelJournal *sm_label_journal_create(const char *path, SmLabelStore *s, uint64_t identity,
                                         SmError *err);
 
+/* Starts the journal afresh in place (same object, same path, same mode)
+ * for the store's current state, e.g. after a save with identity = the saved
+ * content's hash. sm_label_store_save does this itself. */
+int sm_label_journal_restart(SmLabelJournal *j, uint64_t identity, SmError *err);
+
 /* Reads the header and counts complete records, without changing anything:
  * what the app needs to ask "recover 12 edits from <time>?". */
 int sm_label_journal_probe(const char *path, SmJournalInfo *info, SmError *err);

@@ -70,10 +70,16 @@ int sm_label_split_compute(const SmLabelStore *s, uint32_t segment, const int64_
     }
   if (map && !map_is_boundary)
     for (i = 0; i < n; i++) boundary[i] = (float)(vmax - boundary[i]);
+  float floor_value = 0;
+  for (i = 0; i < n; i++)
+    if (mask[i] && boundary[i] < floor_value) floor_value = boundary[i];
   for (int k = 0; k < n_seeds; k++) {
     size_t j = (size_t)(((seeds[k][0] - lo[0]) * dims[1] + (seeds[k][1] - lo[1])) * dims[2] +
                         (seeds[k][2] - lo[2]));
     labels[j] = (uint32_t)(k + 1);
+    /* A click may land on a dark (membrane) voxel; every seed still starts
+     * flooding at the lowest level, so no basin is swallowed before it grows. */
+    boundary[j] = floor_value;
   }
   PpError pe;
   int rc = ws_seeded_f32(labels, boundary, mask, dims, CC_CONN_FACES, &pe);
