@@ -475,6 +475,9 @@ static void work_backward(const MaeModel *m, MaeWork *w, int n_masked) {
 
 /* ---- model: the batch split over threads ---- */
 
+/* Largest model (in parameter floats) whose batches are split into shares. */
+#define MAE_SPLIT_MAX_FLOATS ((size_t)16 << 20)
+
 static int max_threads(void) {
 #ifdef _OPENMP
   return omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -500,8 +503,11 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
   }
   if (K < 1) return mae_error_set(err, "mae_model: every token is masked; keep at least one");
   /* One share per thread when every thread gets a sample; the shares run
-   * single-threaded, so the whole step has a single synchronisation point. */
-  int parts = max_threads();
+   * single-threaded, so the whole step has a single synchronisation point.
+   * Not for big models: every share would stream all the weights through
+   * its own packing and its own gradient copy (paper-base: 400 MB each),
+   * where splitting each GEMM over the threads streams them once. */
+  int parts = m->n_floats <= MAE_SPLIT_MAX_FLOATS ? max_threads() : 1;
   if (parts > B) parts = B;
   if (parts > 64) parts = 64;
   if (parts < 2) parts = 1;

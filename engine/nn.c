@@ -52,14 +52,17 @@ void nn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
     const float *x = inp + (size_t)m * C;
     float *y = out + (size_t)m * C;
     float s = 0.f;
+#pragma omp simd reduction(+ : s)
     for (int c = 0; c < C; c++) s += x[c];
     float mu = s / C;
     float v = 0.f;
+#pragma omp simd reduction(+ : v)
     for (int c = 0; c < C; c++) {
       float d = x[c] - mu;
       v += d * d;
     }
     float r = 1.f / sqrtf(v / C + eps);
+#pragma omp simd
     for (int c = 0; c < C; c++) y[c] = (x[c] - mu) * r * weight[c] + bias[c];
     mean[m] = mu;
     rstd[m] = r;
@@ -75,6 +78,7 @@ void nn_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
     float *dx = dinp + (size_t)m * C;
     float mu = mean[m], r = rstd[m];
     float sum_g = 0.f, sum_gx = 0.f;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
     for (int c = 0; c < C; c++) {
       float g = dy[c] * weight[c];
       sum_g += g;
@@ -82,6 +86,7 @@ void nn_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
     }
     sum_g /= C;
     sum_gx /= C;
+#pragma omp simd
     for (int c = 0; c < C; c++) {
       float xh = (x[c] - mu) * r;
       dx[c] += (dy[c] * weight[c] - sum_g - xh * sum_gx) * r;
@@ -172,6 +177,7 @@ double nn_masked_mse_forward_backward(float *dpred, const float *pred, const flo
       continue;
     }
     float s = 0.f;
+#pragma omp simd reduction(+ : s)
     for (int p = 0; p < P; p++) {
       float d = y[p] - t[p];
       s += d * d;
