@@ -62,7 +62,9 @@ int cmd_info(int argc, char **argv) {
       return cli_usage_error("info", "unknown option '%s'", argv[i]);
     else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && !path) path = argv[++i];
     else if (!path) path = argv[i];
-    else return cli_usage_error("info", "one VOLUME at a time ('%s' is extra)", argv[i]);
+    else
+      return cli_usage_error("info", "one VOLUME at a time ('%s' is extra; quote a glob: "
+                             "'stack/*.png')", argv[i]);
   }
   if (!path) return cli_usage_error("info", "missing VOLUME");
 

@@ -59,7 +59,12 @@ static void check_row(const char *dir, char *line) {
   SmSourceInfo info;
   SmError err = {{0}};
   int probe_rc = sm_volume_probe_ex(path, &v, &info, &err);
+  SmVolume probed = v;
   int rc = probe_rc == 0 ? sm_volume_read(path, &v, &err) : -1;
+  if (rc == 0)
+    TAP_OK(probed.nz == v.nz && probed.ny == v.ny && probed.nx == v.nx &&
+               probed.dtype == v.dtype && probed.bits_per_sample == v.bits_per_sample,
+           "%s: probe agrees with the read", fields[0]);
   if (unknown) {
     TAP_OK(rc == 0 || test_is_clean_error(err.message, path), "%s: decodes or fails cleanly%s%s",
            fields[0], rc ? ": " : "", rc ? err.message : "");
