@@ -3,11 +3,12 @@
  * The phantom is built in physical coordinates measured in xy voxels, with z
  * stretched by the anisotropy: voxel (z, y, x) sits at (z * A, y, x). Neurites
  * are tubes (polylines with a varying radius) that fill the volume; a point
- * belongs to the tube whose surface is nearest (distance to the centreline
- * minus the radius), which gives smooth, tube-like cells that touch along
- * curved boundaries. Membranes are drawn where the two nearest tubes are
- * almost equally near. Mitochondria are capsules and vesicles are spheres,
- * each inside one tube's cell. */
+ * belongs to the tube whose surface is nearest, distances measured in units
+ * of the tube's radius (ph_radius_weight), at a point displaced by a smooth
+ * random warp. That gives rounded, tube-like cells packed like neuropil.
+ * Membranes are drawn where the two nearest tubes are almost equally near.
+ * Mitochondria are capsules and vesicles are spheres, each inside one tube's
+ * cell. */
 #pragma once
 
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "phantom.h"
+#include "rng.h"
 
 /* One straight piece of a tube's centreline, radius varying linearly. */
 typedef struct PhSegment {
@@ -79,8 +81,9 @@ typedef struct PhScene {
   size_t n_cloud;
 } PhScene;
 
-/* The two nearest distinct tubes of a point, by surface distance v, with the
- * unit vectors u from each nearest centreline point towards the point. */
+/* The two nearest distinct tubes of a point, by value v (weighted surface
+ * distance), with u = grad v: the unit vector from each nearest centreline
+ * point towards the point, times the weight there. */
 typedef struct PhNearest {
   uint32_t t1, t2;
   float v1, v2;
@@ -104,9 +107,19 @@ static inline float ph_radius_weight(float r) { return 1.0f / r; }
 #define PH_LATTICE_STEP 12.0f
 #define PH_WARP_AMPLITUDE 3.0f
 
-/* phantom_scene.c: tubes, then mitochondria and vesicles placed inside them. */
+/* phantom_scene.c: tubes and the lattice field, then the organelles. */
 int ph_scene_build(PhScene *s, const SmPhantomParams *p, SmError *err);
 void ph_scene_free(PhScene *s);
+/* Random helpers shared by the scene's files. */
+float ph_clampf(float v, float lo, float hi);
+float ph_uniform(Rng *r, float lo, float hi);
+void ph_random_unit(Rng *r, float u[3]);
+/* A random unit vector perpendicular to the unit vector d. */
+void ph_random_perpendicular(Rng *r, const float d[3], float out[3]);
+
+/* phantom_organelles.c: mitochondria and vesicle clouds into s->mito, s->ves
+ * and s->cloud. Returns -1 when memory runs out. */
+int ph_place_organelles(PhScene *s, Rng *mito_rng, Rng *vesicle_rng);
 
 /* phantom_cells.c: geometry shared by placement and rasterisation. */
 /* The lattice field at physical point p: warp[0..2] (each within
