@@ -440,6 +440,11 @@ const char *sm_label_redo_name(const SmLabelStore *s) {
   return s->n_redo ? s->redo[s->n_redo - 1]->what : NULL;
 }
 
+size_t sm_label_undo_history(const SmLabelStore *s, const char **names, size_t max) {
+  for (size_t i = 0; i < s->n_undo && i < max; i++) names[i] = s->undo[s->n_undo - 1 - i]->what;
+  return s->n_undo;
+}
+
 static int undo_or_redo(SmLabelStore *s, bool redo, SmError *err) {
   if (s->pending) return sm_error_set(err, "labels: finish the current edit first");
   SmLabelDelta ***from = redo ? &s->redo : &s->undo;

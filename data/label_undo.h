@@ -26,6 +26,9 @@ bool sm_label_can_redo(const SmLabelStore *s);
 /* Name of the step that undo/redo would revert ("paint", "merge", ...), or NULL. */
 const char *sm_label_undo_name(const SmLabelStore *s);
 const char *sm_label_redo_name(const SmLabelStore *s);
+/* Names of the undo steps, newest first (for an undo history list); returns
+ * how many there are (may exceed max). Pointers valid until the next edit. */
+size_t sm_label_undo_history(const SmLabelStore *s, const char **names, size_t max);
 int sm_label_undo(SmLabelStore *s, SmError *err);
 int sm_label_redo(SmLabelStore *s, SmError *err);
 

@@ -279,6 +279,11 @@ static void test_merge_delete_split(void) {
          "undo recolour");
   TAP_OK(sm_label_set_hidden(s, 1, true, &err) == 0 && !strcmp(sm_label_undo_name(s), "rename"),
          "hide is not an undo step");
+  const char *names[3] = {"", "", ""};
+  size_t depth = sm_label_undo_history(s, names, 3);
+  TAP_OK(depth >= 3 && !strcmp(names[0], "rename") &&
+             !strcmp(names[1], "new segment") && !strcmp(names[2], "split"),
+         "undo history names, newest first: %s, %s, %s", names[0], names[1], names[2]);
   TAP_OK(sm_label_store_segment(s, 1)->flags & SM_SEGMENT_HIDDEN, "hidden flag set");
   const SmSegment *found[8];
   TAP_OK(sm_label_search(s, "AXON", found, 8) == 1 && found[0]->id == fresh, "search by name, any case");
