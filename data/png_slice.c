@@ -1,6 +1,7 @@
 /* PNG slices via libpng: 8/16-bit grey straight into the slice buffer;
- * palette, RGB and grey+alpha give their first channel; 1/2/4-bit grey is
- * scaled to 8 bits (1-bit -> 0/255). libpng reports errors by longjmp, so
+ * RGB and grey+alpha give their first channel, palette images their indices
+ * (as TIFF palette images do); 1/2/4-bit grey is scaled to 8 bits
+ * (1-bit -> 0/255). libpng reports errors by longjmp, so
  * every resource below is owned by one PngReader that the error path frees. */
 #include <errno.h>
 #include <png.h>
@@ -54,7 +55,7 @@ static int read_png(PngReader *r, const char *path, SmSliceFormat *fmt,
   png_get_IHDR(r->png, r->info, &width, &height, &depth, &color_type, &interlace, NULL, NULL);
   int source_channels = png_get_channels(r->png, r->info);
 
-  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
+  if (color_type == PNG_COLOR_TYPE_PALETTE && depth < 8) png_set_packing(r->png);
   if (color_type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
   if (depth == 16) png_set_swap(r->png); /* PNG is big-endian; we want host order */
   int passes = png_set_interlace_handling(r->png);
@@ -71,7 +72,8 @@ static int read_png(PngReader *r, const char *path, SmSliceFormat *fmt,
   fmt->pages = 1;
   fmt->dtype = out_depth == 16 ? SM_U16 : SM_U8;
   fmt->bits = out_depth;
-  fmt->samples = color_type == PNG_COLOR_TYPE_PALETTE ? channels : source_channels;
+  fmt->samples = source_channels;
+  fmt->palette = color_type == PNG_COLOR_TYPE_PALETTE;
   fmt->voxel_size[0] = fmt->voxel_size[1] = fmt->voxel_size[2] = 1.0;
   snprintf(fmt->format, sizeof fmt->format, "PNG");
   snprintf(fmt->compression, sizeof fmt->compression, "deflate");

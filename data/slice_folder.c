@@ -223,8 +223,7 @@ int sm_slices_read(const char *path, bool is_glob, const SmReadOptions *opts, Sm
     void *data = out->data;
     fill_volume(out, &first, (int64_t)l.count);
     out->data = data;
-    if (first.samples > 1)
-      sm_warn("%s: slices have %d samples per pixel; sample 0 used", path, first.samples);
+    sm_warn_sample_zero(path, &first);
     SliceJob job = {
       .list = &l,
       .format = &first,

@@ -174,6 +174,7 @@ static void describe_layout(const PageLayout *l, int64_t pages, SmSliceFormat *f
   f->dtype = l->dtype;
   f->bits = l->bits;
   f->samples = l->samples;
+  f->palette = l->photometric == PHOTOMETRIC_PALETTE;
   f->tiled = l->tiled;
   compression_name(l->compression, f->compression);
 }
@@ -602,8 +603,9 @@ int sm_tiff_read_volume(const char *path, const SmReadOptions *opts, SmVolume *o
   if (rc == 0) {
     read_voxel_size(r.tif, out->voxel_size, out->unit);
     out->bits_per_sample = first.bits;
-    if (first.samples > 1)
-      sm_warn("%s: %u samples per pixel; sample 0 used", path, first.samples);
+    SmSliceFormat described = {0};
+    describe_layout(&first, pages, &described);
+    sm_warn_sample_zero(path, &described);
     if (raw_images <= 1 && pages > 1 && sm_reader_threads((size_t)pages) > 1) {
       PageJob job = {
         .path = path,

@@ -148,6 +148,13 @@ SmFileKind sm_file_kind(const char *path, SmError *err) {
   return SM_FILE_OTHER;
 }
 
+void sm_warn_sample_zero(const char *path, const SmSliceFormat *f) {
+  if (f->samples > 1)
+    sm_warn("%s: %d samples per pixel; sample 0 used", path, f->samples);
+  else if (f->palette)
+    sm_warn("%s: palette image; colour-map indices used as values", path);
+}
+
 static bool has_glob_chars(const char *path) {
   return strpbrk(path, "*?[") != NULL;
 }
@@ -246,7 +253,7 @@ int sm_volume_read_ex(const char *path, const SmReadOptions *opts, SmVolume *out
     sm_volume_free(out);
     return -1;
   }
-  if (f.samples > 1) sm_warn("%s: %d channels; the first one used", path, f.samples);
+  sm_warn_sample_zero(path, &f);
   sm_read_progress(opts, 1.0);
   return 0;
 }

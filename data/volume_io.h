@@ -14,6 +14,7 @@ typedef struct SmSliceFormat {
   SmDtype dtype;
   int bits;               /* significant bits per sample (8, 12, 16, 32) */
   int samples;            /* samples per pixel; sample 0 is read */
+  bool palette;           /* values are colour-map indices (as stored) */
   double voxel_size[3];   /* (z, y, x) */
   char unit[16];
   bool bigtiff, big_endian, tiled;
@@ -31,8 +32,9 @@ int sm_tiff_read_volume(const char *path, const SmReadOptions *opts, SmVolume *o
 int sm_tiff_read_slice(const char *path, const SmSliceFormat *expect, void *dst,
                        const SmReadOptions *opts, SmError *err);
 
-/* PNG (png_slice.c): 8/16-bit grey; palette, RGB and grey+alpha give their
- * first channel; 1/2/4-bit grey is scaled to 8 bits (1-bit -> 0/255). */
+/* PNG (png_slice.c): 8/16-bit grey; RGB and grey+alpha give their first
+ * channel; palette images their indices, as stored (like ImageJ's LUT
+ * images); 1/2/4-bit grey is scaled to 8 bits (1-bit -> 0/255). */
 int sm_png_probe(const char *path, SmSliceFormat *fmt, SmError *err);
 int sm_png_read_slice(const char *path, const SmSliceFormat *expect, void *dst,
                       SmError *err);
@@ -65,6 +67,9 @@ bool sm_imagej_parse(const char *description, double *spacing, char unit[16],
 /* OME-TIFF: PhysicalSize{X,Y,Z} (and their units, default um) from the
  * OME-XML description; fills the axes it finds. */
 bool sm_ome_parse(const char *description, double voxel[3], char unit[16]);
+
+/* Warns once that sample 0 of several, or colour-map indices, are used. */
+void sm_warn_sample_zero(const char *path, const SmSliceFormat *f);
 
 /* Progress and cancellation helpers (opts may be NULL). */
 static inline bool sm_read_cancelled(const SmReadOptions *o) {
