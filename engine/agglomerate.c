@@ -1,5 +1,6 @@
 #include "agglomerate.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ static int graph_add(Graph *g, uint32_t a, uint32_t b, float value, uint64_t *la
     *last_edge = (uint32_t)*slot;
   }
   Edge *e = &g->edges[*last_edge];
-  e->sum += value;
+  e->sum += isnan(value) ? 0.0f : value;  // NaN would compare as "above any threshold"
   e->count++;
   return 0;
 }

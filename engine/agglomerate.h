@@ -12,7 +12,8 @@
  * entries, recognised by a version number and skipped (lazy invalidation).
  * Merging stops when the best mean affinity falls below the threshold, so
  * threshold = 1 - waterz's threshold (waterz scores 1 - mean affinity).
- * Fragment label 0 is background: it is never merged and stays 0. */
+ * Fragment label 0 is background: it is never merged and stays 0. NaN
+ * affinities count as 0. */
 #pragma once
 
 #include <stdint.h>

@@ -70,6 +70,10 @@ static void test_combined_statistics(void) {
   TAP_OK(k == 1, "threshold 0.2: the combined edge to 3 (mean 0.25) merges too");
   k = agglo_mean_affinity(seg, frag, aff, d, 0.26, &err);
   TAP_OK(k == 2, "threshold 0.26: it does not (0.25 < 0.26)");
+  const uint32_t pair[2] = {1, 2};
+  const float nan_aff[6] = {0, 0, 0, 0, 0, NAN};
+  const int64_t d2[3] = {1, 1, 2};
+  TAP_OK(agglo_mean_affinity(seg, pair, nan_aff, d2, 0.5, &err) == 2, "a NaN affinity counts as 0: no merge");
   const uint32_t with_bg[6] = {1, 0, 3, 1, 0, 3};
   k = agglo_mean_affinity(seg, with_bg, aff, d, 0.0, &err);
   TAP_OK(k == 2 && seg[1] == 0 && seg[4] == 0, "background 0 is never merged and separates 1 from 3");
