@@ -24,4 +24,8 @@ void sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interacti
 /* > 0 fixes the resolution scale of all frames (no adaptation); 0 adapts. */
 void sm_volume_view_pin_resolution (SmVolumeView *self, double scale);
 
+/* Volumes above this many voxels are converted on a worker thread (default
+ * 32 Mi); tests lower it to exercise the worker on small volumes. */
+void sm_volume_view_set_sync_limit (gsize voxels);
+
 G_END_DECLS

@@ -188,10 +188,12 @@ worker_finish (Worker *w, guint generation)
   return TRUE;
 }
 
+static gsize sync_voxel_limit = SYNC_VOXEL_LIMIT;
+
 static gboolean
 too_big_for_main_thread (const SmVolume *v)
 {
-  return (gsize) v->nz * v->ny * v->nx > SYNC_VOXEL_LIMIT;
+  return (gsize) v->nz * v->ny * v->nx > sync_voxel_limit;
 }
 
 /* ------------------------------------------------------------ label mask */
@@ -1355,4 +1357,10 @@ sm_volume_view_pin_resolution (SmVolumeView *self, double scale)
   self->pinned_scale = scale;
   if (scale > 0) self->fast_scale = self->still_scale = scale;
   invalidate (self);
+}
+
+void
+sm_volume_view_set_sync_limit (gsize voxels)
+{
+  sync_voxel_limit = voxels;
 }

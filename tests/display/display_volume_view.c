@@ -271,8 +271,38 @@ main (int argc, char **argv)
     TAP_OK (fs.lit > 0.05, "a float32 volume draws (%.0f %% lit)", 100 * fs.lit);
   }
 
+  /* Past the main-thread limit (lowered here) the conversion runs on a worker:
+   * replacing the volume mid-way cancels it, and the last one set is drawn. */
+  SmVolume big = { 0 }, big2 = { 0 };
+  sm_volume_view_set_sync_limit (1000);
+  if (sm_volume_alloc (&big, SM_U8, 130, 256, 256, &err) == 0 && sm_volume_alloc (&big2, SM_U8, 130, 256, 256, &err) == 0) {
+    memset (big.data, 200, sm_volume_bytes (&big));
+    memset (big2.data, 30, sm_volume_bytes (&big2));
+    /* A bright block in the middle of the second. */
+    guint8 *b2 = big2.data;
+    for (int z = 40; z < 90; z++)
+      for (int y = 75; y < 175; y++) memset (b2 + ((gsize) z * 256 + y) * 256 + 75, 250, 100);
+    sm_volume_view_set_contrast (view, 0, 255, 1.0, FALSE);
+    sm_volume_view_set_volume (view, &big);
+    TAP_OK (sm_volume_view_is_busy (view), "a volume past the limit converts in the background");
+    sm_volume_view_set_volume (view, &big2);
+    sm_volume_free (&big); /* allowed: the view no longer borrows it */
+    const gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+    while (sm_volume_view_is_busy (view) && g_get_monotonic_time () < deadline) g_main_context_iteration (NULL, TRUE);
+    TAP_OK (!sm_volume_view_is_busy (view), "the conversion finishes");
+    gtk_gl_area_queue_render (GTK_GL_AREA (view)); /* it may have rendered while we waited */
+    settle (&h);
+    Stats bs = capture (&h);
+    TAP_OK (bs.centre > 200, "the volume set last is drawn (centre %.0f)", bs.centre);
+    /* Dropping a volume while it converts. */
+    sm_volume_view_set_volume (view, &big2);
+    sm_volume_view_set_volume (view, NULL);
+    TAP_OK (!sm_volume_view_is_busy (view), "setting NULL stops the conversion");
+  }
+
   sm_volume_view_set_volume (view, NULL);
   settle (&h);
+  sm_volume_free (&big2);
   gtk_window_destroy (GTK_WINDOW (h.window));
   sm_volume_free (&image);
   sm_volume_free (&labels);
