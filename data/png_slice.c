@@ -100,27 +100,21 @@ static int read_png(PngReader *r, const char *path, SmSliceFormat *fmt,
     png_read_image(r->png, r->rows);
     return 0;
   }
-  /* Several channels: interlaced images need every row at once, others one
-   * row at a time. */
-  size_t scratch_rows = passes > 1 ? height : 1;
-  r->scratch = malloc(row_bytes * scratch_rows);
+  /* Several channels: interlaced images need every row at once (libpng
+   * fills them pass by pass), others one row at a time. */
+  bool interlaced = passes > 1;
+  r->scratch = malloc(row_bytes * (interlaced ? height : 1));
   if (!r->scratch) return sm_error_set(err, "%s: out of memory", path);
+  if (interlaced) {
+    for (png_uint_32 y = 0; y < height; y++) r->rows[y] = r->scratch + y * row_bytes;
+    png_read_image(r->png, r->rows);
+  }
   for (png_uint_32 y = 0; y < height; y++) {
-    uint8_t *src = r->scratch + (passes > 1 ? y * row_bytes : 0);
-    if (passes == 1) png_read_row(r->png, src, NULL);
-    else r->rows[y] = src;
-    if (passes > 1) continue;
+    const uint8_t *src = interlaced ? r->rows[y] : r->scratch;
+    if (!interlaced) png_read_row(r->png, r->scratch, NULL);
     uint8_t *out = (uint8_t *)dst + y * out_row;
     for (png_uint_32 x = 0; x < width; x++)
       memcpy(out + x * sample, src + (size_t)x * channels * sample, sample);
-  }
-  if (passes > 1) {
-    png_read_image(r->png, r->rows);
-    for (png_uint_32 y = 0; y < height; y++) {
-      uint8_t *out = (uint8_t *)dst + y * out_row;
-      for (png_uint_32 x = 0; x < width; x++)
-        memcpy(out + x * sample, r->rows[y] + (size_t)x * channels * sample, sample);
-    }
   }
   return 0;
 }
