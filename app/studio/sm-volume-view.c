@@ -100,7 +100,8 @@ struct _SmVolumeView {
   SmVolumeTexture pending;
   gboolean pending_ready;
   gboolean volume_clear;  /* the volume texture must go */
-  guint8 *mask;           /* RG8 copy of the mask texture, tex_shape */
+  guint8 *mask;           /* RG8 copy of the mask texture */
+  int mask_shape[3];      /* its shape: tex_shape when it was built */
   gboolean mask_full_dirty;
   gboolean mask_box_dirty;
   int mask_lo[3], mask_hi[3];
@@ -222,6 +223,7 @@ accept_mask (SmVolumeView *self, MaskJob *job)
 {
   g_free (self->mask);
   self->mask = g_steal_pointer (&job->mask);
+  memcpy (self->mask_shape, job->shape, sizeof self->mask_shape);
   self->mask_full_dirty = TRUE;
   self->mask_box_dirty = FALSE;
   invalidate (self);
@@ -295,6 +297,12 @@ mask_rebuild (SmVolumeView *self)
     }
     invalidate (self);
     return;
+  }
+  /* Old surfaces of another geometry cannot stay meanwhile. */
+  if (self->mask && memcmp (self->mask_shape, self->tex_shape, sizeof self->mask_shape) != 0) {
+    g_clear_pointer (&self->mask, g_free);
+    self->mask_full_dirty = TRUE;
+    self->mask_box_dirty = FALSE;
   }
   /* The job keeps the view alive until its result has been delivered. */
   g_object_ref (self);
@@ -652,7 +660,7 @@ upload_mask (SmVolumeView *self)
     self->mask_full_dirty = self->mask_box_dirty = FALSE;
     return;
   }
-  const int *s = self->tex_shape;
+  const int *s = self->mask_shape;
   glActiveTexture (GL_TEXTURE1);
   glPixelStorei (GL_UNPACK_ALIGNMENT, 1);
   if (self->mask_full_dirty || !self->mask_tex) {
@@ -1269,7 +1277,8 @@ void
 sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gint64 hi[3])
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  if (!self->mask || self->mask_worker.thread) {
+  if (!self->mask || self->mask_worker.thread ||
+      memcmp (self->mask_shape, self->tex_shape, sizeof self->mask_shape) != 0) {
     /* Nothing to patch yet, or a full build is running: (re)build it all. */
     mask_rebuild (self);
     return;

@@ -298,6 +298,21 @@ main (int argc, char **argv)
     sm_volume_view_set_volume (view, &big2);
     sm_volume_view_set_volume (view, NULL);
     TAP_OK (!sm_volume_view_is_busy (view), "setting NULL stops the conversion");
+
+    /* The label mask goes through its own worker too. */
+    sm_volume_free (&image);
+    sm_volume_free (&labels);
+    synthesise (&image, &labels);
+    sm_volume_view_set_volume (view, &image);
+    sm_volume_view_set_labels (view, &labels);
+    const guint32 one[1] = { SEGMENT_ID };
+    sm_volume_view_set_selected_segments (view, one, 1);
+    while (sm_volume_view_is_busy (view) && g_get_monotonic_time () < deadline) g_main_context_iteration (NULL, TRUE);
+    gtk_gl_area_queue_render (GTK_GL_AREA (view));
+    settle (&h);
+    Stats ms = capture (&h);
+    TAP_OK (ms.segment > 0.03, "a mask built on the worker is drawn (%.1f %% of pixels)", 100 * ms.segment);
+    sm_volume_view_set_labels (view, NULL);
   }
 
   sm_volume_view_set_volume (view, NULL);
