@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "label_journal.h"
+#include "label_meta.h"
 #include "label_private.h"
 #include "volume.h"
 
@@ -23,6 +24,10 @@ SmLabelStore *sm_label_store_load(const char *path, const int64_t *image_shape, 
   if (sm_volume_read(path, &v, err) != 0) return NULL;
   SmLabelStore *s = sm_label_store_adopt(&v, path, err);
   sm_volume_free(&v);
+  if (s && sm_label_meta_read(s, path, err) != 0) {
+    sm_label_store_free(s);
+    return NULL;
+  }
   return s;
 }
 
@@ -54,6 +59,12 @@ int sm_label_store_save(SmLabelStore *s, const char *path, SmError *err) {
       free(copy);
       return -1;
     }
+  }
+  /* Segment metadata first: should the TIFF write then fail, the journal
+   * (and its base) still rebuild exactly what was on screen. */
+  if (sm_label_meta_write(s, path, err) != 0) {
+    free(copy);
+    return -1;
   }
   int rc = sm_volume_write(path, &v, err);
   free(copy);

@@ -12,6 +12,7 @@
 
 #include "label_io.h"
 #include "label_journal.h"
+#include "label_meta.h"
 #include "label_random_edits.h"
 #include "label_test_util.h"
 #include "tap.h"
@@ -360,6 +361,78 @@ static void test_crash_after_save(const char *dir) {
   sm_label_store_free(s);
 }
 
+static char warned[512];
+static void on_warning(const char *message, void *user) {
+  (void)user;
+  snprintf(warned, sizeof warned, "%s", message);
+}
+
+/* Names, colours, locks, hidden flags and empty segments survive save + load
+ * through the sidecar table. */
+static void test_meta(const char *dir) {
+  SmError err;
+  char labels[4200], meta[4300];
+  snprintf(labels, sizeof labels, "%s/meta.tif", dir);
+  sm_label_meta_path(labels, meta, sizeof meta);
+  SmLabelStore *s = session_store(61);
+  uint32_t a = sm_label_store_segment_at(s, 0)->id, b = sm_label_store_segment_at(s, 1)->id;
+  uint32_t c = sm_label_store_segment_at(s, 2)->id, fresh = 0;
+  sm_label_set_name(s, a, "dendrite\t7", &err);
+  sm_label_set_color(s, b, 0x00ff80, false, &err);
+  sm_label_set_locked(s, c, true, &err);
+  sm_label_set_hidden(s, a, true, &err);
+  sm_label_new_segment(s, &fresh, &err);
+  sm_label_set_name(s, fresh, "to paint later", &err);
+  TAP_OK(sm_label_store_save(s, labels, &err) == 0, "save with segment metadata");
+  struct stat st;
+  TAP_OK(stat(meta, &st) == 0, "the segment table is written beside the labels");
+  SmLabelStore *back = sm_label_store_load(labels, NULL, &err);
+  TAP_OK(back && !strcmp(sm_label_store_segment(back, a)->name, "dendrite 7") &&
+             sm_label_store_segment(back, b)->color == 0x00ff80 &&
+             (sm_label_store_segment(back, c)->flags & SM_SEGMENT_LOCKED) &&
+             (sm_label_store_segment(back, a)->flags & SM_SEGMENT_HIDDEN) && sm_label_store_segment(back, fresh) &&
+             !strcmp(sm_label_store_segment(back, fresh)->name, "to paint later"),
+         "names (tabs made spaces), colour, lock, hidden and the empty segment come back");
+  TAP_OK(back && lt_consistent(back), "table consistent after loading metadata");
+  /* Renumbering keeps the metadata with its segment. */
+  sm_label_set_locked(back, c, false, &err);
+  sm_label_relabel_consecutive(back, &err);
+  sm_label_store_save(back, labels, &err);
+  sm_label_store_free(back);
+  back = sm_label_store_load(labels, NULL, &err);
+  size_t named = 0;
+  for (size_t i = 0; back && i < sm_label_store_n_segments(back); i++) {
+    const SmSegment *seg = sm_label_store_segment_at(back, i);
+    named += seg->name && (!strcmp(seg->name, "dendrite 7") || !strcmp(seg->name, "to paint later"));
+  }
+  TAP_OK(named == 2, "names follow their segments through relabel + save + load");
+  sm_label_store_free(back);
+  /* A stale entry is skipped with a warning; a malformed one is an error. */
+  FILE *f = fopen(meta, "a");
+  fputs("4000000\t12\tghost\t-\t0\t0\n", f);
+  fclose(f);
+  sm_set_warning_handler(on_warning, NULL);
+  back = sm_label_store_load(labels, NULL, &err);
+  sm_set_warning_handler(NULL, NULL);
+  TAP_OK(back && !sm_label_store_segment(back, 4000000) && strstr(warned, "1 entry"),
+         "a stale entry is skipped: %s", warned);
+  sm_label_store_free(back);
+  f = fopen(meta, "a");
+  fputs("12\tnot-a-number\tx\t-\t0\t0\n", f);
+  fclose(f);
+  back = sm_label_store_load(labels, NULL, &err);
+  TAP_OK(!back && strstr(err.message, ".segments.tsv: line") && strstr(err.message, "malformed"),
+         "a malformed entry refuses the load: %s", err.message);
+  /* Without metadata the table file goes away. */
+  sm_label_set_name(s, a, "", &err);
+  sm_label_set_color(s, b, 0, true, &err);
+  sm_label_set_locked(s, c, false, &err);
+  sm_label_set_hidden(s, a, false, &err);
+  sm_label_delete_segment(s, fresh, &err);
+  TAP_OK(sm_label_store_save(s, labels, &err) == 0 && stat(meta, &st) != 0, "no metadata, no segment table file");
+  sm_label_store_free(s);
+}
+
 int main(void) {
   char dir[4096];
   lt_tempdir(dir, sizeof dir, "journal");
@@ -373,6 +446,7 @@ int main(void) {
   test_other_volume(dir);
   test_save_restart(dir);
   test_crash_after_save(dir);
+  test_meta(dir);
   lt_rmdir(dir);
   return tap_done();
 }
