@@ -6,6 +6,7 @@
 #include "agglomerate.h"
 #include "connected_components.h"
 #include "postproc_test_util.h"
+#include "rng.h"
 #include "tap.h"
 #include "watershed.h"
 
@@ -97,6 +98,88 @@ static void test_long_chain(void) {
   TAP_OK(all_one, "200 fragments in a row merged in scrambled order: one segment (k = %lld)", (long long)k);
 }
 
+/* Naive reference: after every merge, every region pair's mean affinity is
+ * recomputed from all voxel edges; the best pair merges while >= threshold. */
+static void naive_agglomerate(uint32_t *seg, const uint32_t *frag, const float *aff, const int64_t d[3],
+                              uint32_t n_frag, double threshold) {
+  const int64_t n = d[0] * d[1] * d[2];
+  const int64_t stride[3] = {d[1] * d[2], d[2], 1};
+  uint32_t *region = malloc((n_frag + 1) * sizeof *region);
+  double *sum = malloc((size_t)(n_frag + 1) * (n_frag + 1) * sizeof *sum);
+  double *count = malloc((size_t)(n_frag + 1) * (n_frag + 1) * sizeof *count);
+  for (uint32_t f = 0; f <= n_frag; f++) region[f] = f;
+  for (;;) {
+    memset(sum, 0, (size_t)(n_frag + 1) * (n_frag + 1) * sizeof *sum);
+    memset(count, 0, (size_t)(n_frag + 1) * (n_frag + 1) * sizeof *count);
+    for (int c = 0; c < 3; c++)
+      for (int64_t i = 0; i < n; i++) {
+        const int64_t coord = c == 0 ? i / stride[0] : c == 1 ? (i / d[2]) % d[1] : i % d[2];
+        if (coord == 0 || !frag[i] || !frag[i - stride[c]]) continue;
+        uint32_t a = region[frag[i]], b = region[frag[i - stride[c]]];
+        if (a == b) continue;
+        if (a > b) {
+          uint32_t t = a;
+          a = b;
+          b = t;
+        }
+        sum[a * (n_frag + 1) + b] += aff[c * n + i];
+        count[a * (n_frag + 1) + b] += 1;
+      }
+    double best = -1;
+    uint32_t ba = 0, bb = 0;
+    for (uint32_t a = 1; a <= n_frag; a++)
+      for (uint32_t b = a + 1; b <= n_frag; b++) {
+        const size_t k = (size_t)a * (n_frag + 1) + b;
+        if (count[k] > 0 && sum[k] / count[k] > best) best = sum[k] / count[k], ba = a, bb = b;
+      }
+    if (best < threshold) break;
+    for (uint32_t f = 1; f <= n_frag; f++)
+      if (region[f] == bb) region[f] = ba;
+  }
+  PpError err;
+  for (int64_t i = 0; i < n; i++) seg[i] = frag[i] ? region[frag[i]] : 0;
+  cc_relabel_consecutive(seg, (size_t)n, &err);
+  free(region), free(sum), free(count);
+}
+
+static void test_naive_parity(void) {
+  PpError err;
+  Rng rng;
+  rng_seed(&rng, 3);
+  enum { N = 3 * 5 * 6 };
+  const int64_t d[3] = {3, 5, 6};
+  uint32_t frag[N], fast[N], slow[N];
+  float aff[3 * N];
+  bool ok = true, intermediate = true;
+  const int64_t stride[3] = {30, 6, 1};
+  for (int trial = 0; trial < 6; trial++) {
+    // Each fragment pair gets its own typical affinity, voxel edges scatter
+    // around it, so that merging stops part-way.
+    float pair_base[16][16];
+    for (int a = 0; a < 16; a++)
+      for (int b = 0; b < 16; b++) pair_base[a][b] = pair_base[b][a] = rng_uniform(&rng);
+    for (int i = 0; i < N; i++) frag[i] = (uint32_t)rng_below(&rng, 16);  // 0..15, 0 = background
+    for (int c = 0; c < 3; c++)
+      for (int i = 0; i < N; i++) {
+        const uint32_t other = i >= stride[c] ? frag[i - stride[c]] : 0;
+        aff[c * N + i] = pair_base[frag[i]][other] + 0.2f * (rng_uniform(&rng) - 0.5f);
+      }
+    const double threshold = 0.5 + 0.05 * trial;
+    // The fast path renumbers fragments by first appearance; so does this.
+    uint32_t renum[N];
+    memcpy(renum, frag, sizeof frag);
+    int64_t k = cc_relabel_consecutive(renum, N, &err);
+    agglo_mean_affinity(fast, frag, aff, d, threshold, &err);
+    naive_agglomerate(slow, renum, aff, d, (uint32_t)k, threshold);
+    ok = ok && memcmp(fast, slow, sizeof fast) == 0;
+    uint32_t segments = 0;
+    for (int i = 0; i < N; i++) segments = fast[i] > segments ? fast[i] : segments;
+    intermediate = intermediate && segments > 1 && segments < (uint32_t)k;
+    tap_diag("trial %d: %lld fragments -> %u segments at %.2f", trial, (long long)k, segments, threshold);
+  }
+  TAP_OK(ok && intermediate, "agglomeration = naive recompute-everything reference on 6 random volumes");
+}
+
 typedef struct SnemiRun {
   const uint32_t *truth;
   size_t n;
@@ -186,6 +269,7 @@ int main(void) {
   test_chain();
   test_combined_statistics();
   test_long_chain();
+  test_naive_parity();
   test_snemi();
   return tap_done();
 }

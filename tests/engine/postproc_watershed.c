@@ -50,6 +50,65 @@ static void test_profiles(void) {
   TAP_OK(ws_seeded_u8(lab, ridge, NULL, d, 5, &err) == -1, "connectivity 5 refused: %s", err.message);
 }
 
+/* Naive reference of the documented semantics: the queue is a plain list and
+ * each step scans it for the smallest (priority, entry order). O(n^2). */
+static void naive_watershed(uint32_t *labels, const float *b, const uint8_t *mask, const int64_t d[3]) {
+  const int64_t n = d[0] * d[1] * d[2];
+  float *prio = malloc((size_t)n * sizeof *prio);
+  int64_t *order = malloc((size_t)n * sizeof *order), *queued = malloc((size_t)n * sizeof *queued);
+  int64_t len = 0, counter = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (labels[i]) queued[len++] = i, prio[i] = b[i], order[i] = counter++;
+  while (len) {
+    int64_t best = 0;
+    for (int64_t q = 1; q < len; q++) {
+      const int64_t a = queued[q], c = queued[best];
+      if (prio[a] < prio[c] || (prio[a] == prio[c] && order[a] < order[c])) best = q;
+    }
+    const int64_t v = queued[best];
+    queued[best] = queued[--len];
+    const int64_t x = v % d[2], y = (v / d[2]) % d[1], z = v / (d[1] * d[2]);
+    const int64_t step[6][3] = {{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}, {0, 0, 1}, {0, 1, 0}, {1, 0, 0}};
+    for (int j = 0; j < 6; j++) {
+      const int64_t zz = z + step[j][0], yy = y + step[j][1], xx = x + step[j][2];
+      if (zz < 0 || yy < 0 || xx < 0 || zz >= d[0] || yy >= d[1] || xx >= d[2]) continue;
+      const int64_t u = (zz * d[1] + yy) * d[2] + xx;
+      if (labels[u] || (mask && !mask[u])) continue;
+      labels[u] = labels[v];
+      prio[u] = b[u] > prio[v] ? b[u] : prio[v];
+      order[u] = counter++;
+      queued[len++] = u;
+    }
+  }
+  free(prio), free(order), free(queued);
+}
+
+static void test_naive_parity(void) {
+  PpError err;
+  Rng rng;
+  rng_seed(&rng, 5);
+  const int64_t d[3] = {4, 9, 11};
+  const size_t n = 4 * 9 * 11;
+  float b[4 * 9 * 11];
+  uint8_t mask[4 * 9 * 11];
+  uint32_t seeds[4 * 9 * 11], fast[4 * 9 * 11], slow[4 * 9 * 11];
+  bool ok = true;
+  for (int trial = 0; trial < 8; trial++) {
+    memset(seeds, 0, sizeof seeds);
+    for (size_t i = 0; i < n; i++) {
+      b[i] = trial % 2 ? (float)rng_below(&rng, 4) : rng_uniform(&rng);  // ties, then none
+      mask[i] = rng_uniform(&rng) < 0.85f;
+    }
+    for (int s = 1; s <= 6; s++) seeds[rng_below(&rng, n)] = (uint32_t)s;
+    memcpy(fast, seeds, sizeof seeds);
+    memcpy(slow, seeds, sizeof seeds);
+    ws_seeded_f32(fast, b, trial < 4 ? mask : NULL, d, CC_CONN_FACES, &err);
+    naive_watershed(slow, b, trial < 4 ? mask : NULL, d);
+    ok = ok && same(fast, slow, n);
+  }
+  TAP_OK(ok, "radix-heap watershed = naive list-scan reference on 8 random volumes (ties, masks)");
+}
+
 static void test_parity_and_planes(void) {
   PpError err;
   Rng rng;
@@ -227,6 +286,7 @@ static void test_snemi(void) {
 int main(void) {
   test_profiles();
   test_parity_and_planes();
+  test_naive_parity();
   test_seeds();
   test_affinity_fragments();
   test_mito();
