@@ -20,7 +20,7 @@ void sm_phantom_default_params(SmPhantomParams *p) {
   p->mito_density = 0.5;
   p->blur_sigma = 1.0;
   p->noise = 1.0;
-  p->membrane_width = 2.6;
+  p->membrane_width = 2.4;
   p->vesicle_density = 0.25;
 }
 

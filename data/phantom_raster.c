@@ -4,8 +4,9 @@
  *
  * Work goes by boxes in three levels (64, 16 and 4 voxels across in xy): each
  * box keeps the segments that can matter anywhere inside it, chosen from its
- * parent's list, so a voxel looks at a handful of segments instead of all. Every voxel's result depends only on the scene, so
- * the output is the same for any number of threads. */
+ * parent's list, so a voxel looks at a handful of segments instead of all.
+ * Every voxel's result depends only on the scene, so the output is the same
+ * for any number of threads. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,8 @@ static void gather(const PhScene *s, const float seg_lo[3], const float seg_hi[3
   }
 }
 
-/* Grey level inside a mitochondrion: dark matrix crossed by lighter cristae,
- * darker outer membrane. */
+/* Grey level inside a mitochondrion: a mid-grey matrix crossed by dark
+ * cristae, and a dark outer membrane. */
 static float mito_level(const PhMito *m, float dist, float t, const float p[3]) {
   /* Outer membranes: a dark rim. */
   if (m->radius - dist < 1.5f) return 0.16f;
@@ -117,12 +118,14 @@ static float mito_level(const PhMito *m, float dist, float t, const float p[3]) 
 /* Voxels of a leaf box; warped[] holds each voxel's warped point and
  * thickness variation, in the loop's order. */
 static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArrays *leaf,
-                            const int64_t lo[3],
-                            const int64_t hi[3], const float (*warped)[4], float *intensity,
-                            uint32_t *labels, uint32_t *mito_ids) {
+                            const int64_t lo[3], const int64_t hi[3], const float (*warped)[4],
+                            float *intensity, uint32_t *labels, uint32_t *mito_ids) {
   const int64_t ny = s->p.ny, nx = s->p.nx;
-  /* Farthest a membrane (widest, at a synapse) or its halo reaches. */
-  const float near_limit = s->membrane_half * 1.3f * 1.3f * PH_SYNAPSE_THICKENING + 6.0f;
+  /* Farthest (in 3D) that a membrane reaches into the image: its widest half
+   * (thickened at a synapse) plus the halo or plus the smear over half the
+   * imaged depth, whichever is more. */
+  const float widest = s->membrane_half * 1.3f * 1.3f * PH_SYNAPSE_THICKENING;
+  const float near_limit = widest + ph_maxf(6.0f, 1.0f + 0.5f * s->anisotropy);
   size_t w = 0;
   for (int64_t z = lo[0]; z < hi[0]; z++)
     for (int64_t y = lo[1]; y < hi[1]; y++)
@@ -161,10 +164,12 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
         /* The image shows the stain within an imaged depth (the section's
          * thickness, at least a few membrane widths): a membrane across the
          * section is a dark band, an oblique one a wider, paler smear. Two
-         * widths give a soft edge. */
+         * widths give a soft edge; darkness saturates with the amount of
+         * stain crossed, as absorbance does (1 - e^-2f, scaled to 1 at f = 1). */
         float depth = ph_maxf(s->anisotropy, 2.0f * half);
-        float m = 0.5f * (membrane_fill(d3, tilt, half - 0.7f, depth) +
-                          membrane_fill(d3, tilt, half + 0.7f, depth));
+        float fill = 0.5f * (membrane_fill(d3, tilt, half - 0.7f, depth) +
+                             membrane_fill(d3, tilt, half + 0.7f, depth));
+        float m = fill > 0.0f ? (1.0f - expf(-2.0f * fill)) * (1.0f / 0.86466472f) : 0.0f;
         level += (membrane_level - level) * m;
         uint32_t label = d_plane < half ? 0 : tube + 1;
         uint32_t mito = 0;
