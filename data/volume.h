@@ -38,7 +38,9 @@ typedef struct SmVolume {
 
 /* Progress and cancellation for long reads (may be NULL). progress is called
  * from the reading thread with a fraction in [0, 1]; a non-zero *cancel makes
- * the read stop and fail with "<file>: cancelled". */
+ * the read stop and fail with "<file>: cancelled". Reader threads poll
+ * *cancel with an atomic load; set it from another thread with
+ * __atomic_store_n(&flag, 1, __ATOMIC_RELAXED) (or g_atomic_int_set). */
 typedef struct SmReadOptions {
   void (*progress)(double fraction, void *user);
   void *user;

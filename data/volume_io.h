@@ -73,7 +73,8 @@ void sm_warn_sample_zero(const char *path, const SmSliceFormat *f);
 
 /* Progress and cancellation helpers (opts may be NULL). */
 static inline bool sm_read_cancelled(const SmReadOptions *o) {
-  return o && o->cancel && *o->cancel;
+  /* Read atomically: reader threads poll the flag the caller sets. */
+  return o && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED);
 }
 static inline void sm_read_progress(const SmReadOptions *o, double fraction) {
   if (o && o->progress) o->progress(fraction, o->user);

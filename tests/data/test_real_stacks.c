@@ -69,7 +69,7 @@ static void on_progress(double fraction, void *user) {
   ProgressLog *log = user;
   if (fraction < log->last) log->increasing = false;
   log->last = fraction;
-  if (++log->calls == log->cancel_after) log->cancel = 1;
+  if (++log->calls == log->cancel_after) __atomic_store_n(&log->cancel, 1, __ATOMIC_RELAXED);
 }
 
 static void test_isbi(void) {
