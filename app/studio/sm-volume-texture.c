@@ -313,6 +313,57 @@ sm_volume_mask_build (const SmVolume *labels, const int factor[3], const int tex
   return TRUE;
 }
 
+void
+sm_volume_mask_smooth (guint8 *mask, const int tex_shape[3], const int lo[3], const int hi[3])
+{
+  /* Output box: the edited box grown by one texel; input: grown by two. */
+  int olo[3], ohi[3], ilo[3], ihi[3], n[3];
+  for (int a = 0; a < 3; a++) {
+    olo[a] = MAX (lo[a] - 1, 0);
+    ohi[a] = MIN (hi[a] + 1, tex_shape[a]);
+    ilo[a] = MAX (olo[a] - 1, 0);
+    ihi[a] = MIN (ohi[a] + 1, tex_shape[a]);
+    n[a] = ihi[a] - ilo[a];
+    if (n[a] <= 0) return;
+  }
+  const gsize count = (gsize) n[0] * n[1] * n[2];
+  guint8 *a = g_malloc (count), *b = g_malloc (count);
+#define AT(buf, z, y, x) (buf)[((gsize) (z) * n[1] + (y)) * n[2] + (x)]
+  for (int z = 0; z < n[0]; z++)
+    for (int y = 0; y < n[1]; y++) {
+      const guint8 *row = mask + 2 * (((gsize) (z + ilo[0]) * tex_shape[1] + y + ilo[1]) * tex_shape[2] + ilo[2]);
+      for (int x = 0; x < n[2]; x++) AT (a, z, y, x) = row[2 * x + 1] != 0;
+    }
+  /* Separable [1 2 1] passes; outside the box (or the volume) counts as empty,
+   * which closes surfaces at the volume's faces. Sums stay <= 64. */
+  for (int z = 0; z < n[0]; z++)
+    for (int y = 0; y < n[1]; y++)
+      for (int x = 0; x < n[2]; x++)
+        AT (b, z, y, x) = (guint8) (2 * AT (a, z, y, x) + (x > 0 ? AT (a, z, y, x - 1) : 0) +
+                                    (x + 1 < n[2] ? AT (a, z, y, x + 1) : 0));
+  for (int z = 0; z < n[0]; z++)
+    for (int y = 0; y < n[1]; y++)
+      for (int x = 0; x < n[2]; x++)
+        AT (a, z, y, x) = (guint8) (2 * AT (b, z, y, x) + (y > 0 ? AT (b, z, y - 1, x) : 0) +
+                                    (y + 1 < n[1] ? AT (b, z, y + 1, x) : 0));
+  for (int z = 0; z < n[0]; z++)
+    for (int y = 0; y < n[1]; y++)
+      for (int x = 0; x < n[2]; x++)
+        AT (b, z, y, x) = (guint8) (2 * AT (a, z, y, x) + (z > 0 ? AT (a, z - 1, y, x) : 0) +
+                                    (z + 1 < n[0] ? AT (a, z + 1, y, x) : 0));
+  for (int z = olo[0]; z < ohi[0]; z++)
+    for (int y = olo[1]; y < ohi[1]; y++) {
+      guint8 *row = mask + 2 * (((gsize) z * tex_shape[1] + y) * tex_shape[2]);
+      for (int x = olo[2]; x < ohi[2]; x++) {
+        const int blurred = AT (b, z - ilo[0], y - ilo[1], x - ilo[2]) * 255 / 64;
+        row[2 * x] = (guint8) (row[2 * x + 1] ? MAX (blurred, 140) : MIN (blurred, 115));
+      }
+    }
+#undef AT
+  g_free (a);
+  g_free (b);
+}
+
 guint8 *
 sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_shape[3])
 {
@@ -324,7 +375,7 @@ sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_sha
       const guint8 *row = mask + 2 * (((gsize) z * tex_shape[1] + y) * tex_shape[2]);
       const gsize brow = ((gsize) (z / SM_BRICK) * brick_shape[1] + y / SM_BRICK) * brick_shape[2];
       for (int x = 0; x < tex_shape[2]; x++)
-        if (row[2 * x]) any[brow + x / SM_BRICK] = 1;
+        if (row[2 * x + 1]) any[brow + x / SM_BRICK] = 1;
     }
   for (int z = 0; z < brick_shape[0]; z++)
     for (int y = 0; y < brick_shape[1]; y++)

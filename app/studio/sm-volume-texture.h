@@ -54,8 +54,16 @@ gboolean sm_volume_mask_build (const SmVolume *labels, const int factor[3], cons
                                const guint32 *ids, gsize n_ids, const int lo[3], const int hi[3],
                                const gint *cancel, guint8 *mask);
 
+/* Smooths the R channel of `mask` for texels within one texel of [lo, hi)
+ * (texture coordinates, z y x) so that its interpolated 0.5 iso-surface is
+ * round instead of stair-stepped: R becomes a 3x3x3 binomial blur of the
+ * occupancy (G != 0), kept above 0.5 inside and below it outside, so no texel
+ * changes side and one-texel-thin segments stay. Call after
+ * sm_volume_mask_build on the same box. */
+void sm_volume_mask_smooth (guint8 *mask, const int tex_shape[3], const int lo[3], const int hi[3]);
+
 /* Empty-space skipping for the mask: one byte per brick of SM_BRICK^3 texels,
- * 255 where the brick or one of its 26 neighbours holds any of the mask.
+ * 255 where the brick or one of its 26 neighbours holds a selected texel.
  * brick_shape receives the brick grid (z, y, x). g_free the result. */
 guint8 *sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_shape[3]);
 

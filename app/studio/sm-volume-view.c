@@ -5,9 +5,12 @@
  * interactive rates; large volumes are shrunk on a worker thread. A full-screen
  * triangle ray-marches it (shaders/volume.frag); the selected label segments
  * are a second, RG8 texture (mask + palette index) rendered as shaded
- * iso-surfaces in the same march. While the user drags or scrolls, frames are
- * rendered at half resolution with longer steps, then once more at full
- * quality. Lines (bounding box, slice-plane frames) are drawn on top. */
+ * iso-surfaces in the same march; rays jump over 8^3 bricks that cannot
+ * change the picture. While the user drags or scrolls, frames are marched at a
+ * reduced resolution (adapted to the measured march time) with longer steps,
+ * then once more at full quality; the last march is cached, so cursor moves
+ * only redraw the lines (bounding box, slice-plane frames) on top. Dense
+ * matter is drawn bright: EM volumes (bright cytoplasm) are inverted in 3D. */
 #include "sm-volume-view.h"
 #include "sm-volume-view-private.h"
 
@@ -247,6 +250,7 @@ mask_thread (gpointer data)
   const int lo[3] = { 0, 0, 0 };
   job->ok = sm_volume_mask_build (job->labels, job->factor, job->shape, job->ids, job->n_ids, lo, job->shape,
                                   &job->self->mask_worker.cancel, job->mask);
+  if (job->ok) sm_volume_mask_smooth (job->mask, job->shape, lo, job->shape);
   g_main_context_invoke (NULL, mask_done, job);
   return NULL;
 }
@@ -292,6 +296,7 @@ mask_rebuild (SmVolumeView *self)
       job->ok = TRUE;
       const int lo[3] = { 0, 0, 0 };
       sm_volume_mask_build (labels, job->factor, job->shape, job->ids, job->n_ids, lo, job->shape, NULL, job->mask);
+      sm_volume_mask_smooth (job->mask, job->shape, lo, job->shape);
       accept_mask (self, job);
       mask_job_free (job);
     }
@@ -627,6 +632,7 @@ upload_volume (SmVolumeView *self)
   case SM_TEXEL_U16: internal = GL_R16; type = GL_UNSIGNED_SHORT; break;
   default: internal = self->use_es ? GL_R16F : GL_R32F; type = GL_FLOAT; break;
   }
+  while (glGetError () != GL_NO_ERROR) {} /* only this upload's errors count below */
   if (!self->volume_tex) glGenTextures (1, &self->volume_tex);
   glActiveTexture (GL_TEXTURE0);
   glBindTexture (GL_TEXTURE_3D, self->volume_tex);
@@ -1292,6 +1298,12 @@ sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gin
   }
   sm_volume_mask_build (self->labels, self->factor, self->tex_shape, self->ids, self->n_ids, tlo, thi,
                         NULL, self->mask);
+  /* Smoothing reaches one texel around the box: that is what changed. */
+  sm_volume_mask_smooth (self->mask, self->tex_shape, tlo, thi);
+  for (int a = 0; a < 3; a++) {
+    tlo[a] = MAX (tlo[a] - 1, 0);
+    thi[a] = MIN (thi[a] + 1, self->tex_shape[a]);
+  }
   if (self->mask_box_dirty)
     for (int a = 0; a < 3; a++) {
       self->mask_lo[a] = MIN (self->mask_lo[a], tlo[a]);

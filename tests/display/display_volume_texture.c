@@ -106,6 +106,31 @@ test_mask (void)
   sm_volume_mask_build (&labels, f, shape, ids, 2, blo, bhi, NULL, mask);
   TAP_OK (mask[2 * 7] == 0 && mask[0] == 255, "a box rebuild clears the edited texel and leaves the rest");
 
+  /* Smoothing: a 12^3 mask with a solid 6^3 block and a one-texel line. */
+  enum { S = 12 };
+  guint8 *m = g_new0 (guint8, 2 * S * S * S);
+  for (int z = 0; z < S; z++)
+    for (int y = 0; y < S; y++)
+      for (int x = 0; x < S; x++) {
+        const gboolean block = z >= 3 && z < 9 && y >= 3 && y < 9 && x >= 3 && x < 9;
+        const gboolean line = y == 10 && z == 1;
+        if (block || line) {
+          m[2 * ((z * S + y) * S + x)] = 255;
+          m[2 * ((z * S + y) * S + x) + 1] = 1;
+        }
+      }
+  const int s3[3] = { S, S, S }, zero[3] = { 0, 0, 0 };
+  sm_volume_mask_smooth (m, s3, zero, s3);
+  int wrong_side = 0, line_kept = 0;
+  for (int i = 0; i < S * S * S; i++) wrong_side += (m[2 * i] >= 128) != (m[2 * i + 1] != 0);
+  for (int x = 0; x < S; x++) line_kept += m[2 * ((1 * S + 10) * S + x)] >= 128;
+  TAP_OK (wrong_side == 0, "smoothing keeps every texel on its side of the surface (%d moved)", wrong_side);
+  TAP_OK (line_kept == S, "a one-texel line survives smoothing (%d of %d)", line_kept, S);
+  TAP_OK (m[2 * ((6 * S + 6) * S + 6)] == 255 && m[2 * ((6 * S + 6) * S + 3)] < 255 && m[2 * ((6 * S + 6) * S + 2)] > 0,
+          "the block's core stays full and its face becomes a ramp (%u %u %u)", m[2 * ((6 * S + 6) * S + 6)],
+          m[2 * ((6 * S + 6) * S + 3)], m[2 * ((6 * S + 6) * S + 2)]);
+  g_free (m);
+
   float a[3], b[3];
   sm_segment_color (7, a);
   sm_segment_color (7, b);
