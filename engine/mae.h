@@ -43,7 +43,10 @@ typedef struct MaeTensor {
 } MaeTensor;
 
 /* Allocates a model and initialises it as MAE does (xavier-uniform linears,
- * LN 1/0, cls/mask tokens N(0, 0.02), sin-cos tables), drawing from seed. */
+ * LN 1/0, cls/mask tokens N(0, 0.02), sin-cos tables), drawing from seed.
+ * Sets OpenBLAS to one thread (process-wide): the engine parallelises with
+ * OpenMP (mae_set_threads), splitting each batch into one share per thread
+ * for models up to 16M parameters and each GEMM over the threads above. */
 int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeError *err);
 void mae_model_free(MaeModel *model);
 const MaeConfig *mae_model_config(const MaeModel *model);

@@ -48,8 +48,14 @@ static void build_table(MaeModel *m) {
   }
 }
 
+/* OpenBLAS's own thread control (Debian's cblas.h declares it; not every one does). */
+void openblas_set_num_threads(int num_threads);
+
 int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeError *err) {
   *out = NULL;
+  /* The engine splits its GEMMs over OpenMP itself: a second, spinning
+   * thread pool inside BLAS only competes for the same cores. */
+  openblas_set_num_threads(1);
   if (mae_config_validate(cfg, err)) return -1;
   MaeModel *m = calloc(1, sizeof *m);
   if (!m) return mae_error_set(err, "mae_model: out of memory");
