@@ -265,11 +265,46 @@ static void test_snemi(void) {
   free(truth), free(p), free(b), free(b8), free(frag), free(aff), free(seg1), free(seg2);
 }
 
+/* A learning-free baseline on fibsem-mini (FIB-SEM neuropil, membranes dark):
+ * boundary = 255 - raw, affinities from it, 2D fragments (seeds where the
+ * mean affinity > 0.65), agglomeration at 0.40; settings chosen on
+ * train-image, scored on test-image. Measured: 2793 fragments, 93 segments,
+ * arand 0.1033 (one segment: 0.8684). A fine-tuned network should beat it. */
+static void test_fibsem_baseline(void) {
+  const char *em = tap_em_data();
+  if (!em) {
+    printf("ok %d - # SKIP fibsem-mini absent\n", ++tap_count_);
+    return;
+  }
+  int64_t d[3];
+  uint32_t *truth = pp_test_read(em, "fibsem-mini/test-labels.tif", SM_U32, d);
+  uint8_t *raw = pp_test_read(em, "fibsem-mini/test-image.tif", SM_U8, d);
+  if (!truth || !raw) {
+    TAP_OK(0, "fibsem-mini readable");
+    return;
+  }
+  const size_t n = (size_t)(d[0] * d[1] * d[2]);
+  for (size_t i = 0; i < n; i++) raw[i] = (uint8_t)(255 - raw[i]);
+  float *aff = malloc(3 * n * sizeof *aff);
+  uint32_t *frag = malloc(n * sizeof *frag), *seg = malloc(n * sizeof *seg);
+  PpError err;
+  agglo_affinities_from_boundary_u8(aff, raw, d);
+  int64_t k = ws_affinity_fragments(frag, aff, d, 0.35f, 10, CC_CONN_PLANE4, &err);
+  int64_t s = agglo_mean_affinity(seg, frag, aff, d, 0.40, &err);
+  RandScores r = pp_test_arand(truth, seg, n);
+  VoiScores v = pp_test_voi(truth, seg, n);
+  tap_diag("fibsem-mini test: %lld fragments -> %lld segments, arand %.4f, VOI %.3f / %.3f", (long long)k,
+           (long long)s, r.error, v.split, v.merge);
+  TAP_OK(r.error < 0.2, "raw-intensity watershed + agglomeration on fibsem-mini test: arand %.4f", r.error);
+  free(truth), free(raw), free(aff), free(frag), free(seg);
+}
+
 int main(void) {
   test_chain();
   test_combined_statistics();
   test_long_chain();
   test_naive_parity();
   test_snemi();
+  test_fibsem_baseline();
   return tap_done();
 }
