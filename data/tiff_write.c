@@ -101,6 +101,9 @@ static int write_pages(TIFF *tif, const SmVolume *v, const SmWriteOptions *opts,
     }
     errno = 0;
     if (rc == 0 && !TIFFWriteDirectory(tif)) rc = write_failed(err, path, sink, errno);
+    if (rc == 0 && opts && opts->progress) opts->progress((double)(z + 1) / (double)v->nz, opts->user);
+    if (rc == 0 && opts && opts->cancel && __atomic_load_n(opts->cancel, __ATOMIC_RELAXED))
+      rc = sm_error_set(err, "%s: cancelled", path);
   }
   free(strip);
   return rc;

@@ -113,6 +113,12 @@ int sm_volume_probe_ex(const char *path, SmVolume *out, SmSourceInfo *info, SmEr
 typedef struct SmWriteOptions {
   bool force_bigtiff; /* BigTIFF even when the file stays under 4 GiB (tests) */
   int deflate_level;  /* 1 (fast) .. 9 (small); 0 = default (6) */
+  /* As in SmReadOptions: progress once per page written, from the calling
+   * thread; a non-zero *cancel stops the write, leaving nothing behind, and
+   * fails with "<file>: cancelled". Both may be NULL. */
+  void (*progress)(double fraction, void *user);
+  void *user;
+  const volatile int *cancel;
 } SmWriteOptions;
 
 /* sm_volume_write with options (opts may be NULL). sm_volume_write also

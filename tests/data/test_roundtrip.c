@@ -162,6 +162,19 @@ static void test_bigtiff_and_strips(void) {
   TAP_OK(!small && big && sm_tiff_needs_bigtiff(&shape),
          "BigTIFF is chosen past 4 GiB (3.9 GiB classic, 4.1 GiB BigTIFF)");
 
+  /* Write progress, and a cancelled write leaves nothing. */
+  ProgressLog wlog = {.increasing = true};
+  SmWriteOptions wopts = {.progress = on_progress, .user = &wlog};
+  const char *with_progress = temp_path("progress.tif");
+  rc = sm_volume_write_ex(with_progress, &v, &wopts, &err);
+  TAP_OK(rc == 0 && wlog.calls == 2 && wlog.last == 1.0, "write progress: one call per page");
+  volatile int stop = 1;
+  wopts.cancel = &stop;
+  const char *cancelled = temp_path("cancelled.tif");
+  rc = sm_volume_write_ex(cancelled, &v, &wopts, &err);
+  TAP_OK(rc != 0 && strstr(err.message, "cancelled") && !test_exists(cancelled),
+         "cancelled write leaves nothing: %s", err.message);
+
   setenv("SEMMAE_FORCE_BIGTIFF", "1", 1);
   const char *by_env = temp_path("env.tif");
   rc = sm_volume_write(by_env, &v, &err);
