@@ -4,7 +4,8 @@
  * appear as coloured surfaces and go away when their labels are erased, and
  * invert changes the picture. With --no-gl (run with GDK_DEBUG=gl-disable)
  * (GTK's GL disabled) the view must say in place that GL is missing instead
- * of crashing. Skips (77) without xvfb-run. */
+ * of crashing; --gles runs everything on OpenGL ES. Skips (77) without
+ * xvfb-run. */
 #include <gtk/gtk.h>
 #include <math.h>
 #include <string.h>
@@ -174,6 +175,8 @@ main (int argc, char **argv)
   if (!child) return status == 77 ? tap_skip_all ("xvfb-run is not installed") : status;
   const gboolean no_gl = argc > 1 && strcmp (argv[1], "--no-gl") == 0;
   if (no_gl) g_setenv ("GDK_DEBUG", "gl-disable", TRUE);
+  /* --gles: the same checks on an OpenGL ES context (#version 300 es shaders). */
+  if (argc > 1 && strcmp (argv[1], "--gles") == 0) g_setenv ("GDK_DEBUG", "gl-gles", TRUE);
   if (!gtk_init_check ()) return tap_skip_all ("no display");
   semmae_register_resource (); /* the shaders; the application does this itself */
   if (no_gl) return run_no_gl ();
