@@ -82,13 +82,15 @@ static void stamp_capsule(SmLabelStore *s, const double a[3], const double b[3])
           break; /* the capsule is convex: one interval per row */
         }
       }
-      if (first >= 0) sm_label_edit_write_row(s, z, y, first, last - first + 1, s->stroke_value, true);
+      if (first >= 0)
+        sm_edit_write_row_guarded(s, z, y, first, last - first + 1, s->stroke_value, &s->stroke_guard);
     }
 }
 
 int sm_label_stroke_begin(SmLabelStore *s, uint32_t value, const SmBrush *brush, SmError *err) {
   if (brush->shape < SM_BRUSH_BALL || brush->shape > SM_BRUSH_YZ)
     return sm_error_set(err, "labels: unknown brush shape %d", (int)brush->shape);
+  if (brush->over > SM_OVER_SEGMENT) return sm_error_set(err, "labels: unknown paint mode %d", (int)brush->over);
   uint32_t id;
   if (resolve_value(s, value, &id, err) != 0) return -1;
   if (sm_label_edit_begin(s, value ? "paint" : "erase", err) != 0) return -1;
@@ -98,6 +100,11 @@ int sm_label_stroke_begin(SmLabelStore *s, uint32_t value, const SmBrush *brush,
   }
   s->stroke_open = true;
   s->stroke_value = id;
+  s->stroke_guard = (SmWriteGuard){
+      .honour_locks = true,
+      .over = brush->over,
+      .segment = sm_label_store_segment_of(s, brush->over_segment),
+  };
   s->stroke_plane = brush->shape;
   s->stroke_has_last = false;
   brush_radii(s, brush, s->stroke_radius);

@@ -22,9 +22,18 @@ typedef enum SmBrushShape {
   SM_BRUSH_YZ = 2,    /* disc in x = const */
 } SmBrushShape;
 
+/* What a brush may paint over (locked segments are kept in every mode). */
+typedef enum SmPaintOver {
+  SM_OVER_ALL = 0,        /* any voxel */
+  SM_OVER_BACKGROUND = 1, /* only background: fill gaps without eating neighbours */
+  SM_OVER_SEGMENT = 2,    /* only voxels of SmBrush.over_segment (e.g. erase just the selected one) */
+} SmPaintOver;
+
 typedef struct SmBrush {
   double radius;      /* in voxels along x; other axes scaled by the voxel size */
   SmBrushShape shape;
+  SmPaintOver over;   /* 0 = paint over anything */
+  uint32_t over_segment;
 } SmBrush;
 
 /* value: the segment to paint (an id not in the table creates it, so "new

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "label_edit.h"
 #include "label_store.h"
 #include "label_undo.h"
 
@@ -21,6 +22,13 @@ bool sm_u32map_get(const SmU32Map *m, uint32_t key, uint32_t *val);
 int sm_u32map_put(SmU32Map *m, uint32_t key, uint32_t val); /* -1 on out of memory */
 void sm_u32map_del(SmU32Map *m, uint32_t key);
 void sm_u32map_free(SmU32Map *m);
+
+/* Which voxels a write may change (label_undo.c). */
+typedef struct SmWriteGuard {
+  bool honour_locks;  /* keep voxels of locked segments */
+  SmPaintOver over;   /* and, beyond that, only background / one segment */
+  uint32_t segment;   /* for SM_OVER_SEGMENT */
+} SmWriteGuard;
 
 /* One run of changed voxels: indices [start, start+len) went from old to new. */
 typedef struct SmVoxelRun {
@@ -95,11 +103,16 @@ struct SmLabelStore {
   /* The open stroke (label_edit.c). */
   bool stroke_open;
   uint32_t stroke_value;
+  SmWriteGuard stroke_guard;
   double stroke_radius[3];
   int stroke_plane;
   double stroke_last[3];
   bool stroke_has_last;
 };
+
+/* sm_label_edit_write_row with a guard (label_undo.c). */
+uint64_t sm_edit_write_row_guarded(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len,
+                                   uint32_t value, const SmWriteGuard *g);
 
 /* Table primitives (label_store.c). */
 SmSegment *sm_store_find(const SmLabelStore *s, uint32_t id);

@@ -252,8 +252,19 @@ static void add_run(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t l
   grow_delta_box(s->pending, lo, hi);
 }
 
-uint64_t sm_label_edit_write_row(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len,
-                                 uint32_t value, bool honour_locks) {
+/* Whether a voxel holding `fragment` must keep it under guard g. */
+static bool guarded(const SmLabelStore *s, uint32_t fragment, const SmWriteGuard *g) {
+  if (g->over == SM_OVER_BACKGROUND && fragment != 0) return true;
+  if (fragment == 0) return g->over == SM_OVER_SEGMENT;
+  uint32_t seg_id = sm_label_store_segment_of(s, fragment);
+  if (g->over == SM_OVER_SEGMENT && seg_id != g->segment) return true;
+  if (!g->honour_locks) return false;
+  const SmSegment *seg = sm_store_find(s, seg_id);
+  return seg && (seg->flags & SM_SEGMENT_LOCKED);
+}
+
+uint64_t sm_edit_write_row_guarded(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len,
+                                   uint32_t value, const SmWriteGuard *g) {
   if (!s->pending || z < 0 || z >= s->nz || y < 0 || y >= s->ny) return 0;
   if (x0 < 0) len += x0, x0 = 0;
   if (x0 + len > s->nx) len = s->nx - x0;
@@ -262,18 +273,19 @@ uint64_t sm_label_edit_write_row(SmLabelStore *s, int64_t z, int64_t y, int64_t 
   uint64_t changed = 0;
   int64_t run_start = -1;
   uint32_t run_old = 0, cached_fragment = 0;
-  bool cached_locked = false;
+  bool cache_valid = false, cached_skip = false;
+  bool any_guard = g->honour_locks || g->over != SM_OVER_ALL;
   int64_t x = x0;
   for (; x < x0 + len; x++) {
     uint32_t old_value = row[x];
     bool skip = old_value == value;
-    if (!skip && honour_locks && old_value) {
-      if (old_value != cached_fragment) {
-        const SmSegment *seg = sm_store_find(s, sm_label_store_segment_of(s, old_value));
+    if (!skip && any_guard) {
+      if (!cache_valid || old_value != cached_fragment) {
         cached_fragment = old_value;
-        cached_locked = seg && (seg->flags & SM_SEGMENT_LOCKED);
+        cached_skip = guarded(s, old_value, g);
+        cache_valid = true;
       }
-      skip = cached_locked;
+      skip = cached_skip;
     }
     if (skip || (run_start >= 0 && old_value != run_old)) {
       if (run_start >= 0) add_run(s, z, y, run_start, x - run_start, run_old, value);
@@ -286,6 +298,12 @@ uint64_t sm_label_edit_write_row(SmLabelStore *s, int64_t z, int64_t y, int64_t 
   }
   if (run_start >= 0) add_run(s, z, y, run_start, x - run_start, run_old, value);
   return changed;
+}
+
+uint64_t sm_label_edit_write_row(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len,
+                                 uint32_t value, bool honour_locks) {
+  SmWriteGuard g = {.honour_locks = honour_locks};
+  return sm_edit_write_row_guarded(s, z, y, x0, len, value, &g);
 }
 
 uint64_t sm_label_edit_write_values(SmLabelStore *s, int64_t z, int64_t y, int64_t x0, int64_t len,

@@ -93,6 +93,22 @@ static void test_paint(void) {
   SmBrush eraser = {.radius = 6, .shape = SM_BRUSH_XY};
   TAP_OK(sm_label_paint(s, 0, &eraser, p, 1, &err) == 0 && count_id(s, 5) == 29 && count_id(s, 8) == 0,
          "erase removes 8 and leaves locked 5");
+  /* Paint modes: only background, only one segment. */
+  SmBrush gap = {.radius = 6, .shape = SM_BRUSH_XY, .over = SM_OVER_BACKGROUND};
+  sm_label_paint(s, 8, &ball, q, 1, &err); /* 8 over part of 6 */
+  uint64_t six = count_id(s, 6), eight = count_id(s, 8);
+  double q2[1][3] = {{4, 5, 7}};
+  TAP_OK(sm_label_paint(s, 9, &gap, q2, 1, &err) == 0 && count_id(s, 6) == six && count_id(s, 8) == eight &&
+             count_id(s, 9) > 0,
+         "background-only paint leaves other segments alone");
+  SmBrush only8 = {.radius = 6, .shape = SM_BRUSH_BALL, .over = SM_OVER_SEGMENT, .over_segment = 8};
+  TAP_OK(sm_label_paint(s, 0, &only8, q, 1, &err) == 0 && count_id(s, 8) == 0 && count_id(s, 6) == six &&
+             count_id(s, 9) > 0,
+         "erase restricted to segment 8 erases only 8");
+  TAP_OK(lt_consistent(s), "table consistent after restricted paint");
+  sm_label_undo(s, &err);
+  sm_label_undo(s, &err);
+  sm_label_undo(s, &err);
   TAP_OK(sm_label_delete_segment(s, 5, &err) != 0, "a locked segment cannot be deleted");
   uint32_t pair[2] = {5, 6};
   TAP_OK(sm_label_merge(s, pair, 2, &err) != 0, "nor merged");

@@ -63,6 +63,8 @@ static inline int lr_random_edit(SmLabelStore *s, Rng *rng) {
   int kind = (int)rng_below(rng, 100);
   if (kind < 35) { /* paint / erase stroke */
     SmBrush b = {.radius = 0.5 + 3.5 * rng_uniform_f64(rng), .shape = (SmBrushShape)((int)rng_below(rng, 4) - 1)};
+    b.over = (SmPaintOver)rng_below(rng, 3);
+    b.over_segment = lr_pick_segment(s, rng);
     double pts[4][3];
     size_t n = 1 + rng_below(rng, 4);
     lr_pick_point(s, rng, pts[0]);
