@@ -165,11 +165,11 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
          * thickness, at least a few membrane widths): a membrane across the
          * section is a dark band, an oblique one a wider, paler smear. Two
          * widths give a soft edge; darkness saturates with the amount of
-         * stain crossed, as absorbance does (1 - e^-2f, scaled to 1 at f = 1). */
+         * stain crossed, as absorbance does (1 - e^-f, scaled to 1 at f = 1). */
         float depth = ph_maxf(s->anisotropy, 2.0f * half);
         float fill = 0.5f * (membrane_fill(d3, tilt, half - 0.7f, depth) +
                              membrane_fill(d3, tilt, half + 0.7f, depth));
-        float m = fill > 0.0f ? (1.0f - expf(-2.0f * fill)) * (1.0f / 0.86466472f) : 0.0f;
+        float m = fill > 0.0f ? (1.0f - expf(-fill)) * (1.0f / 0.63212056f) : 0.0f;
         level += (membrane_level - level) * m;
         uint32_t label = d_plane < half ? 0 : tube + 1;
         uint32_t mito = 0;

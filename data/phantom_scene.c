@@ -174,7 +174,7 @@ static int build_tubes(PhScene *s, Rng *r) {
       prev_r = ri;
     }
     /* Grey level of the cell: neurites differ a little in density. */
-    bright[tube] = 0.66f + 0.045f * ph_clampf(rng_normal(r), -2.5f, 2.5f);
+    bright[tube] = 0.66f + 0.03f * ph_clampf(rng_normal(r), -2.5f, 2.5f);
     tube++;
   }
   first[tube] = (uint32_t)s->n_seg;
