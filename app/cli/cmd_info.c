@@ -41,6 +41,12 @@ static const char *source_text(const SmSourceInfo *s, char *buf, size_t size) {
   case SM_SOURCE_PNG: snprintf(buf, size, "PNG, 1 slice"); break;
   case SM_SOURCE_SLICE_FOLDER:
   case SM_SOURCE_GLOB:
+    if (s->files == 1 && s->pages > 1) {
+      snprintf(buf, size, "%s with one %s file of %lld pages, %s",
+               s->kind == SM_SOURCE_GLOB ? "glob" : "folder", s->format, (long long)s->pages,
+               compression_text(s->compression));
+      break;
+    }
     snprintf(buf, size, "%s of %lld %s slice%s, %s",
              s->kind == SM_SOURCE_GLOB ? "glob" : "folder", (long long)s->files, s->format,
              s->files == 1 ? "" : "s", compression_text(s->compression));
