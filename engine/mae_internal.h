@@ -96,8 +96,8 @@ typedef struct MaeWork {
 struct MaeModel {
   MaeConfig cfg;
   int L, P, grid[3];
-  MaeParams params, grads;
-  float *param_mem, *grad_mem;
+  MaeParams params;
+  float *param_mem, *grad_mem; /* grad_mem: worker 0's gradients, the table's grad */
   size_t n_floats;
   MaeTensorEntry *table;
   int n_tensors;

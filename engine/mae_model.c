@@ -63,7 +63,7 @@ int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeErr
   m->L = mae_config_tokens(cfg);
   m->P = mae_config_patch_voxels(cfg);
   mae_config_grid(cfg, m->grid);
-  if (mae_params_alloc_stacks(cfg, &m->params) || mae_params_alloc_stacks(cfg, &m->grads)) {
+  if (mae_params_alloc_stacks(cfg, &m->params)) {
     mae_model_free(m);
     return mae_error_set(err, "mae_model: out of memory");
   }
@@ -81,7 +81,6 @@ int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeErr
   memset(m->param_mem, 0, m->n_floats * sizeof(float));
   memset(m->grad_mem, 0, m->n_floats * sizeof(float));
   mae_params_bind(cfg, &m->params, m->param_mem);
-  mae_params_bind(cfg, &m->grads, m->grad_mem);
   build_table(m);
   mae_model_init(m, seed);
   *out = m;
@@ -104,7 +103,6 @@ static void work_free(MaeWork *w) {
 void mae_model_free(MaeModel *m) {
   if (!m) return;
   mae_params_free_stacks(&m->params);
-  mae_params_free_stacks(&m->grads);
   free(m->param_mem);
   free(m->grad_mem);
   free(m->table);
