@@ -159,13 +159,24 @@ typedef struct FillSeed {
   int32_t z, y, x;
 } FillSeed;
 
+/* Visited bits, one row of the fill box at a time, allocated on first visit
+ * from big zeroed blocks: a small fill in a huge box costs only the rows it
+ * touches (plus one pointer per row), not a bitmap of the whole box. */
+typedef struct BitBlock {
+  struct BitBlock *next;
+  size_t used, size;
+  uint8_t bytes[];
+} BitBlock;
+
 typedef struct FillState {
   const SmLabelStore *s;
   uint32_t target;
   uint32_t cache_in;
   bool cache_out;
-  uint8_t *visited;
   int64_t lo[3], hi[3], h, w;
+  uint8_t **rows;  /* (box z, box y) -> visited bits of that row, or NULL */
+  BitBlock *blocks;
+  size_t row_bytes;
 } FillState;
 
 static inline bool fill_match(FillState *f, uint32_t v) {
@@ -177,13 +188,25 @@ static inline bool fill_match(FillState *f, uint32_t v) {
   return f->cache_out;
 }
 
-static inline size_t fill_bit(const FillState *f, int64_t z, int64_t y, int64_t x) {
-  return (size_t)(((z - f->lo[0]) * f->h + (y - f->lo[1])) * f->w + (x - f->lo[2]));
+/* Visited bits of row (z, y); with create, allocated when missing (NULL on out of memory). */
+static uint8_t *fill_row(FillState *f, int64_t z, int64_t y, bool create) {
+  uint8_t **slot = &f->rows[(z - f->lo[0]) * f->h + (y - f->lo[1])];
+  if (*slot || !create) return *slot;
+  BitBlock *b = f->blocks;
+  if (!b || b->used + f->row_bytes > b->size) {
+    size_t size = f->row_bytes * 512 > ((size_t)1 << 18) ? f->row_bytes * 512 : ((size_t)1 << 18);
+    b = calloc(1, sizeof *b + size);
+    if (!b) return NULL;
+    b->size = size;
+    b->next = f->blocks;
+    f->blocks = b;
+  }
+  *slot = b->bytes + b->used;
+  b->used += f->row_bytes;
+  return *slot;
 }
 
-static inline bool fill_visited(const FillState *f, size_t bit) {
-  return f->visited[bit >> 3] & (1u << (bit & 7));
-}
+static inline bool bit_is_set(const uint8_t *bits, int64_t i) { return bits[i >> 3] & (1u << (i & 7)); }
 
 int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const SmFillOptions *opts,
                           SmLabelRegion *region, SmError *err) {
@@ -199,9 +222,9 @@ int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const Sm
   }
   f.h = f.hi[1] - f.lo[1];
   f.w = f.hi[2] - f.lo[2];
-  size_t bits = (size_t)((f.hi[0] - f.lo[0]) * f.h * f.w);
-  f.visited = calloc(bits / 8 + 1, 1);
-  if (!f.visited) return sm_error_set(err, "labels: out of memory for the fill region");
+  f.row_bytes = (size_t)(f.w + 7) / 8;
+  f.rows = calloc((size_t)((f.hi[0] - f.lo[0]) * f.h), sizeof *f.rows);
+  if (!f.rows) return sm_error_set(err, "labels: out of memory for the fill region");
   f.target = sm_label_store_id_at(s, seed[0], seed[1], seed[2]);
   f.cache_in = 0; /* fragment 0 is background: it matches only a background fill */
   f.cache_out = f.target == 0;
@@ -224,16 +247,20 @@ int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const Sm
   }
   static const int dzy[4][2] = {{0, -1}, {0, 1}, {-1, 0}, {1, 0}};
   uint64_t spans_since_check = 0;
+  const int64_t xlo = f.lo[2];
   while (n_stack) {
     FillSeed p = stack[--n_stack];
     const uint32_t *row = s->data + ((int64_t)p.z * s->ny + p.y) * s->nx;
-    size_t bit = fill_bit(&f, p.z, p.y, p.x);
-    if (fill_visited(&f, bit) || !fill_match(&f, row[p.x])) continue;
+    uint8_t *vis = fill_row(&f, p.z, p.y, false);
+    if ((vis && bit_is_set(vis, p.x - xlo)) || !fill_match(&f, row[p.x])) continue;
+    if (!vis && !(vis = fill_row(&f, p.z, p.y, true))) {
+      rc = sm_error_set(err, "labels: out of memory for the fill region");
+      goto done;
+    }
     int64_t x0 = p.x, x1 = p.x;
-    while (x0 - 1 >= f.lo[2] && !fill_visited(&f, bit - (size_t)(p.x - x0) - 1) && fill_match(&f, row[x0 - 1])) x0--;
-    while (x1 + 1 < f.hi[2] && !fill_visited(&f, bit + (size_t)(x1 - p.x) + 1) && fill_match(&f, row[x1 + 1])) x1++;
-    size_t b0 = bit - (size_t)(p.x - x0);
-    for (int64_t x = x0; x <= x1; x++, b0++) f.visited[b0 >> 3] |= (uint8_t)(1u << (b0 & 7));
+    while (x0 - 1 >= xlo && !bit_is_set(vis, x0 - 1 - xlo) && fill_match(&f, row[x0 - 1])) x0--;
+    while (x1 + 1 < f.hi[2] && !bit_is_set(vis, x1 + 1 - xlo) && fill_match(&f, row[x1 + 1])) x1++;
+    for (int64_t x = x0; x <= x1; x++) vis[(x - xlo) >> 3] |= (uint8_t)(1u << ((x - xlo) & 7));
     if (region->n_spans == cap_spans) {
       cap_spans *= 2;
       SmFillSpan *sp = realloc(region->spans, cap_spans * sizeof *sp);
@@ -257,20 +284,19 @@ int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const Sm
         goto done;
       }
     }
-    int64_t c[3] = {p.z, p.y, x0};
-    for (int a = 0; a < 2; a++) {
-      if (c[a] < region->lo[a]) region->lo[a] = c[a];
-      if (c[a] + 1 > region->hi[a]) region->hi[a] = c[a] + 1;
-    }
+    if (p.z < region->lo[0]) region->lo[0] = p.z;
+    if (p.z + 1 > region->hi[0]) region->hi[0] = p.z + 1;
+    if (p.y < region->lo[1]) region->lo[1] = p.y;
+    if (p.y + 1 > region->hi[1]) region->hi[1] = p.y + 1;
     if (x0 < region->lo[2]) region->lo[2] = x0;
     if (x1 + 1 > region->hi[2]) region->hi[2] = x1 + 1;
     for (int k = 0; k < 4; k++) {
       int64_t nz = p.z + dzy[k][0], ny = p.y + dzy[k][1];
       if (nz < f.lo[0] || nz >= f.hi[0] || ny < f.lo[1] || ny >= f.hi[1]) continue;
       const uint32_t *nrow = s->data + (nz * s->ny + ny) * s->nx;
-      size_t nbit = fill_bit(&f, nz, ny, x0);
-      for (int64_t x = x0; x <= x1; x++, nbit++) {
-        if (fill_visited(&f, nbit) || !fill_match(&f, nrow[x])) continue;
+      const uint8_t *nvis = fill_row(&f, nz, ny, false);
+      for (int64_t x = x0; x <= x1; x++) {
+        if ((nvis && bit_is_set(nvis, x - xlo)) || !fill_match(&f, nrow[x])) continue;
         if (n_stack == cap_stack) {
           cap_stack *= 2;
           FillSeed *st = realloc(stack, cap_stack * sizeof *st);
@@ -282,13 +308,18 @@ int sm_label_fill_compute(const SmLabelStore *s, const int64_t seed[3], const Sm
         }
         stack[n_stack++] = (FillSeed){(int32_t)nz, (int32_t)ny, (int32_t)x};
         /* One seed per run of matching voxels is enough. */
-        while (x + 1 <= x1 && !fill_visited(&f, nbit + 1) && fill_match(&f, nrow[x + 1])) x++, nbit++;
+        while (x + 1 <= x1 && !(nvis && bit_is_set(nvis, x + 1 - xlo)) && fill_match(&f, nrow[x + 1])) x++;
       }
     }
   }
 done:
   free(stack);
-  free(f.visited);
+  free(f.rows);
+  while (f.blocks) {
+    BitBlock *next = f.blocks->next;
+    free(f.blocks);
+    f.blocks = next;
+  }
   if (rc != 0) sm_label_region_free(region);
   return rc;
 }
