@@ -79,7 +79,7 @@ void sm_volume_range(const SmVolume *v, double *min, double *max);
 /* Network input scaling (ARCHITECTURE.md): uint8 -> x/127.5 - 1; other types
  * map their robust percentiles (0.5 % -> -1, 99.5 % -> 1), estimated from a
  * sample. *lo and *hi receive the values mapped to -1 and 1. out holds
- * nz*ny*nx floats. */
+ * nz*ny*nx floats; NaN and infinite float voxels map to 0. */
 void sm_volume_to_float(const SmVolume *v, float *out, double *lo, double *hi);
 /* The (lo, hi) that sm_volume_to_float would use, without converting. */
 void sm_volume_scaling(const SmVolume *v, double *lo, double *hi);

@@ -95,7 +95,13 @@ void sm_volume_to_float(const SmVolume *v, float *out, double *lo, double *hi) {
   case SM_I16: TO_FLOAT(int16_t); break;
   case SM_U32: TO_FLOAT(uint32_t); break;
   case SM_I32: TO_FLOAT(int32_t); break;
-  case SM_F32: TO_FLOAT(float); break;
+  case SM_F32: {
+    /* NaN and infinities would poison a network: they map to 0, the centre. */
+    const float *p = v->data;
+    for (size_t i = 0; i < n; i++)
+      out[i] = isfinite(p[i]) ? (float)(p[i] * scale + offset) : 0.0f;
+    break;
+  }
   default: break;
   }
 #undef TO_FLOAT

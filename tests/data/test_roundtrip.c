@@ -294,6 +294,10 @@ static void test_range_and_scaling(void) {
   p[0] = NAN, p[1] = -2.5f, p[2] = 7.0f, p[3] = NAN;
   sm_volume_range(&v, &lo, &hi);
   TAP_OK(lo == -2.5 && hi == 7.0, "float range skips NaN");
+  float mapped[4];
+  sm_volume_to_float(&v, mapped, &lo, &hi);
+  TAP_OK(mapped[0] == 0.0f && mapped[3] == 0.0f && isfinite(mapped[1]) && mapped[1] < mapped[2],
+         "NaN maps to 0, finite values keep their order");
   p[0] = p[1] = p[2] = p[3] = 3.0f;
   sm_volume_scaling(&v, &lo, &hi);
   TAP_OK(lo == 3.0 && hi == 4.0, "constant volume still gets a slope");
