@@ -1,10 +1,10 @@
 // Lines of SmVolumeView (bounding box, slice-plane frames) as screen-space
 // quads of a fixed pixel width: core GL has no wide lines. Each segment is two
 // triangles whose vertices carry both end points and a corner (t, side).
-in vec3 a_p0;
-in vec3 a_p1;
-in vec2 a_corner;
-in vec4 a_colour;
+layout (location = 0) in vec3 a_p0;
+layout (location = 1) in vec3 a_p1;
+layout (location = 2) in vec2 a_corner;
+layout (location = 3) in vec4 a_colour;
 out vec4 v_colour;
 
 uniform mat4 u_mvp;          // box space -> clip

@@ -18,10 +18,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "sm-gl.h"
 #include "sm-volume-camera.h"
+#include "sm-volume-lines.h"
 #include "sm-volume-texture.h"
-
-#define SHADER_RESOURCE_DIR "/org/semmae/Studio/shaders/"
 
 /* Texel budget: 256^3 marches at ~interactive rates on llvmpipe; the longest
  * axis may go up to 1024 (thin serial-section stacks keep their xy detail). */
@@ -43,16 +43,7 @@
 #define STILL_MARCH_SECONDS_HIGH 0.5
 
 #define LINE_WIDTH_PX 1.5f
-#define LINE_FLOATS 12 /* p0 (3), p1 (3), corner (2), colour (4) */
-#define MAX_LINE_SEGMENTS 32
 
-/* Frame colours of the slice planes (XY, XZ, YZ) and of the bounding box. */
-static const float plane_colours[3][4] = {
-  { 0.30f, 0.55f, 1.00f, 1.0f }, /* XY: blue */
-  { 0.30f, 0.85f, 0.35f, 1.0f }, /* XZ: green */
-  { 1.00f, 0.35f, 0.30f, 1.0f }, /* YZ: red */
-};
-static const float box_colour[4] = { 0.75f, 0.75f, 0.75f, 0.8f };
 static const float background[3] = { 0.08f, 0.08f, 0.10f };
 
 /* A background job slot: one thread at a time, cancellable, and a generation
@@ -411,71 +402,6 @@ prepare_volume (SmVolumeView *self)
 
 /* ------------------------------------------------------------------ GL */
 
-static char *
-load_shader_source (SmVolumeView *self, const char *name, GError **error)
-{
-  g_autofree char *path = g_strconcat (SHADER_RESOURCE_DIR, name, NULL);
-  g_autoptr (GBytes) bytes = g_resources_lookup_data (path, 0, error);
-  if (!bytes) return NULL;
-  const char *preamble = self->use_es
-      ? "#version 300 es\nprecision highp float;\nprecision highp int;\nprecision highp sampler3D;\n"
-      : "#version 330 core\n";
-  gsize size;
-  const char *body = g_bytes_get_data (bytes, &size);
-  return g_strdup_printf ("%s#line 1\n%.*s", preamble, (int) size, body);
-}
-
-static GLuint
-compile_shader (SmVolumeView *self, GLenum kind, const char *name, GError **error)
-{
-  g_autofree char *source = load_shader_source (self, name, error);
-  if (!source) return 0;
-  GLuint shader = glCreateShader (kind);
-  const char *src = source;
-  glShaderSource (shader, 1, &src, NULL);
-  glCompileShader (shader);
-  GLint ok = 0;
-  glGetShaderiv (shader, GL_COMPILE_STATUS, &ok);
-  if (!ok) {
-    char log[2048] = "";
-    glGetShaderInfoLog (shader, sizeof log, NULL, log);
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", name, g_strstrip (log));
-    glDeleteShader (shader);
-    return 0;
-  }
-  return shader;
-}
-
-static GLuint
-link_program (SmVolumeView *self, const char *vert_name, const char *frag_name,
-              const char *const *attributes, GError **error)
-{
-  GLuint vs = compile_shader (self, GL_VERTEX_SHADER, vert_name, error);
-  if (!vs) return 0;
-  GLuint fs = compile_shader (self, GL_FRAGMENT_SHADER, frag_name, error);
-  if (!fs) {
-    glDeleteShader (vs);
-    return 0;
-  }
-  GLuint program = glCreateProgram ();
-  glAttachShader (program, vs);
-  glAttachShader (program, fs);
-  for (GLuint i = 0; attributes && attributes[i]; i++) glBindAttribLocation (program, i, attributes[i]);
-  glLinkProgram (program);
-  glDeleteShader (vs);
-  glDeleteShader (fs);
-  GLint ok = 0;
-  glGetProgramiv (program, GL_LINK_STATUS, &ok);
-  if (!ok) {
-    char log[2048] = "";
-    glGetProgramInfoLog (program, sizeof log, NULL, log);
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s + %s: %s", vert_name, frag_name, g_strstrip (log));
-    glDeleteProgram (program);
-    return 0;
-  }
-  return program;
-}
-
 static void
 set_gl_error (SmVolumeView *self, const char *message)
 {
@@ -484,8 +410,6 @@ set_gl_error (SmVolumeView *self, const char *message)
   g_message ("sm-volume-view: %s", message);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
-
-static const char *const line_attributes[] = { "a_p0", "a_p1", "a_corner", "a_colour", NULL };
 
 static void
 sm_volume_view_realize (GtkWidget *widget)
@@ -511,9 +435,9 @@ sm_volume_view_realize (GtkWidget *widget)
   }
 
   g_autoptr (GError) error = NULL;
-  self->volume_program = link_program (self, "volume.vert", "volume.frag", NULL, &error);
+  self->volume_program = sm_gl_program_new ("volume.vert", "volume.frag", self->use_es, &error);
   if (self->volume_program)
-    self->lines_program = link_program (self, "volume-lines.vert", "volume-lines.frag", line_attributes, &error);
+    self->lines_program = sm_gl_program_new ("volume-lines.vert", "volume-lines.frag", self->use_es, &error);
   if (!self->volume_program || !self->lines_program) {
     set_gl_error (self, error->message);
     gtk_gl_area_set_error (area, error);
@@ -528,12 +452,13 @@ sm_volume_view_realize (GtkWidget *widget)
   glGenBuffers (1, &self->lines_vbo);
   glBindVertexArray (self->lines_vao);
   glBindBuffer (GL_ARRAY_BUFFER, self->lines_vbo);
-  glBufferData (GL_ARRAY_BUFFER, MAX_LINE_SEGMENTS * 6 * LINE_FLOATS * sizeof (float), NULL, GL_DYNAMIC_DRAW);
+  glBufferData (GL_ARRAY_BUFFER, SM_LINE_MAX_SEGMENTS * SM_LINE_VERTICES_PER_SEGMENT * SM_LINE_FLOATS * sizeof (float),
+                NULL, GL_DYNAMIC_DRAW);
   const int sizes[4] = { 3, 3, 2, 4 };
   size_t offset = 0;
   for (GLuint i = 0; i < 4; i++) {
     glEnableVertexAttribArray (i);
-    glVertexAttribPointer (i, sizes[i], GL_FLOAT, GL_FALSE, LINE_FLOATS * sizeof (float),
+    glVertexAttribPointer (i, sizes[i], GL_FLOAT, GL_FALSE, SM_LINE_FLOATS * sizeof (float),
                            (const void *) (offset * sizeof (float)));
     offset += (size_t) sizes[i];
   }
@@ -727,59 +652,6 @@ upload_palette (SmVolumeView *self)
 
 /* ------------------------------------------------------------- drawing */
 
-static float *
-push_segment (float *out, const float a[3], const float b[3], const float colour[4])
-{
-  static const float corners[6][2] = { { 0, -1 }, { 1, -1 }, { 1, 1 }, { 0, -1 }, { 1, 1 }, { 0, 1 } };
-  for (int v = 0; v < 6; v++) {
-    memcpy (out, a, 3 * sizeof (float));
-    memcpy (out + 3, b, 3 * sizeof (float));
-    memcpy (out + 6, corners[v], 2 * sizeof (float));
-    memcpy (out + 8, colour, 4 * sizeof (float));
-    out += LINE_FLOATS;
-  }
-  return out;
-}
-
-/* The box's 12 edges and one frame per slice plane through the cursor. */
-static int
-build_lines (SmVolumeView *self, float *vertices)
-{
-  const double *h = self->half_extent;
-  float *out = vertices;
-  for (int axis = 0; axis < 3; axis++) {
-    const int u = (axis + 1) % 3, w = (axis + 2) % 3;
-    for (int k = 0; k < 4; k++) {
-      float a[3], b[3];
-      a[axis] = (float) -h[axis];
-      b[axis] = (float) h[axis];
-      a[u] = b[u] = (float) ((k & 1) ? h[u] : -h[u]);
-      a[w] = b[w] = (float) ((k & 2) ? h[w] : -h[w]);
-      out = push_segment (out, a, b, box_colour);
-    }
-  }
-  /* Cursor (z, y, x) in voxels -> box space (x, y, z), through voxel centres. */
-  const SmVolume *shape = self->volume ? self->volume : self->labels;
-  if (shape) {
-    const double n[3] = { (double) shape->nx, (double) shape->ny, (double) shape->nz };
-    const double c[3] = { self->cursor[2], self->cursor[1], self->cursor[0] };
-    /* XY plane is normal to box z (axis 2), XZ to y (1), YZ to x (0). */
-    const int normal_axis[3] = { 2, 1, 0 };
-    for (int p = 0; p < 3; p++) {
-      const int axis = normal_axis[p], u = (axis + 1) % 3, w = (axis + 2) % 3;
-      const double pos = CLAMP (((c[axis] + 0.5) / MAX (n[axis], 1) - 0.5) * 2 * h[axis], -h[axis], h[axis]);
-      float corners[4][3];
-      for (int k = 0; k < 4; k++) {
-        corners[k][axis] = (float) pos;
-        corners[k][u] = (float) ((k == 1 || k == 2) ? h[u] : -h[u]);
-        corners[k][w] = (float) ((k >= 2) ? h[w] : -h[w]);
-      }
-      for (int k = 0; k < 4; k++) out = push_segment (out, corners[k], corners[(k + 1) % 4], plane_colours[p]);
-    }
-  }
-  return (int) ((out - vertices) / LINE_FLOATS);
-}
-
 /* An offscreen colour buffer for reduced-resolution frames. */
 static gboolean
 ensure_fbo (SmVolumeView *self, int w, int h)
@@ -947,8 +819,10 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   glBindFramebuffer (GL_FRAMEBUFFER, (GLuint) target_fb);
   glViewport (0, 0, w, h);
 
-  float vertices[MAX_LINE_SEGMENTS * 6 * LINE_FLOATS];
-  const int n_vertices = build_lines (self, vertices);
+  float vertices[SM_LINE_MAX_SEGMENTS * SM_LINE_VERTICES_PER_SEGMENT * SM_LINE_FLOATS];
+  const SmVolume *shape = self->volume ? self->volume : self->labels;
+  const gint64 shape_zyx[3] = { shape ? shape->nz : 0, shape ? shape->ny : 0, shape ? shape->nx : 0 };
+  const int n_vertices = sm_volume_lines_build (self->half_extent, shape ? shape_zyx : NULL, self->cursor, vertices);
   glEnable (GL_BLEND);
   glBlendFunc (GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA);
   glUseProgram (self->lines_program);
@@ -957,7 +831,7 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   glUniform1f (glGetUniformLocation (self->lines_program, "u_width"), LINE_WIDTH_PX * scale);
   glBindVertexArray (self->lines_vao);
   glBindBuffer (GL_ARRAY_BUFFER, self->lines_vbo);
-  glBufferSubData (GL_ARRAY_BUFFER, 0, (GLsizeiptr) n_vertices * LINE_FLOATS * sizeof (float), vertices);
+  glBufferSubData (GL_ARRAY_BUFFER, 0, (GLsizeiptr) n_vertices * SM_LINE_FLOATS * sizeof (float), vertices);
   glDrawArrays (GL_TRIANGLES, 0, n_vertices);
   glBindVertexArray (0);
   glUseProgram (0);

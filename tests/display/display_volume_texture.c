@@ -2,12 +2,14 @@
  * the downsampling plan respects the limits, the box filter averages, texel
  * conversion keeps values, the label mask pools with "any") and the orbit
  * camera (sm-volume-camera.c: the default view shows the whole box, the
- * inverse is an inverse, zoom/orbit/pan move the picture the right way).
+ * inverse is an inverse, zoom/orbit/pan move the picture the right way) and
+ * the line overlay (sm-volume-lines.c: frames through the cursor).
  * No display needed. */
 #include <math.h>
 #include <string.h>
 
 #include "app/studio/sm-volume-camera.h"
+#include "app/studio/sm-volume-lines.h"
 #include "app/studio/sm-volume-texture.h"
 #include "tap.h"
 
@@ -228,9 +230,31 @@ test_camera (void)
   TAP_OK (cam.pitch < M_PI / 2 && cam.pitch > 1.5, "pitch stops short of the pole (%.3f rad)", cam.pitch);
 }
 
+static void
+test_lines (void)
+{
+  float v[SM_LINE_MAX_SEGMENTS * SM_LINE_VERTICES_PER_SEGMENT * SM_LINE_FLOATS];
+  const double h[3] = { 0.5, 0.25, 0.05 };
+  TAP_OK (sm_volume_lines_build (h, NULL, NULL, v) == 12 * SM_LINE_VERTICES_PER_SEGMENT, "without a shape: the box only");
+  const gint64 shape[3] = { 10, 100, 200 };
+  const double cursor[3] = { 0, 50, 199 };
+  const int n = sm_volume_lines_build (h, shape, cursor, v);
+  TAP_OK (n == 24 * SM_LINE_VERTICES_PER_SEGMENT, "box and three frames: %d vertices", n);
+  /* First vertex of each frame (segments 12, 16, 20): XY at slice 0, XZ at row 50, YZ at column 199. */
+  const float *xy = v + 12 * SM_LINE_VERTICES_PER_SEGMENT * SM_LINE_FLOATS;
+  const float *xz = v + 16 * SM_LINE_VERTICES_PER_SEGMENT * SM_LINE_FLOATS;
+  const float *yz = v + 20 * SM_LINE_VERTICES_PER_SEGMENT * SM_LINE_FLOATS;
+  TAP_OK (fabs (xy[2] - (0.5 / 10 - 0.5) * 0.1) < 1e-6 && fabs (xz[1] - (50.5 / 100 - 0.5) * 0.5) < 1e-6 &&
+          fabs (yz[0] - (199.5 / 200 - 0.5) * 1.0) < 1e-6,
+          "frames pass through the voxel centres of the cursor (z %.4f, y %.4f, x %.4f)", xy[2], xz[1], yz[0]);
+  TAP_OK (xy[10] == sm_volume_plane_colours[0][2] && xy[10] == 1.0f && xz[9] > xz[8] && yz[8] == 1.0f,
+          "XY blue, XZ green, YZ red");
+}
+
 int
 main (void)
 {
+  test_lines ();
   test_camera ();
   test_plan ();
   test_box_filter ();
