@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "connected_components.h"
 #include "data/volume.h"
 #include "metrics.h"
 
 static const char usage[] =
-    "usage: semmae eval --pred LABELS --truth LABELS [--metrics LIST] [--keep-truth-zero]\n"
+    "usage: semmae eval --pred LABELS --truth LABELS [--metrics LIST] [--components]\n"
+    "                   [--keep-truth-zero]\n"
     "\n"
     "Scores a predicted label volume against ground truth and prints one\n"
     "\"name: value\" line per number. LABELS are integer label volumes of the same\n"
@@ -27,6 +29,9 @@ static const char usage[] =
     "  dice, iou   overlap of the foregrounds (label != 0)\n"
     "\n"
     "options:\n"
+    "  --components       split both volumes into connected components (6-connected,\n"
+    "                     per label value) first: binary masks (0/255 PNG slices, ...)\n"
+    "                     become instances\n"
     "  --keep-truth-zero  count truth-0 voxels in VOI (scikit-image's default)\n"
     "  -h, --help         show this help\n"
     "\n"
@@ -111,6 +116,20 @@ static uint32_t *read_labels(const char *path, SmVolume *shape) {
   return labels;
 }
 
+/* Replaces *labels by its connected components (a new buffer). */
+static int split_components(uint32_t **labels, const int64_t dims[3], PpError *err) {
+  const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
+  uint32_t *split = malloc((n ? n : 1) * sizeof *split);
+  if (!split) return pp_error_set(err, "out of memory for the connected components");
+  if (cc_label_u32(split, *labels, dims, CC_CONN_FACES, err) < 0) {
+    free(split);
+    return -1;
+  }
+  free(*labels);
+  *labels = split;
+  return 0;
+}
+
 static void print_value(const char *name, double value) {
   if (isnan(value)) printf("%s: nan\n", name);
   else printf("%s: %.6f\n", name, value);
@@ -123,11 +142,15 @@ int cmd_eval(int argc, char **argv) {
   }
   const char *pred_path = NULL, *truth_path = NULL;
   unsigned metrics = M_ALL;
-  bool keep_truth_zero = false;
+  bool keep_truth_zero = false, components = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--keep-truth-zero") == 0) {
       keep_truth_zero = true;
+      continue;
+    }
+    if (strcmp(a, "--components") == 0) {
+      components = true;
       continue;
     }
     if (strcmp(a, "--pred") != 0 && strcmp(a, "--truth") != 0 && strcmp(a, "--metrics") != 0)
@@ -158,8 +181,15 @@ int cmd_eval(int argc, char **argv) {
     return 1;
   }
   const size_t n = (size_t)(ps.nz * ps.ny * ps.nx);
-  ContingencyTable table;
   PpError err;
+  if (components) {
+    const int64_t dims[3] = {ps.nz, ps.ny, ps.nx};
+    if (split_components(&pred, dims, &err) != 0 || split_components(&truth, dims, &err) != 0) {
+      free(pred), free(truth);
+      return cli_fail("%s", err.message);
+    }
+  }
+  ContingencyTable table;
   int status = metrics_contingency(&table, truth, pred, n, &err);
   free(pred);
   free(truth);
