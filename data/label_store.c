@@ -466,6 +466,16 @@ uint32_t sm_label_store_id_at(const SmLabelStore *s, int64_t z, int64_t y, int64
 
 bool sm_label_store_has_merges(const SmLabelStore *s) { return s->frag_map.n > 0; }
 
+void sm_label_store_volume_view(const SmLabelStore *s, SmVolume *out) {
+  memset(out, 0, sizeof *out);
+  out->dtype = SM_U32;
+  out->nz = s->nz, out->ny = s->ny, out->nx = s->nx;
+  memcpy(out->voxel_size, s->voxel_size, sizeof out->voxel_size);
+  memcpy(out->unit, s->unit, sizeof out->unit);
+  out->bits_per_sample = 32;
+  out->data = s->data;
+}
+
 void sm_label_store_read_box(const SmLabelStore *s, const int64_t lo[3], const int64_t hi[3],
                              uint32_t *out) {
   int64_t w = hi[2] - lo[2];

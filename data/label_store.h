@@ -85,6 +85,11 @@ uint32_t sm_label_store_segment_of(const SmLabelStore *s, uint32_t fragment);
 uint32_t sm_label_store_id_at(const SmLabelStore *s, int64_t z, int64_t y, int64_t x);
 /* True when some fragment maps to another segment (display needs mapping). */
 bool sm_label_store_has_merges(const SmLabelStore *s);
+/* A borrowed SmVolume (uint32, voxel size) over the fragment ids, for code
+ * that takes an SmVolume (e.g. the 3D view). Those are the displayed ids only
+ * while sm_label_store_has_merges() is false; otherwise copy with
+ * sm_label_store_read_box. Valid until the store is freed; do not free it. */
+void sm_label_store_volume_view(const SmLabelStore *s, SmVolume *out);
 /* Displayed ids of the box [lo, hi) into out, (hi-lo) row-major: what a view uploads. */
 void sm_label_store_read_box(const SmLabelStore *s, const int64_t lo[3], const int64_t hi[3],
                              uint32_t *out);

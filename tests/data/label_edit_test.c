@@ -237,6 +237,10 @@ static void test_merge_delete_split(void) {
          "a rename changes the table only");
   sm_label_undo(s, &err);
   TAP_OK(sm_label_store_has_merges(s), "the map is in use");
+  SmVolume view;
+  sm_label_store_volume_view(s, &view);
+  TAP_OK(view.dtype == SM_U32 && view.nz == 6 && view.nx == 40 && view.data == sm_label_store_fragments(s),
+         "a borrowed SmVolume over the fragments");
   TAP_OK(lt_consistent(s), "table consistent after merge");
   /* Delete the merged segment: voxels of both fragments go to 0. */
   TAP_OK(sm_label_delete_segment(s, 2, &err) == 0 && count_id(s, 2) == 0 &&
