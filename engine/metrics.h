@@ -14,7 +14,7 @@
  *   error = 1 - 2 precision recall / (precision + recall).
  *   Prediction label 0 is an ordinary segment, as in skimage. When no pair
  *   agrees (pairs = 0) the error is 1 (skimage: 0/0 = NaN). NOTE: skimage
- *   0.19.3 returns (error, recall, precision) in our terms — its code divides
+ *   0.19.3 returns (error, recall, precision) in our terms: its code divides
  *   by the truth pairs for what it calls precision (scikit-image issue
  *   #6485); the error is symmetric and identical. We follow the documented
  *   meaning: an over-segmentation has high precision and low recall.
@@ -36,10 +36,12 @@
  *   best IoU >= threshold. Precision is made monotone from the right and read
  *   at the 101 recall points 0, 0.01, ..., 1 (first rank whose recall reaches
  *   the point; 0 past the last rank); AP is their mean. With no truth
- *   instance AP is -1 (as the reference), with no prediction 0.
+ *   instance AP is -1 (as the reference), with no prediction 0. As in the
+ *   reference, matching is not exclusive; above IoU 0.5 it is one-to-one
+ *   anyway (two disjoint predictions cannot both cover most of a truth).
  *
- * Dice and IoU of the foregrounds (label != 0): 2|P∩T| / (|P| + |T|) and
- *   |P∩T| / |P∪T|; both 1 when both foregrounds are empty. */
+ * Dice and IoU of the foregrounds P, T (label != 0): 2 |P and T| / (|P| + |T|)
+ *   and |P and T| / |P or T|; both 1 when both foregrounds are empty. */
 #pragma once
 
 #include <stdbool.h>
