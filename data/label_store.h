@@ -50,7 +50,8 @@ typedef struct SmLabelStore SmLabelStore;
  * table fields (name, colour, lock) changed. A GL view re-uploads only that
  * part (voxels_changed says the box is not empty). ids lists the
  * segments whose record or voxels changed (deduplicated, may be truncated:
- * ids_truncated then says "refresh the whole list"). */
+ * ids_truncated then says "refresh the whole list"); the struct and ids are
+ * valid during the call only. */
 typedef struct SmLabelChange {
   const char *what;      /* "paint", "merge", "undo merge", ... */
   int64_t lo[3], hi[3];
