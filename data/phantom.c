@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "phantom_internal.h"
 
@@ -53,6 +54,24 @@ static int check_params(const SmPhantomParams *p, SmError *err) {
   return 0;
 }
 
+/* Generation holds about 17 bytes per voxel at its peak (grey levels as
+ * floats, labels, mitochondria, the image, and the union-find of the
+ * connected pieces). With overcommit a too-large request may be granted and
+ * the process killed later, so it is refused up front. */
+static int check_memory(const SmPhantomParams *p, SmError *err) {
+  long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  double physical = (double)pages * (double)page_size;
+  double needed = 17.0 * (double)p->nz * (double)p->ny * (double)p->nx;
+  if (needed > physical)
+    return sm_error_set(err,
+                        "phantom: %lld x %lld x %lld needs %.1f GiB, more than this machine's "
+                        "memory (%.1f GiB)",
+                        (long long)p->nz, (long long)p->ny, (long long)p->nx,
+                        needed / 1073741824.0, physical / 1073741824.0);
+  return 0;
+}
+
 static void set_voxel_size(SmVolume *v, const SmPhantomParams *p, int bits) {
   v->voxel_size[0] = p->xy_voxel_nm * p->z_anisotropy;
   v->voxel_size[1] = p->xy_voxel_nm;
@@ -63,7 +82,7 @@ static void set_voxel_size(SmVolume *v, const SmPhantomParams *p, int bits) {
 
 int sm_phantom_generate(const SmPhantomParams *p, SmVolume *image, SmVolume *labels,
                         SmVolume *mito, SmError *err) {
-  if (check_params(p, err) != 0) return -1;
+  if (check_params(p, err) != 0 || check_memory(p, err) != 0) return -1;
   SmVolume img = {0}, lab = {0}, mit = {0};
   PhScene scene;
   float *intensity = NULL;
