@@ -2,12 +2,17 @@
 // alpha compositing of the image volume, and the selected label segments as
 // shaded iso-surfaces of their mask. The #version line is prepended.
 //
+// gl_FragDepth is where the picture becomes opaque (a surface, or compositing
+// reaching half opacity; far for MIP), so the line overlay can dim what lies
+// behind it.
+//
 // Box space: physical units, centred, axes (x, y, z) of the volume, the box is
 // [-u_half_extent, u_half_extent]; texture coordinates are p / (2 h) + 0.5.
 in vec2 v_ndc;
 out vec4 frag_color;
 
 uniform mat4 u_inv_mvp;        // clip -> box space
+uniform mat4 u_mvp;            // box space -> clip, for the depth of what the eye sees
 uniform vec3 u_half_extent;    // (x, y, z)
 uniform sampler3D u_volume;    // R: texel in [0, 1]
 uniform sampler3D u_mask;      // R: 1 inside a selected segment, G: palette index / 255
@@ -91,6 +96,7 @@ void main ()
   float t_exit = min (min (thi.x, thi.y), thi.z);
   if (!(t_exit > t_enter) || !(u_has_volume || u_has_mask)) {
     frag_color = vec4 (u_background, 1.0);
+    gl_FragDepth = 1.0;
     return;
   }
 
@@ -101,6 +107,7 @@ void main ()
   vec3 surface = vec3 (0.0);
   bool hit = false;
   float prev_t = t_enter;
+  float t_opaque = -1.0;    // where the picture becomes opaque, if it does
   // MIP commutes with the (monotonic) window, gamma and invert: march the raw
   // texels, keep their max and min, map once at the end. Stop early once the
   // projection is saturated (and no surface could still lie behind).
@@ -142,6 +149,7 @@ void main ()
       }
       surface = shade_surface ((ro + rd * b) * to_tc + 0.5, rd);
       hit = true;
+      if (t_opaque < 0.0) t_opaque = b;
       break;
     }
     prev_t = t;
@@ -158,6 +166,7 @@ void main ()
       alpha = 1.0 - pow (1.0 - clamp (alpha, 0.0, 0.999), u_step_voxels);
       acc.rgb += (1.0 - acc.a) * alpha * vec3 (v);
       acc.a += (1.0 - acc.a) * alpha;
+      if (t_opaque < 0.0 && acc.a >= 0.5) t_opaque = t - u_step;
       if (acc.a > 0.98) break;
     }
   }
@@ -174,4 +183,10 @@ void main ()
     colour = acc.rgb + (1.0 - acc.a) * behind;
   }
   frag_color = vec4 (colour, 1.0);
+  if (t_opaque < 0.0) {
+    gl_FragDepth = 1.0;
+  } else {
+    vec4 clip = u_mvp * vec4 (ro + rd * t_opaque, 1.0);
+    gl_FragDepth = clamp (clip.z / clip.w * 0.5 + 0.5, 0.0, 1.0);
+  }
 }

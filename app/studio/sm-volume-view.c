@@ -114,7 +114,7 @@ struct _SmVolumeView {
   GLuint empty_vao, lines_vao, lines_vbo;
   GLuint volume_tex, mask_tex, palette_tex;
   GLuint bricks_tex, mask_bricks_tex; /* empty-space skipping, one texel per brick */
-  GLuint fbo, fbo_colour;
+  GLuint fbo, fbo_colour, fbo_depth;
   GLuint nearest_sampler; /* interactive frames sample the image without filtering */
   int fbo_w, fbo_h;
   gboolean has_volume_tex, has_mask_tex;
@@ -508,6 +508,7 @@ sm_volume_view_unrealize (GtkWidget *widget)
     delete_texture (&self->bricks_tex);
     delete_texture (&self->mask_bricks_tex);
     delete_texture (&self->fbo_colour);
+    delete_texture (&self->fbo_depth);
     if (self->fbo) glDeleteFramebuffers (1, &self->fbo);
     glDeleteSamplers (1, &self->nearest_sampler);
     self->nearest_sampler = 0;
@@ -664,8 +665,17 @@ ensure_fbo (SmVolumeView *self, int w, int h)
   glTexImage2D (GL_TEXTURE_2D, 0, GL_RGBA8, w, h, 0, GL_RGBA, GL_UNSIGNED_BYTE, NULL);
   glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
   glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+  /* Depth of the opaque picture, sampled by the lines (nearest: GLES cannot filter depth). */
+  if (!self->fbo_depth) glGenTextures (1, &self->fbo_depth);
+  glBindTexture (GL_TEXTURE_2D, self->fbo_depth);
+  glTexImage2D (GL_TEXTURE_2D, 0, GL_DEPTH_COMPONENT24, w, h, 0, GL_DEPTH_COMPONENT, GL_UNSIGNED_INT, NULL);
+  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
   glBindFramebuffer (GL_FRAMEBUFFER, self->fbo);
   glFramebufferTexture2D (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, self->fbo_colour, 0);
+  glFramebufferTexture2D (GL_FRAMEBUFFER, GL_DEPTH_ATTACHMENT, GL_TEXTURE_2D, self->fbo_depth, 0);
   gboolean ok = glCheckFramebufferStatus (GL_FRAMEBUFFER) == GL_FRAMEBUFFER_COMPLETE;
   self->fbo_w = w;
   self->fbo_h = h;
@@ -673,10 +683,11 @@ ensure_fbo (SmVolumeView *self, int w, int h)
 }
 
 static void
-set_uniforms (SmVolumeView *self, const float inv_mvp[16], double step_voxels)
+set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], double step_voxels)
 {
   GLuint p = self->volume_program;
   glUniformMatrix4fv (glGetUniformLocation (p, "u_inv_mvp"), 1, GL_FALSE, inv_mvp);
+  glUniformMatrix4fv (glGetUniformLocation (p, "u_mvp"), 1, GL_FALSE, mvp);
   glUniform3f (glGetUniformLocation (p, "u_half_extent"), (float) self->half_extent[0],
                (float) self->half_extent[1], (float) self->half_extent[2]);
   glUniform1i (glGetUniformLocation (p, "u_volume"), 0);
@@ -784,8 +795,15 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   if (remarch) {
     glBindFramebuffer (GL_FRAMEBUFFER, cached ? self->fbo : (GLuint) target_fb);
     glViewport (0, 0, cached ? rw : w, cached ? rh : h);
-    glDisable (GL_DEPTH_TEST);
     glDisable (GL_BLEND);
+    /* The march writes its depth (GL writes depth only with the test on). */
+    if (cached) {
+      glEnable (GL_DEPTH_TEST);
+      glDepthFunc (GL_ALWAYS);
+      glDepthMask (GL_TRUE);
+    } else {
+      glDisable (GL_DEPTH_TEST);
+    }
     glActiveTexture (GL_TEXTURE0);
     glBindTexture (GL_TEXTURE_3D, self->has_volume_tex ? self->volume_tex : 0);
     glActiveTexture (GL_TEXTURE1);
@@ -797,12 +815,13 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
     glActiveTexture (GL_TEXTURE5);
     glBindTexture (GL_TEXTURE_3D, self->has_mask_tex ? self->mask_bricks_tex : 0);
     glUseProgram (self->volume_program);
-    set_uniforms (self, inv_mvp, fast ? FAST_STEP_VOXELS : STILL_STEP_VOXELS);
+    set_uniforms (self, mvp, inv_mvp, fast ? FAST_STEP_VOXELS : STILL_STEP_VOXELS);
     glBindVertexArray (self->empty_vao);
     const gint64 start = g_get_monotonic_time ();
     glBindSampler (0, fast ? self->nearest_sampler : 0);
     glDrawArrays (GL_TRIANGLES, 0, 3);
     glBindSampler (0, 0);
+    glDisable (GL_DEPTH_TEST);
     /* Wait for the march to measure it (software GL does the work here anyway). */
     glFinish ();
     adapt_resolution (self, fast, (double) (g_get_monotonic_time () - start) / 1e6);
@@ -829,6 +848,11 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   glUniformMatrix4fv (glGetUniformLocation (self->lines_program, "u_mvp"), 1, GL_FALSE, mvp);
   glUniform2f (glGetUniformLocation (self->lines_program, "u_viewport"), (float) w, (float) h);
   glUniform1f (glGetUniformLocation (self->lines_program, "u_width"), LINE_WIDTH_PX * scale);
+  glUniform1i (glGetUniformLocation (self->lines_program, "u_use_depth"), cached);
+  glUniform1i (glGetUniformLocation (self->lines_program, "u_depth"), 3);
+  glUniform2f (glGetUniformLocation (self->lines_program, "u_target_size"), (float) w, (float) h);
+  glActiveTexture (GL_TEXTURE3);
+  glBindTexture (GL_TEXTURE_2D, cached ? self->fbo_depth : 0);
   glBindVertexArray (self->lines_vao);
   glBindBuffer (GL_ARRAY_BUFFER, self->lines_vbo);
   glBufferSubData (GL_ARRAY_BUFFER, 0, (GLsizeiptr) n_vertices * SM_LINE_FLOATS * sizeof (float), vertices);
