@@ -626,12 +626,49 @@ SmLabelJournal *sm_label_journal_recover(const char *path, SmLabelStore *s, uint
   return j;
 }
 
+/* mkdir -p for the state directory. */
+static void make_dirs(char *path) {
+  for (char *c = path + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    mkdir(path, 0700);
+    *c = '/';
+  }
+  mkdir(path, 0700);
+}
+
 void sm_label_journal_default_path(const char *labels_path, const char *image_path, char *out,
                                    size_t size) {
-  if (labels_path && *labels_path)
-    snprintf(out, size, "%s.journal", labels_path);
+  const char *base = labels_path && *labels_path ? labels_path : image_path ? image_path : "untitled";
+  const char *suffix = labels_path && *labels_path ? ".journal" : ".labels.journal";
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", base);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    slash == dir ? (void)(slash[1] = '\0') : (void)(*slash = '\0');
   else
-    snprintf(out, size, "%s.labels.journal", image_path ? image_path : "untitled");
+    snprintf(dir, sizeof dir, ".");
+  struct stat st;
+  /* Writable, and not a folder nobody may write to (root passes access()). */
+  if (access(dir, W_OK) == 0 && stat(dir, &st) == 0 && (st.st_mode & 0222)) {
+    snprintf(out, size, "%s%s", base, suffix);
+    return;
+  }
+  /* A read-only place (shared data, a mounted archive): keep the journal in
+   * the user's state directory, named after the file and a hash of its path. */
+  char abs[4096];
+  const char *full = realpath(base, abs) ? abs : base;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *c = full; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+  const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+  char state_dir[4096];
+  if (state && *state)
+    snprintf(state_dir, sizeof state_dir, "%s/semmae/journals", state);
+  else
+    snprintf(state_dir, sizeof state_dir, "%s/.local/state/semmae/journals", home && *home ? home : "/tmp");
+  make_dirs(state_dir);
+  const char *name = strrchr(base, '/') ? strrchr(base, '/') + 1 : base;
+  snprintf(out, size, "%s/%s-%016llx%s", state_dir, name, (unsigned long long)h, suffix);
 }
 
 uint64_t sm_label_identity_for_image(const char *image_path, const int64_t shape[3]) {

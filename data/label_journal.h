@@ -96,7 +96,10 @@ int sm_label_journal_append(SmLabelJournal *j, SmJournalRecordType type, const S
                             SmError *err);
 
 /* Where the app keeps the journal of a label file: "<labels>.journal" beside
- * it; for labels not yet saved, "<image>.labels.journal" beside the image. */
+ * it; for labels not yet saved, "<image>.labels.journal" beside the image.
+ * When that directory is not writable (shared read-only data), the journal
+ * goes to $XDG_STATE_HOME/semmae/journals (default ~/.local/state/...) under
+ * the file's name plus a hash of its absolute path. */
 void sm_label_journal_default_path(const char *labels_path, const char *image_path, char *out,
                                    size_t size);
 /* Identity of labels that start empty (no file): the image path and shape. */

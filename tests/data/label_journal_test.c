@@ -433,6 +433,31 @@ static void test_meta(const char *dir) {
   sm_label_store_free(s);
 }
 
+static void test_default_path(const char *dir) {
+  char labels[4400], out[4600];
+  snprintf(labels, sizeof labels, "%s/a.tif", dir);
+  sm_label_journal_default_path(labels, NULL, out, sizeof out);
+  char want[4500];
+  snprintf(want, sizeof want, "%s.journal", labels);
+  TAP_OK(!strcmp(out, want), "journal beside writable labels: %s", out);
+  sm_label_journal_default_path(NULL, labels, out, sizeof out);
+  snprintf(want, sizeof want, "%s.labels.journal", labels);
+  TAP_OK(!strcmp(out, want), "journal of new labels beside the image");
+  char ro[4200], state[4200];
+  snprintf(ro, sizeof ro, "%s/readonly", dir);
+  snprintf(state, sizeof state, "%s/state", dir);
+  mkdir(ro, 0500);
+  snprintf(labels, sizeof labels, "%s/labels.tif", ro);
+  setenv("XDG_STATE_HOME", state, 1);
+  sm_label_journal_default_path(labels, NULL, out, sizeof out);
+  unsetenv("XDG_STATE_HOME");
+  struct stat st;
+  snprintf(want, sizeof want, "%s/semmae/journals/labels.tif-", state);
+  TAP_OK(!strncmp(out, want, strlen(want)) && stat(out, &st) != 0 && strstr(out, ".journal"),
+         "labels in a read-only folder: the journal goes to the state directory (%s)", out);
+  chmod(ro, 0700);
+}
+
 int main(void) {
   char dir[4096];
   lt_tempdir(dir, sizeof dir, "journal");
@@ -447,6 +472,7 @@ int main(void) {
   test_save_restart(dir);
   test_crash_after_save(dir);
   test_meta(dir);
+  test_default_path(dir);
   lt_rmdir(dir);
   return tap_done();
 }
