@@ -172,6 +172,11 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
         float m = fill > 0.0f ? (1.0f - expf(-fill)) * (1.0f / 0.63212056f) : 0.0f;
         level += (membrane_level - level) * m;
         uint32_t label = d_plane < half ? 0 : tube + 1;
+        /* Near-isotropic voxels: a boundary lying almost in the section must
+         * still separate the cells along z, so a voxel within about half a
+         * slice of it along z (3/4, a margin for the first-order distance) is
+         * boundary too; serial sections keep 2D boundaries, as annotated. */
+        if (s->anisotropy <= 2.0f && d3 < 0.75f * s->anisotropy * tilt) label = 0;
         uint32_t mito = 0;
         if (label) {
           for (size_t j = 0; j < L->n_mito; j++) {

@@ -80,6 +80,27 @@ static long extra_pieces(const SmVolume *lab, uint32_t n_ids) {
   return pieces - (long)n_ids;
 }
 
+/* Fraction of neighbour pairs along an axis (0 = z, 1 = y, 2 = x) where two
+ * different cells touch with no boundary voxel between them. */
+static double touching_fraction(const SmVolume *lab, int axis) {
+  const uint32_t *l = lab->data;
+  const size_t step[3] = {(size_t)(lab->ny * lab->nx), (size_t)lab->nx, 1};
+  const int64_t extent[3] = {lab->nz, lab->ny, lab->nx};
+  size_t pairs = 0, touching = 0;
+  for (int64_t z = 0; z < lab->nz; z++)
+    for (int64_t y = 0; y < lab->ny; y++)
+      for (int64_t x = 0; x < lab->nx; x++) {
+        const int64_t c[3] = {z, y, x};
+        if (c[axis] + 1 >= extent[axis]) continue;
+        size_t i = (size_t)z * step[0] + (size_t)y * step[1] + (size_t)x;
+        uint32_t a = l[i], b = l[i + step[axis]];
+        if (!a || !b) continue;
+        pairs++;
+        touching += a != b;
+      }
+  return pairs ? (double)touching / (double)pairs : 0.0;
+}
+
 static void check_ground_truth(const SmVolume *img, const SmVolume *lab, const SmVolume *mito) {
   const uint8_t *im = img->data;
   const uint32_t *l = lab->data, *m = mito->data;
@@ -135,6 +156,14 @@ static void check_ground_truth(const SmVolume *img, const SmVolume *lab, const S
   free(present);
   free(host);
   TAP_OK(extra_pieces(lab, max_label) == 0, "each label id is one 6-connected piece");
+  double fx = touching_fraction(lab, 2), fy = touching_fraction(lab, 1);
+  TAP_OK(fx < 1e-3 && fy < 1e-3,
+         "in a slice, different cells (almost) never touch without a boundary between them "
+         "(x %.5f %%, y %.5f %% of neighbour pairs)", 100 * fx, 100 * fy);
+  if (lab->voxel_size[0] <= 2.0 * lab->voxel_size[2]) {
+    double fz = touching_fraction(lab, 0);
+    TAP_OK(fz < 1e-3, "near-isotropic voxels: nor along z (%.5f %% of pairs)", 100 * fz);
+  }
 }
 
 int main(void) {
