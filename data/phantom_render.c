@@ -1,6 +1,7 @@
-/* Image formation of the phantom, slice by slice: fine cytoplasm texture and
- * dark granules, the SEM beam's blur, shot-like and read-like noise, and a
- * slight brightness drift between slices; then uint8.
+/* Image formation of the phantom: fine cytoplasm texture and dark granules,
+ * the SEM beam's blur (in the slice, and across slices when they are thin),
+ * shot-like and read-like noise, and a slight brightness drift between
+ * slices; then uint8.
  *
  * Each slice draws its noise from its own stream forked from the seed
  * (rng_fork with the slice index), and the texture from streams owned by
@@ -140,36 +141,68 @@ static void blur_slice(float *img, float *tmp, int64_t ny, int64_t nx, const flo
   }
 }
 
+/* Blur along z of rows y0..y1 of every slice, for voxels thin enough that
+ * the beam's blur spans several slices. col holds nz*nx floats. */
+static void blur_z_rows(float *intensity, float *col, int64_t nz, int64_t ny, int64_t nx, int64_t y,
+                        const float *k, int radius) {
+  const size_t slice = (size_t)ny * (size_t)nx;
+  for (int64_t z = 0; z < nz; z++)
+    memcpy(col + (size_t)z * (size_t)nx, intensity + (size_t)z * slice + (size_t)y * (size_t)nx,
+           (size_t)nx * sizeof *col);
+  for (int64_t z = 0; z < nz; z++) {
+    float *restrict out = intensity + (size_t)z * slice + (size_t)y * (size_t)nx;
+    for (int64_t x = 0; x < nx; x++) out[x] = 0.0f;
+    for (int j = -radius; j <= radius; j++) {
+      int64_t zz = z + j;
+      zz = zz < 0 ? 0 : zz >= nz ? nz - 1 : zz;
+      const float *restrict src = col + (size_t)zz * (size_t)nx;
+      const float kj = k[j + radius];
+      for (int64_t x = 0; x < nx; x++) out[x] += kj * src[x];
+    }
+  }
+}
+
 int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
   const int64_t nz = s->p.nz, ny = s->p.ny, nx = s->p.nx;
+  const size_t n = (size_t)ny * (size_t)nx;
   const float noise = (float)s->p.noise;
   const float sigma = (float)s->p.blur_sigma;
   int radius = sigma > 0.05f ? (int)ceilf(3.0f * sigma) : 0;
   if (radius > 32) radius = 32;
   float kernel[65];
   if (radius) gaussian_kernel(sigma, kernel, radius);
+  /* The same blur in physical units along z: only worth it when slices are
+   * thinner than about three blur widths. */
+  const float sigma_z = sigma / s->anisotropy;
+  int radius_z = sigma_z > 0.3f ? (int)ceilf(3.0f * sigma_z) : 0;
+  if (radius_z > 32) radius_z = 32;
+  float kernel_z[65];
+  if (radius_z) gaussian_kernel(sigma_z, kernel_z, radius_z);
   const float mottle_cell = 5.0f * s->organelle_scale < 3.0f ? 3.0f : 5.0f * s->organelle_scale;
   /* The finest mottle has the most grid points. */
   const size_t grid_n =
       (size_t)((float)ny / (0.5f * mottle_cell) + 3) * (size_t)((float)nx / (0.5f * mottle_cell) + 3);
-  Rng root, base, texture;
+  Rng root, grain, detector, texture;
   rng_seed(&root, s->p.seed);
-  rng_fork(&base, &root, 4);
+  rng_fork(&grain, &root, 4);
   rng_fork(&texture, &root, 6);
+  rng_fork(&detector, &root, 8);
   int failed = 0;
 
 #pragma omp parallel reduction(| : failed)
   {
-    float *tmp = malloc((size_t)ny * (size_t)nx * sizeof *tmp);
+    size_t tmp_n = n > (size_t)nz * (size_t)nx ? n : (size_t)nz * (size_t)nx;
+    float *tmp = malloc(tmp_n * sizeof *tmp);
     float *grid = malloc(3 * grid_n * sizeof *grid);
-    if (!tmp || !grid) failed = 1;
+    int ok = tmp && grid;
+    if (!ok) failed = 1;
+    /* Tissue: texture, then the beam's blur in the slice. */
 #pragma omp for schedule(dynamic, 1)
     for (int64_t z = 0; z < nz; z++) {
-      if (!tmp || !grid) continue;
+      if (!ok) continue;
       Rng r;
-      rng_fork(&r, &base, (uint64_t)z);
-      float *img = intensity + (size_t)z * (size_t)ny * (size_t)nx;
-      const size_t n = (size_t)ny * (size_t)nx;
+      rng_fork(&r, &grain, (uint64_t)z);
+      float *img = intensity + (size_t)z * n;
       /* Texture of the tissue itself (before the blur that correlates it):
        * mottled cytoplasm, fine grain, and dark specks. */
       float z_phys = (float)z * s->anisotropy;
@@ -179,8 +212,21 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
       for (size_t i = 0; i < n; i++) img[i] += 0.08f * fast_normal(&r);
       add_specks(&texture, z, nz, s->anisotropy, img, ny, nx, 1.0f / 60.0f);
       if (radius) blur_slice(img, tmp, ny, nx, kernel, radius);
-      /* Detector: gain and offset drift per slice, shot noise growing with
-       * the signal, read noise, then 8 bits. */
+    }
+    /* ... and across thin slices. */
+    if (radius_z) {
+#pragma omp for schedule(dynamic, 8)
+      for (int64_t y = 0; y < ny; y++)
+        if (ok) blur_z_rows(intensity, tmp, nz, ny, nx, y, kernel_z, radius_z);
+    }
+    /* Detector: gain and offset drift per slice, shot noise growing with the
+     * signal, read noise, then 8 bits. */
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t z = 0; z < nz; z++) {
+      if (!ok) continue;
+      Rng r;
+      rng_fork(&r, &detector, (uint64_t)z);
+      const float *img = intensity + (size_t)z * n;
       float gain = 1.0f + 0.025f * noise * fast_normal(&r);
       float offset = 0.015f * noise * fast_normal(&r);
       uint8_t *o = out + (size_t)z * n;
