@@ -1,6 +1,8 @@
 /* SmApplication: command line, actions, accelerators (see sm-application.h). */
 #include "sm-application.h"
 
+#include <string.h>
+
 #include "semmae-resources.h"
 #include "sm-gl.h"
 #include "sm-window.h"
@@ -132,8 +134,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
     sm_window_set_bench_scroll (window, bench_scroll);
   if (g_variant_dict_contains (options, "timing"))
     sm_window_set_timing (window, TRUE);
-  gtk_window_present (GTK_WINDOW (window));
-
+  /* Reading starts before the window is shown: both take a while. */
   if (files && files[0])
     {
       g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (cmdline, files[0]);
@@ -154,6 +155,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
       g_autofree char *path = g_file_get_path (file);
       sm_window_queue_overlay (window, path, SM_LAYER_MAP);
     }
+  gtk_window_present (GTK_WINDOW (window));
   return 0;
 }
 
@@ -192,10 +194,34 @@ on_about (GSimpleAction *action, GVariant *parameter, gpointer app)
                          "authors", authors, NULL);
 }
 
+/* GSK's GL renderer redraws the whole window for each frame on a software
+ * rasteriser (no buffer-age damage tracking there): with Mesa llvmpipe it
+ * caps slice scrolling at a few frames per second, while the cairo renderer
+ * composites only what changed. So on software GL, unless the user chose a
+ * renderer, use cairo. The GL areas render with GL either way. */
+static void
+prefer_cairo_on_software_gl (void)
+{
+  if (g_getenv ("GSK_RENDERER"))
+    return;
+  GdkDisplay *display = gdk_display_get_default ();
+  g_autoptr (GdkGLContext) context = display ? gdk_display_create_gl_context (display, NULL) : NULL;
+  if (!context || !gdk_gl_context_realize (context, NULL))
+    return;
+  gdk_gl_context_make_current (context);
+  const char *renderer = (const char *) glGetString (GL_RENDERER);
+  gboolean software = renderer && (strstr (renderer, "llvmpipe") || strstr (renderer, "softpipe") ||
+                                   strstr (renderer, "swrast"));
+  gdk_gl_context_clear_current ();
+  if (software)
+    g_setenv ("GSK_RENDERER", "cairo", FALSE);
+}
+
 static void
 sm_application_startup (GApplication *app)
 {
   G_APPLICATION_CLASS (sm_application_parent_class)->startup (app);
+  prefer_cairo_on_software_gl ();
   static const GActionEntry actions[] = {
     { "quit", on_quit, NULL, NULL, NULL, { 0 } },
     { "about", on_about, NULL, NULL, NULL, { 0 } },
@@ -204,12 +230,8 @@ sm_application_startup (GApplication *app)
   struct { const char *action; const char *accels[3]; } accels[] = {
     { "app.quit", { "<Control>q", NULL } },
     { "win.open", { "<Control>o", NULL } },
-    { "win.cycle-layout", { "l", NULL } },
-    { "win.focus-view(0)", { "1", "KP_1", NULL } },
-    { "win.focus-view(1)", { "2", "KP_2", NULL } },
-    { "win.focus-view(2)", { "3", "KP_3", NULL } },
-    { "win.focus-view(3)", { "4", "KP_4", NULL } },
-    { "win.cancel-load", { "Escape", NULL } },
+    /* Plain keys (L, 1-4, Esc) are SmWindow's own bubble-phase shortcuts, so
+     * that text fields still receive them. */
   };
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (app), accels[i].action, accels[i].accels);

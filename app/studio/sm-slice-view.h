@@ -39,5 +39,9 @@ void sm_slice_view_get_plane_rect (SmSliceView *self, graphene_rect_t *rect);
 gboolean sm_slice_view_is_settled (SmSliceView *self);
 /* Frames drawn so far (benchmarks, screenshots). */
 guint sm_slice_view_get_frame_count (SmSliceView *self);
+/* Benchmarks: wait for each frame to finish (glFinish) and add up the time
+ * spent drawing, in µs, so that drawing can be told from compositing. */
+void sm_slice_view_set_measure (SmSliceView *self, gboolean measure);
+gint64 sm_slice_view_get_render_time (SmSliceView *self);
 
 G_END_DECLS

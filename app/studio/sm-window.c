@@ -529,9 +529,10 @@ finish_bench (SmWindow *self)
   double seconds = (g_get_monotonic_time () - self->bench_start_us) / 1e6;
   guint frames = sm_slice_view_get_frame_count (self->xy_view) - self->bench_start_frames;
   const SmVolume *v = sm_layer_get_volume (sm_view_state_get_image (self->state));
-  g_print ("bench-scroll: %d slices, %u XY frames in %.3f s = %.1f fps (XY view %d x %d px, volume %"
-           G_GINT64_FORMAT " x %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " %s)\n",
-           self->bench_steps, frames, seconds, frames / seconds,
+  double draw_ms = sm_slice_view_get_render_time (self->xy_view) / 1e3 / MAX (frames, 1);
+  g_print ("bench-scroll: %d slices, %u XY frames in %.3f s = %.1f fps, XY drawing %.1f ms/frame "
+           "(XY view %d x %d px, volume %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " %s)\n",
+           self->bench_steps, frames, seconds, frames / seconds, draw_ms,
            gtk_widget_get_width (GTK_WIDGET (self->xy_view)),
            gtk_widget_get_height (GTK_WIDGET (self->xy_view)), v->nz, v->ny, v->nx,
            sm_dtype_name (v->dtype));
@@ -542,7 +543,8 @@ static gboolean
 hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
 {
   SmWindow *self = SM_WINDOW (widget);
-  if (g_get_monotonic_time () - self->hook_start_us > SCREENSHOT_TIMEOUT_US)
+  /* The limit is for getting to the first complete frame; benchmarks take their time. */
+  if (!self->bench_start_us && g_get_monotonic_time () - self->hook_start_us > SCREENSHOT_TIMEOUT_US)
     {
       g_printerr ("semmae-studio: the views did not finish drawing in time\n");
       sm_application_quit_with_status (window_app (self), 1);
@@ -571,9 +573,6 @@ hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
       self->settled_ticks = 0;
       return G_SOURCE_CONTINUE;
     }
-  /* A few more frames so that every GL area (the 3D view too) has drawn. */
-  if (++self->settled_ticks < SCREENSHOT_SETTLE_TICKS)
-    return G_SOURCE_CONTINUE;
   if (self->timing)
     {
       gint64 start = sm_application_get_start_time (window_app (self));
@@ -585,6 +584,9 @@ hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
           return G_SOURCE_REMOVE;
         }
     }
+  /* A few more frames so that every GL area (the 3D view too) has drawn. */
+  if (++self->settled_ticks < SCREENSHOT_SETTLE_TICKS)
+    return G_SOURCE_CONTINUE;
   if (self->screenshot_path)
     {
       finish_screenshot (self);
@@ -597,6 +599,7 @@ hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
   sm_view_state_set_cursor (self->state, 0, y, x);
   self->bench_start_us = g_get_monotonic_time ();
   self->bench_start_frames = sm_slice_view_get_frame_count (self->xy_view);
+  sm_slice_view_set_measure (self->xy_view, TRUE);
   return G_SOURCE_CONTINUE;
 }
 
@@ -923,6 +926,24 @@ sm_window_init (SmWindow *self)
   GtkRecentManager *recent = gtk_recent_manager_get_default ();
   g_signal_connect (recent, "changed", G_CALLBACK (rebuild_recent_menu), self);
   rebuild_recent_menu (recent, self);
+
+  /* Single-key shortcuts in the bubble phase: a focused text field sees the key first. */
+  GtkEventController *shortcuts = gtk_shortcut_controller_new ();
+  struct { guint key; const char *action; int view; } keys[] = {
+    { GDK_KEY_l, "win.cycle-layout", -1 }, { GDK_KEY_L, "win.cycle-layout", -1 },
+    { GDK_KEY_1, "win.focus-view", 0 }, { GDK_KEY_2, "win.focus-view", 1 },
+    { GDK_KEY_3, "win.focus-view", 2 }, { GDK_KEY_4, "win.focus-view", 3 },
+    { GDK_KEY_Escape, "win.cancel-load", -1 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      GtkShortcut *shortcut = gtk_shortcut_new (gtk_keyval_trigger_new (keys[i].key, 0),
+                                                gtk_named_action_new (keys[i].action));
+      if (keys[i].view >= 0)
+        gtk_shortcut_set_arguments (shortcut, g_variant_new_int32 (keys[i].view));
+      gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), shortcut);
+    }
+  gtk_widget_add_controller (GTK_WIDGET (self), shortcuts);
 
   GtkDropTarget *drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
