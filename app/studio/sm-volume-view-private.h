@@ -28,4 +28,8 @@ void sm_volume_view_pin_resolution (SmVolumeView *self, double scale);
  * 32 Mi); tests lower it to exercise the worker on small volumes. */
 void sm_volume_view_set_sync_limit (gsize voxels);
 
+/* The voxel (z, y, x) seen at widget point (x, y), as a double-click would
+ * report it through the "pick" signal. */
+gboolean sm_volume_view_pick (SmVolumeView *self, double x, double y, double voxel_zyx[3]);
+
 G_END_DECLS

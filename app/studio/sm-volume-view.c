@@ -21,6 +21,7 @@
 #include "sm-gl.h"
 #include "sm-volume-camera.h"
 #include "sm-volume-lines.h"
+#include "sm-volume-pick.h"
 #include "sm-volume-texture.h"
 
 /* Texel budget: 256^3 marches at ~interactive rates on llvmpipe; the longest
@@ -121,6 +122,9 @@ struct _SmVolumeView {
 };
 
 G_DEFINE_FINAL_TYPE (SmVolumeView, sm_volume_view, GTK_TYPE_GL_AREA)
+
+enum { SIGNAL_PICK, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 /* Something the ray-march depends on changed: march again at the next render. */
 static void
@@ -682,6 +686,35 @@ ensure_fbo (SmVolumeView *self, int w, int h)
   return ok;
 }
 
+/* The window (data units), gamma and invert as drawn in 3D. Dense matter is
+ * drawn bright: when the bulk of the volume displays bright (EM: dark-stained
+ * membranes in bright cytoplasm), 3D inverts, so that the stained structures
+ * and not the fog around them become visible; the user's invert still flips it. */
+static void
+display_mapping (SmVolumeView *self, double *lo, double *hi, double *gamma, gboolean *invert)
+{
+  *lo = self->lo;
+  *hi = self->hi;
+  if (!(*hi > *lo)) {
+    *lo = self->tex_offset;
+    *hi = self->tex_offset + self->tex_scale;
+  }
+  *gamma = self->gamma > 0 ? self->gamma : 1.0;
+  const double median = self->tex_median * self->tex_scale + self->tex_offset;
+  const gboolean bulk_bright = pow (CLAMP ((median - *lo) / (*hi - *lo), 0.0, 1.0), *gamma) > 0.5;
+  *invert = !self->invert != !bulk_bright;
+}
+
+/* Smallest texel edge in box space: the length opacities and steps refer to. */
+static double
+texel_length (SmVolumeView *self)
+{
+  double texel = G_MAXDOUBLE;
+  const int n[3] = { self->tex_shape[2], self->tex_shape[1], self->tex_shape[0] };
+  for (int ax = 0; ax < 3; ax++) texel = MIN (texel, 2 * self->half_extent[ax] / MAX (n[ax], 1));
+  return texel;
+}
+
 static void
 set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], double step_voxels)
 {
@@ -705,32 +738,20 @@ set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], 
                (float) SM_BRICK / MAX (self->tex_shape[1], 1), (float) SM_BRICK / MAX (self->tex_shape[0], 1));
 
   /* data = texel * scale + offset; t = (data - lo) / (hi - lo). */
-  double lo = self->lo, hi = self->hi;
-  if (!(hi > lo)) {
-    lo = self->tex_offset;
-    hi = self->tex_offset + self->tex_scale;
-  }
+  double lo, hi, gamma;
+  gboolean invert;
+  display_mapping (self, &lo, &hi, &gamma, &invert);
   const double a = self->tex_scale / (hi - lo), b = (self->tex_offset - lo) / (hi - lo);
   glUniform2f (glGetUniformLocation (p, "u_window"), (float) a, (float) b);
-  const double gamma = self->gamma > 0 ? self->gamma : 1.0;
   glUniform1f (glGetUniformLocation (p, "u_gamma"), (float) gamma);
-  /* Dense matter is drawn bright: when the bulk of the volume displays bright
-   * (EM: dark-stained membranes in bright cytoplasm), 3D inverts, so that the
-   * stained structures and not the fog around them become visible. The
-   * user's invert still flips it. */
-  const double bulk = pow (CLAMP (self->tex_median * a + b, 0.0, 1.0), gamma);
-  const gboolean bulk_bright = bulk > 0.5;
-  glUniform1i (glGetUniformLocation (p, "u_invert"), !self->invert != !bulk_bright);
+  glUniform1i (glGetUniformLocation (p, "u_invert"), invert);
   glUniform1i (glGetUniformLocation (p, "u_mode"), self->mode == SM_RENDER_COMPOSITE);
   glUniform1f (glGetUniformLocation (p, "u_opacity"), (float) self->opacity);
   glUniform2f (glGetUniformLocation (p, "u_ramp"), (float) self->ramp_low,
                (float) MAX (self->ramp_high, self->ramp_low + 1e-3));
 
-  /* Step: a fraction of the smallest texel edge in box space. */
-  double texel = G_MAXDOUBLE;
-  const int n[3] = { self->tex_shape[2], self->tex_shape[1], self->tex_shape[0] };
-  for (int ax = 0; ax < 3; ax++) texel = MIN (texel, 2 * self->half_extent[ax] / MAX (n[ax], 1));
-  const double step = texel * step_voxels;
+  /* Step: a multiple of the smallest texel edge in box space. */
+  const double step = texel_length (self) * step_voxels;
   const double diagonal = 2 * sqrt (self->half_extent[0] * self->half_extent[0] +
                                     self->half_extent[1] * self->half_extent[1] +
                                     self->half_extent[2] * self->half_extent[2]);
@@ -911,6 +932,39 @@ sm_volume_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
 /* ------------------------------------------------------------- input */
 
+/* The voxel seen at widget point (x, y), as drawn; FALSE when the ray meets nothing. */
+static gboolean
+pick (SmVolumeView *self, double x, double y, double voxel_zyx[3])
+{
+  const int w = gtk_widget_get_width (GTK_WIDGET (self)), h = gtk_widget_get_height (GTK_WIDGET (self));
+  if (w <= 0 || h <= 0 || (!self->volume && !self->labels) || self->tex_shape[0] == 0) return FALSE;
+  float mvp[16], inv_mvp[16];
+  sm_volume_camera_matrices (&self->camera, self->half_extent, (double) w / h, mvp, inv_mvp);
+  SmPickScene scene = {
+    .volume = self->volume,
+    .labels = self->labels,
+    .ids = self->ids,
+    .n_ids = self->n_ids,
+    .mip = self->mode == SM_RENDER_MIP,
+    .opacity = self->opacity,
+    .ramp_low = self->ramp_low,
+    .ramp_high = self->ramp_high,
+    .opacity_length = texel_length (self),
+  };
+  display_mapping (self, &scene.lo, &scene.hi, &scene.gamma, &scene.invert);
+  memcpy (scene.half_extent, self->half_extent, sizeof scene.half_extent);
+  return sm_volume_pick (&scene, inv_mvp, 2 * x / w - 1, 1 - 2 * y / h, voxel_zyx);
+}
+
+/* Double-click: tell the window which voxel was clicked ("pick" signal), so
+ * that it can move the crosshair there. */
+static void
+clicked (GtkGestureClick *gesture, int n_press, double x, double y, SmVolumeView *self)
+{
+  double zyx[3];
+  if (n_press == 2 && pick (self, x, y, zyx)) g_signal_emit (self, signals[SIGNAL_PICK], 0, zyx[0], zyx[1], zyx[2]);
+}
+
 static void
 set_interacting (SmVolumeView *self, gboolean interacting)
 {
@@ -1032,6 +1086,13 @@ sm_volume_view_class_init (SmVolumeViewClass *klass)
   widget_class->unrealize = sm_volume_view_unrealize;
   widget_class->snapshot = sm_volume_view_snapshot;
   GTK_GL_AREA_CLASS (klass)->render = sm_volume_view_render;
+
+  /* SmVolumeView::pick (double z, double y, double x): the voxel under a
+   * double-click, as drawn (first selected segment, else where compositing
+   * turns opaque, or the brightest voxel in MIP). The window may move the
+   * crosshair there. */
+  signals[SIGNAL_PICK] = g_signal_new ("pick", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                       G_TYPE_NONE, 3, G_TYPE_DOUBLE, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
   GTK_GL_AREA_CLASS (klass)->create_context = sm_volume_view_create_context;
 }
 
@@ -1067,6 +1128,10 @@ sm_volume_view_init (SmVolumeView *self)
   GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
   g_signal_connect (scroll, "scroll", G_CALLBACK (scrolled), self);
   gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+
+  GtkGesture *click = gtk_gesture_click_new ();
+  g_signal_connect (click, "pressed", G_CALLBACK (clicked), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
 
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   GtkEventController *keys = gtk_event_controller_key_new ();
@@ -1282,4 +1347,11 @@ void
 sm_volume_view_set_sync_limit (gsize voxels)
 {
   sync_voxel_limit = voxels;
+}
+
+gboolean
+sm_volume_view_pick (SmVolumeView *self, double x, double y, double voxel_zyx[3])
+{
+  g_return_val_if_fail (SM_IS_VOLUME_VIEW (self), FALSE);
+  return pick (self, x, y, voxel_zyx);
 }

@@ -141,6 +141,15 @@ synthesise (SmVolume *image, SmVolume *labels)
       }
 }
 
+/* Inside the big ball of synthesise()? */
+static gboolean
+in_ball (const double zyx[3])
+{
+  double r2 = 0;
+  for (int a = 0; a < 3; a++) r2 += (zyx[a] + 0.5 - N / 2.0) * (zyx[a] + 0.5 - N / 2.0);
+  return r2 < (N / 4.0 + 1) * (N / 4.0 + 1);
+}
+
 static int
 run_no_gl (void)
 {
@@ -214,6 +223,12 @@ main (int argc, char **argv)
   TAP_OK (mip.lit > 0.2, "MIP draws the volume (%.0f %% of pixels lit)", 100 * mip.lit);
   TAP_OK (mip.centre > 180, "MIP shows the bright ball in the middle (centre %.0f of 230)", mip.centre);
   TAP_OK (mip.mean > empty.mean + 10, "MIP is brighter than the empty view (%.1f vs %.1f)", mip.mean, empty.mean);
+  double zyx[3];
+  const double cx = gtk_widget_get_width (h.view) / 2.0, cy = gtk_widget_get_height (h.view) / 2.0;
+  gboolean picked = sm_volume_view_pick (view, cx, cy, zyx);
+  TAP_OK (picked && in_ball (zyx), "MIP: a double-click in the middle picks the bright ball (%.0f, %.0f, %.0f)", zyx[0],
+          zyx[1], zyx[2]);
+  TAP_OK (!sm_volume_view_pick (view, 2, 2, zyx), "a click beside the box picks nothing");
 
   sm_volume_view_set_render_mode (view, SM_RENDER_COMPOSITE);
   sm_volume_view_set_transfer (view, 0.3, 0.2, 0.9);
@@ -221,6 +236,8 @@ main (int argc, char **argv)
   Stats comp = capture (&h);
   tap_diag ("composite: mean %.1f, lit %.2f, centre %.1f", comp.mean, comp.lit, comp.centre);
   TAP_OK (comp.lit > 0.05 && comp.centre > 100, "compositing draws the ball (centre %.0f)", comp.centre);
+  picked = sm_volume_view_pick (view, cx, cy, zyx);
+  TAP_OK (picked && in_ball (zyx), "compositing: the pick is on the ball (%.0f, %.0f, %.0f)", zyx[0], zyx[1], zyx[2]);
 
   /* Inverted, the dim cube (30) becomes bright and rises above the ramp. */
   sm_volume_view_set_contrast (view, 0, 255, 1.0, TRUE);
@@ -238,6 +255,9 @@ main (int argc, char **argv)
   Stats surf = capture (&h);
   TAP_OK (surf.segment > 0.03, "the selected ball is drawn as a surface in its colour (%.1f %% of pixels)",
           100 * surf.segment);
+  picked = sm_volume_view_pick (view, cx, cy, zyx);
+  TAP_OK (picked && ((guint32 *) labels.data)[((gsize) zyx[0] * N + (gsize) zyx[1]) * N + (gsize) zyx[2]] == SEGMENT_ID,
+          "with surfaces the pick lands in the selected segment");
 
   /* Erase the ball's segment in the labels and report the edited box. */
   guint32 *lab = labels.data;
