@@ -1,8 +1,9 @@
 /* The semmae command line end to end: --help of every subcommand, unknown
  * commands and options, `semmae phantom` and `semmae info`, and the issue's
  * bad inputs through the CLI (missing file, folder without slices, truncated
- * and corrupt TIFFs, mixed slice sizes, unwritable outputs): each gives one
- * line on stderr naming the file, a non-zero exit, and no partial output.
+ * and corrupt TIFFs, mixed slice sizes, unsupported types, unwritable
+ * outputs, a phantom larger than memory): each gives one line on stderr
+ * naming the file, a non-zero exit, and no partial output.
  * usage: cli_test SEMMAE */
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <tiffio.h>
 
 #include "phantom.h"
 #include "tap.h"
@@ -231,6 +234,40 @@ static void test_phantom_and_info(void) {
   }
 }
 
+/* An 8 x 8 TIFF of the given sample layout, written with libtiff. */
+static void write_tiff(const char *path, int bits, int samples, int format, int photometric) {
+  TIFF *t = TIFFOpen(path, "w");
+  if (!t) return;
+  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, 8);
+  TIFFSetField(t, TIFFTAG_IMAGELENGTH, 8);
+  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bits);
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, samples);
+  TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, format);
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, photometric);
+  TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 8);
+  unsigned char row[8 * 3 * 8];
+  memset(row, 0x55, sizeof row);
+  for (int y = 0; y < 8; y++) TIFFWriteScanline(t, row, (uint32_t)y, 0);
+  TIFFClose(t);
+}
+
+static void test_unsupported_types(void) {
+  write_tiff(in_dir("bilevel.tif"), 1, 1, SAMPLEFORMAT_UINT, PHOTOMETRIC_MINISBLACK);
+  write_tiff(in_dir("rgbfloat.tif"), 32, 3, SAMPLEFORMAT_IEEEFP, PHOTOMETRIC_RGB);
+  write_tiff(in_dir("double.tif"), 64, 1, SAMPLEFORMAT_IEEEFP, PHOTOMETRIC_MINISBLACK);
+  write_tiff(in_dir("rgb8.tif"), 8, 3, SAMPLEFORMAT_UINT, PHOTOMETRIC_RGB);
+  const char *unsupported[] = {"bilevel.tif", "rgbfloat.tif", "double.tif"};
+  for (int i = 0; i < 3; i++)
+    TAP_OK(run("info", unsupported[i], NULL) == 1 && one_line_error(unsupported[i]) &&
+               strstr(err_text, "not supported"),
+           "info on an unsupported type (%s): exit 1, one line naming it and saying so",
+           unsupported[i]);
+  TAP_OK(run("info", "rgb8.tif", NULL) == 0 && strstr(out_text, "1 x 8 x 8") &&
+             one_line_error("sample 0"),
+         "info on 8-bit RGB: reads sample 0, with a one-line warning");
+}
+
 static void test_bad_input(void) {
   /* Missing file. */
   TAP_OK(run("info", "missing.tif", NULL) != 0 && one_line_error("missing.tif"),
@@ -333,6 +370,7 @@ int main(int argc, char **argv) {
   test_help();
   test_phantom_and_info();
   test_bad_input();
+  test_unsupported_types();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) tap_diag("could not remove %s", dir);
