@@ -52,8 +52,6 @@ check_shaders (void)
   g_autoptr (GError) error = NULL;
   GdkDisplay *display = gdk_display_get_default ();
   g_autoptr (GdkGLContext) context = display ? gdk_display_create_gl_context (display, &error) : NULL;
-  if (context)
-    gdk_gl_context_set_required_version (context, 3, 3);
   if (!context || !gdk_gl_context_realize (context, &error))
     {
       g_printerr ("semmae-studio: no OpenGL context: %s\n", error ? error->message : "no display");

@@ -3,6 +3,26 @@
 
 #include <string.h>
 
+GdkGLContext *
+sm_gl_area_create_any_context (GtkGLArea *area)
+{
+  GError *error = NULL;
+  GdkSurface *surface = gtk_native_get_surface (gtk_widget_get_native (GTK_WIDGET (area)));
+  GdkGLContext *context = gdk_surface_create_gl_context (surface, &error);
+  if (context)
+    {
+      gdk_gl_context_set_allowed_apis (context, GDK_GL_API_GL | GDK_GL_API_GLES);
+      if (!gdk_gl_context_realize (context, &error))
+        g_clear_object (&context);
+    }
+  if (!context)
+    {
+      gtk_gl_area_set_error (area, error);
+      g_clear_error (&error);
+    }
+  return context;
+}
+
 const char *
 sm_gl_preamble (gboolean use_es)
 {

@@ -14,6 +14,12 @@ G_BEGIN_DECLS
 
 #define SM_SHADER_RESOURCE_DIR "/org/semmae/Studio/shaders/"
 
+/* GtkGLArea::create-context that accepts desktop GL or GLES, whichever the
+ * display offers (GTK 4.8's own asks for desktop GL only, so GDK_DEBUG=gl-gles
+ * or a GLES-only driver would leave the area without GL). Sets the area's
+ * error and returns NULL on failure. */
+GdkGLContext *sm_gl_area_create_any_context (GtkGLArea *area);
+
 /* The #version line and precision qualifiers for this context. */
 const char *sm_gl_preamble (gboolean use_es);
 

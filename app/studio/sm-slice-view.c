@@ -341,6 +341,17 @@ sm_slice_view_realize (GtkWidget *widget)
     }
   GdkGLContext *context = gtk_gl_area_get_context (GTK_GL_AREA (self));
   self->use_es = gdk_gl_context_get_use_es (context);
+  /* Asking GTK for a version would rule out GLES when that is all there is:
+   * take what comes and check. */
+  int major, minor;
+  gdk_gl_context_get_version (context, &major, &minor);
+  if (self->use_es ? major < 3 : major * 10 + minor < 33)
+    {
+      g_autofree char *message = g_strdup_printf ("needs OpenGL 3.3 or OpenGL ES 3.0, got %s %d.%d",
+                                                  self->use_es ? "OpenGL ES" : "OpenGL", major, minor);
+      set_gl_error (self, message);
+      return;
+    }
   g_autoptr (GError) error = NULL;
   self->image_program = sm_gl_program_new ("slice.vert", "slice.frag", self->use_es, &error);
   if (self->image_program)
@@ -935,6 +946,7 @@ sm_slice_view_class_init (SmSliceViewClass *klass)
   widget_class->unrealize = sm_slice_view_unrealize;
   area_class->render = sm_slice_view_render;
   area_class->resize = sm_slice_view_resize;
+  area_class->create_context = sm_gl_area_create_any_context;
 
   props[PROP_AXIS] = g_param_spec_enum ("axis", NULL, NULL, SM_TYPE_AXIS, SM_AXIS_XY,
                                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
@@ -961,7 +973,6 @@ sm_slice_view_init (SmSliceView *self)
 {
   self->zoom = 1;
   self->auto_fit = TRUE;
-  gtk_gl_area_set_required_version (GTK_GL_AREA (self), 3, 3);
   gtk_gl_area_set_auto_render (GTK_GL_AREA (self), FALSE);
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   gtk_widget_set_focus_on_click (GTK_WIDGET (self), TRUE);

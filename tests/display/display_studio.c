@@ -283,6 +283,15 @@ main (int argc, char **argv)
     sm_volume_free (&image);
   }
 
+  /* Without GL the views say why in place; the studio neither crashes nor hangs. */
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    const char *args[] = { "--phantom", "8x64x64", "--screenshot", png, NULL };
+    int status = run_studio (args, "GDK_DEBUG", "gl-disable", &out, &err);
+    TAP_OK (status == 0 && g_file_test (png, G_FILE_TEST_EXISTS), "without GL: a screenshot, exit 0 (status %d)", status);
+    g_unlink (png);
+  }
+
   /* A missing file: a one-line error naming it, non-zero status. */
   {
     g_autofree char *missing = g_build_filename (dir, "no-such-stack.tif", NULL);
@@ -308,6 +317,8 @@ main (int argc, char **argv)
           check_run ("isbi", args, NULL, NULL, &isbi_v, FALSE);
           const char *with_labels[] = { isbi, "--labels", isbi_labels, "--screenshot", png, NULL };
           check_run ("isbi+labels", with_labels, NULL, NULL, &isbi_v, TRUE);
+          /* The same on OpenGL ES 3 (#version 300 es shaders, no R16 textures). */
+          check_run ("isbi-gles", with_labels, "GDK_DEBUG", "gl-gles", &isbi_v, TRUE);
         }
       if (read_volume (vnc, &vnc_v))
         {
