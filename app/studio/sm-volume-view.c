@@ -43,6 +43,11 @@
 #define STILL_SCALE_MIN 0.5
 #define STILL_MARCH_SECONDS_HIGH 0.5
 
+/* Changes closer than BURST_US form a burst, drawn fast until SETTLE_MS pass without one. */
+#define BURST_US 300000
+#define SETTLE_MS 250
+#define SETTLING_IN_US 1500000
+
 #define LINE_WIDTH_PX 1.5f
 
 static const float background[3] = { 0.08f, 0.08f, 0.10f };
@@ -73,7 +78,10 @@ struct _SmVolumeView {
   gboolean interacting;   /* dragging or just scrolled: render fast */
   gboolean panning;
   double drag_last[2];
-  guint settle_id;        /* returns to full quality after a scroll */
+  gboolean transient;     /* a burst of changes (scroll, slider drag, painting): render fast */
+  guint settle_id;        /* ends `transient` once the burst is over */
+  gint64 last_change_us;  /* of the last contrast/transfer/label change */
+  gint64 uploaded_us;     /* when the current volume was uploaded */
   double fast_scale;      /* resolution while interacting, adapted to the march time */
   double still_scale;     /* resolution at rest: 1 unless a march takes too long */
   double pinned_scale;    /* > 0: both scales fixed (bench) */
@@ -579,6 +587,7 @@ upload_volume (SmVolumeView *self)
   }
   GLenum err = glGetError ();
   self->has_volume_tex = err == GL_NO_ERROR;
+  self->uploaded_us = g_get_monotonic_time ();
   self->march_dirty = TRUE;
   if (err != GL_NO_ERROR) g_warning ("sm-volume-view: 3D texture upload failed (GL error 0x%x)", err);
   sm_volume_texture_clear (&self->pending);
@@ -807,7 +816,7 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
 
   /* March again only when something it depends on changed; cursor moves
    * reuse the cached image. */
-  const gboolean fast = self->interacting;
+  const gboolean fast = self->interacting || self->transient;
   const gboolean remarch = have_march && (self->march_dirty || self->march_was_fast != fast || self->march_w != w ||
                            self->march_h != h || !self->fbo);
   const double res_scale = fast ? self->fast_scale : self->still_scale;
@@ -1009,17 +1018,39 @@ settle (gpointer data)
 {
   SmVolumeView *self = data;
   self->settle_id = 0;
-  set_interacting (self, FALSE);
+  self->transient = FALSE;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
   return G_SOURCE_REMOVE;
+}
+
+/* Renders fast until changes stop for a moment, then once at full quality. */
+static void
+begin_transient (SmVolumeView *self)
+{
+  self->transient = TRUE;
+  g_clear_handle_id (&self->settle_id, g_source_remove);
+  self->settle_id = g_timeout_add (SETTLE_MS, settle, self);
+}
+
+/* A change that needs a new march: a lone one is drawn at full quality at
+ * once; from the second of a quick succession on (a slider being dragged,
+ * a brush stroke) frames are fast until the burst ends. */
+static void
+note_change (SmVolumeView *self)
+{
+  const gint64 now = g_get_monotonic_time ();
+  /* Settings that follow a new volume (auto-contrast, layers) are not a drag:
+   * the first pictures of a volume (and screenshots) are full quality. */
+  const gboolean settling_in = now - self->uploaded_us < SETTLING_IN_US;
+  if (self->last_change_us && now - self->last_change_us < BURST_US && !settling_in) begin_transient (self);
+  self->last_change_us = now;
 }
 
 static gboolean
 scrolled (GtkEventControllerScroll *controller, double dx, double dy, SmVolumeView *self)
 {
   sm_volume_camera_zoom (&self->camera, pow (1.15, -dy));
-  set_interacting (self, TRUE);
-  g_clear_handle_id (&self->settle_id, g_source_remove);
-  self->settle_id = g_timeout_add (200, settle, self);
+  begin_transient (self);
   invalidate (self);
   return TRUE;
 }
@@ -1180,6 +1211,7 @@ sm_volume_view_set_contrast (SmVolumeView *self, double lo, double hi, double ga
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   /* Callers sync on every state change: only a real change costs a march. */
   if (lo == self->lo && hi == self->hi && gamma == self->gamma && !invert == !self->invert) return;
+  note_change (self);
   self->lo = lo;
   self->hi = hi;
   self->gamma = gamma;
@@ -1213,6 +1245,7 @@ sm_volume_view_set_transfer (SmVolumeView *self, double opacity, double low, dou
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   if (CLAMP (opacity, 0.0, 1.0) == self->opacity && low == self->ramp_low && high == self->ramp_high) return;
+  note_change (self);
   self->opacity = CLAMP (opacity, 0.0, 1.0);
   self->ramp_low = low;
   self->ramp_high = high;
@@ -1252,6 +1285,7 @@ sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gin
     mask_rebuild (self);
     return;
   }
+  note_change (self);
   /* The edited voxels -> the texels whose boxes they touch. */
   int tlo[3], thi[3];
   for (int a = 0; a < 3; a++) {
