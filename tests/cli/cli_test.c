@@ -266,6 +266,24 @@ static void test_unsupported_types(void) {
   TAP_OK(run("info", "rgb8.tif", NULL) == 0 && strstr(out_text, "1 x 8 x 8") &&
              one_line_error("sample 0"),
          "info on 8-bit RGB: reads sample 0, with a one-line warning");
+
+  /* A header that claims 200000 x 200000 voxels (40 GB) over one row of
+   * data: more than memory here, or truncated where memory is plentiful. */
+  TIFF *t = TIFFOpen(in_dir("claims40gb.tif"), "w");
+  if (t) {
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, 200000);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, 200000);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 1);
+    unsigned char *row = calloc(200000, 1);
+    if (row) TIFFWriteScanline(t, row, 0, 0);
+    free(row);
+    TIFFClose(t);
+  }
+  TAP_OK(run("info", "claims40gb.tif", NULL) == 1 && one_line_error("claims40gb.tif"),
+         "info on a TIFF claiming 40 GB: exit 1, one line naming it");
 }
 
 static void test_bad_input(void) {
