@@ -25,7 +25,8 @@ void sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interacti
 void sm_volume_view_pin_resolution (SmVolumeView *self, double scale);
 
 /* Volumes above this many voxels are converted on a worker thread (default
- * 32 Mi); tests lower it to exercise the worker on small volumes. */
+ * 256^3, the texel budget); tests lower it to exercise the worker on small
+ * volumes. */
 void sm_volume_view_set_sync_limit (gsize voxels);
 
 /* The voxel (z, y, x) seen at widget point (x, y), as a double-click would

@@ -28,9 +28,10 @@
  * axis may go up to 1024 (thin serial-section stacks keep their xy detail). */
 #define TEXEL_BUDGET ((gsize) 256 * 256 * 256)
 #define MAX_TEXTURE_AXIS 1024
-/* Sources up to this many voxels are converted on the main thread (tens of ms);
- * bigger ones on a worker thread so the UI never freezes. */
-#define SYNC_VOXEL_LIMIT ((gsize) 32 * 1024 * 1024)
+/* Sources that fit the budget unshrunk are converted on the main thread (a
+ * copy, tens of ms, so the first picture has them); bigger ones, which need the
+ * box filter, on a worker thread so the UI never freezes. */
+#define SYNC_VOXEL_LIMIT TEXEL_BUDGET
 
 /* Quality levels: ray step in texels, and the range of resolution scales
  * with the march times they aim for (see adapt_resolution). */
