@@ -83,15 +83,18 @@ static void add_specks(const Rng *base, int64_t z, int64_t nz, float anisotropy,
       int64_t x = (int64_t)((u >> 32) % (uint64_t)nx);
       uint64_t shape = rng_u64(&r);
       float depth = weight / thick * (0.25f + 0.4f * (float)(shape & 0xffff) / 65535.0f);
-      int big = ((shape >> 16) & 3) == 0; /* a quarter are rings of radius 2 */
-      int rad = big ? 2 : 1;
+      /* Most are dots of radius 1; a quarter rings of radius 2; one in
+       * sixteen a small vesicle cut across: a ring of radius 3, light inside. */
+      int kind = (int)((shape >> 16) & 15);
+      int rad = kind == 0 ? 3 : kind < 5 ? 2 : 1;
       for (int dy = -rad; dy <= rad; dy++)
         for (int dx = -rad; dx <= rad; dx++) {
           int64_t yy = y + dy, xx = x + dx;
           if (yy < 0 || yy >= ny || xx < 0 || xx >= nx) continue;
           int d2 = dy * dy + dx * dx;
-          float f = big ? (d2 == 0 ? 0.3f : d2 <= 2 ? 0.8f : d2 <= 4 ? 0.5f : 0.0f)
-                        : (d2 == 0 ? 1.0f : d2 == 1 ? 0.6f : 0.25f);
+          float f = rad == 3   ? (d2 <= 2 ? -0.25f : d2 <= 5 ? 0.15f : d2 <= 10 ? 0.9f : 0.0f)
+                    : rad == 2 ? (d2 == 0 ? 0.3f : d2 <= 2 ? 0.8f : d2 <= 4 ? 0.5f : 0.0f)
+                               : (d2 == 0 ? 1.0f : d2 == 1 ? 0.6f : 0.25f);
           img[yy * nx + xx] -= f * depth;
         }
     }
@@ -207,9 +210,9 @@ int ph_render_sem(const PhScene *s, float *intensity, uint8_t *out) {
        * mottled cytoplasm, fine grain, and dark specks. */
       float z_phys = (float)z * s->anisotropy;
       add_mottle(&texture, 1, z_phys, img, ny, nx, 2.5f * mottle_cell, 0.035f, grid);
-      add_mottle(&texture, 2, z_phys, img, ny, nx, mottle_cell, 0.07f, grid);
-      add_mottle(&texture, 3, z_phys, img, ny, nx, 0.5f * mottle_cell, 0.06f, grid);
-      for (size_t i = 0; i < n; i++) img[i] += 0.08f * fast_normal(&r);
+      add_mottle(&texture, 2, z_phys, img, ny, nx, mottle_cell, 0.09f, grid);
+      add_mottle(&texture, 3, z_phys, img, ny, nx, 0.5f * mottle_cell, 0.08f, grid);
+      for (size_t i = 0; i < n; i++) img[i] += 0.11f * fast_normal(&r);
       add_specks(&texture, z, nz, s->anisotropy, img, ny, nx, 1.0f / 60.0f);
       if (radius) blur_slice(img, tmp, ny, nx, kernel, radius);
     }
