@@ -21,6 +21,7 @@ static const GOptionEntry option_entries[] = {
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Save a PNG of the window once it has drawn, then exit", "OUT.png" },
   { "size", 0, 0, G_OPTION_ARG_STRING, NULL, "Window size", "WxH" },
   { "phantom", 0, 0, G_OPTION_ARG_STRING, NULL, "Open the built-in phantom of this shape (default 64x256x256)", "ZxYxX" },
+  { "voxel-size", 0, 0, G_OPTION_ARG_STRING, NULL, "Voxel size when the file does not say, e.g. 50,4,4", "Z,Y,X" },
   { "layout", 0, 0, G_OPTION_ARG_STRING, NULL, "View layout: grid, xy-3d or xy", "LAYOUT" },
   { "check-shaders", 0, 0, G_OPTION_ARG_NONE, NULL, "Compile every shader, report, exit", NULL },
   { "bench-scroll", 0, 0, G_OPTION_ARG_INT, NULL, "Scroll N slices in the XY view, print frames per second, exit", "N" },
@@ -81,7 +82,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
     }
 
   g_autofree char *labels = NULL, *map = NULL, *screenshot = NULL, *size = NULL, *phantom = NULL,
-                  *layout = NULL;
+                  *layout = NULL, *voxel_size = NULL;
   g_auto (GStrv) files = NULL;
   int bench_scroll = 0;
   g_variant_dict_lookup (options, "labels", "^ay", &labels);
@@ -90,6 +91,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
   g_variant_dict_lookup (options, "size", "s", &size);
   g_variant_dict_lookup (options, "phantom", "s", &phantom);
   g_variant_dict_lookup (options, "layout", "s", &layout);
+  g_variant_dict_lookup (options, "voxel-size", "s", &voxel_size);
   g_variant_dict_lookup (options, "bench-scroll", "i", &bench_scroll);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^aay", &files);
 
@@ -104,6 +106,22 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
     {
       g_application_command_line_printerr (cmdline, "semmae-studio: --phantom %s: expected ZxYxX, e.g. 64x256x256\n", phantom);
       return 2;
+    }
+  double voxel[3] = { 0, 0, 0 };
+  if (voxel_size)
+    {
+      char *end = voxel_size;
+      for (int i = 0; i < 3; i++)
+        {
+          voxel[i] = g_ascii_strtod (end, &end);
+          if (i < 2 && (*end == ',' || *end == 'x'))
+            end++;
+        }
+      if (*end || !(voxel[0] > 0 && voxel[1] > 0 && voxel[2] > 0))
+        {
+          g_application_command_line_printerr (cmdline, "semmae-studio: --voxel-size %s: expected three positive numbers Z,Y,X, e.g. 50,4,4\n", voxel_size);
+          return 2;
+        }
     }
   if (layout && !g_strv_contains ((const char *const[]){ "grid", "xy-3d", "xy", NULL }, layout))
     {
@@ -122,6 +140,8 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
     gtk_window_set_default_size (GTK_WINDOW (window), width, height);
   if (layout)
     sm_window_set_layout (window, layout);
+  if (voxel_size)
+    sm_window_set_voxel_size_override (window, voxel);
   if (screenshot)
     {
       g_autoptr (GFile) out = g_application_command_line_create_file_for_arg (cmdline, screenshot);

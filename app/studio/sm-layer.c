@@ -153,6 +153,16 @@ sm_layer_set_outline (SmLayer *self, gboolean outline)
 }
 
 void
+sm_layer_set_voxel_size (SmLayer *self, const double voxel_size[3])
+{
+  for (int i = 0; i < 3; i++)
+    {
+      self->volume.voxel_size[i] = voxel_size[i];
+      self->level.voxel_size[i] = voxel_size[i] * self->stride[i];
+    }
+}
+
+void
 sm_layer_set_stats (SmLayer *self, double min, double max, double p_lo, double p_hi)
 {
   self->min = min;

@@ -41,6 +41,9 @@ void sm_layer_set_opacity (SmLayer *self, double opacity);
 gboolean sm_layer_get_outline (SmLayer *self);
 void sm_layer_set_outline (SmLayer *self, gboolean outline);
 
+/* Overrides the voxel size (z, y, x) of the volume and of its level. */
+void sm_layer_set_voxel_size (SmLayer *self, const double voxel_size[3]);
+
 /* Value statistics computed when the layer was made: full range and robust
  * (0.5 %, 99.5 %) percentiles of a sample. */
 void sm_layer_set_stats (SmLayer *self, double min, double max, double p_lo, double p_hi);

@@ -877,6 +877,7 @@ sm_slice_view_set_state (SmSliceView *self, SmViewState *state)
     {
       g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
       g_signal_connect (state, "notify::image", G_CALLBACK (on_image_changed), self);
+      g_signal_connect_swapped (state, "notify::geometry", G_CALLBACK (sm_slice_view_fit), self);
     }
   update_title (self);
   sm_slice_view_fit (self);

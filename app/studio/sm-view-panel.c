@@ -12,6 +12,8 @@ struct _SmViewPanel {
   GtkCheckButton *invert_check, *linear_check;
   GtkButton *auto_button;
   GtkListBox *layer_list;
+  GtkSpinButton *voxel_z, *voxel_y, *voxel_x;
+  GtkLabel *voxel_unit;
 };
 
 G_DEFINE_FINAL_TYPE (SmViewPanel, sm_view_panel, GTK_TYPE_WIDGET)
@@ -38,6 +40,37 @@ contrast_to_widgets (SmViewPanel *self)
   self->updating = FALSE;
   gtk_scale_set_digits (self->lo_scale, digits);
   gtk_scale_set_digits (self->hi_scale, digits);
+}
+
+static void
+voxel_size_to_widgets (SmViewPanel *self)
+{
+  SmLayer *image = sm_view_state_get_image (self->state);
+  if (!image)
+    return;
+  const SmVolume *v = sm_layer_get_volume (image);
+  self->updating = TRUE;
+  gtk_spin_button_set_value (self->voxel_z, v->voxel_size[0]);
+  gtk_spin_button_set_value (self->voxel_y, v->voxel_size[1]);
+  gtk_spin_button_set_value (self->voxel_x, v->voxel_size[2]);
+  gtk_label_set_text (self->voxel_unit, v->unit[0] ? v->unit : "");
+  self->updating = FALSE;
+}
+
+static void
+on_voxel_changed (SmViewPanel *self)
+{
+  if (self->updating || !self->state)
+    return;
+  sm_view_state_set_voxel_size (self->state, gtk_spin_button_get_value (self->voxel_z),
+                                gtk_spin_button_get_value (self->voxel_y),
+                                gtk_spin_button_get_value (self->voxel_x));
+}
+
+static void
+on_geometry_notify (SmViewState *state, GParamSpec *pspec, SmViewPanel *self)
+{
+  voxel_size_to_widgets (self);
 }
 
 static void
@@ -161,7 +194,10 @@ sm_view_panel_set_state (SmViewPanel *self, SmViewState *state)
   g_signal_connect (state, "notify::contrast", G_CALLBACK (on_contrast_notify), self);
   g_signal_connect (state, "notify::image", G_CALLBACK (on_contrast_notify), self);
   g_signal_connect (state, "notify::linear", G_CALLBACK (on_contrast_notify), self);
+  g_signal_connect (state, "notify::image", G_CALLBACK (on_geometry_notify), self);
+  g_signal_connect (state, "notify::geometry", G_CALLBACK (on_geometry_notify), self);
   contrast_to_widgets (self);
+  voxel_size_to_widgets (self);
 }
 
 static void
@@ -196,6 +232,10 @@ sm_view_panel_class_init (SmViewPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SmViewPanel, linear_check);
   gtk_widget_class_bind_template_child (widget_class, SmViewPanel, auto_button);
   gtk_widget_class_bind_template_child (widget_class, SmViewPanel, layer_list);
+  gtk_widget_class_bind_template_child (widget_class, SmViewPanel, voxel_z);
+  gtk_widget_class_bind_template_child (widget_class, SmViewPanel, voxel_y);
+  gtk_widget_class_bind_template_child (widget_class, SmViewPanel, voxel_x);
+  gtk_widget_class_bind_template_child (widget_class, SmViewPanel, voxel_unit);
 }
 
 static void
@@ -208,4 +248,7 @@ sm_view_panel_init (SmViewPanel *self)
   g_signal_connect_swapped (self->invert_check, "toggled", G_CALLBACK (widgets_to_contrast), self);
   g_signal_connect (self->linear_check, "toggled", G_CALLBACK (on_linear_toggled), self);
   g_signal_connect (self->auto_button, "clicked", G_CALLBACK (on_auto_clicked), self);
+  g_signal_connect_swapped (self->voxel_z, "value-changed", G_CALLBACK (on_voxel_changed), self);
+  g_signal_connect_swapped (self->voxel_y, "value-changed", G_CALLBACK (on_voxel_changed), self);
+  g_signal_connect_swapped (self->voxel_x, "value-changed", G_CALLBACK (on_voxel_changed), self);
 }

@@ -17,7 +17,7 @@ struct _SmViewState {
 
 G_DEFINE_FINAL_TYPE (SmViewState, sm_view_state, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_IMAGE, PROP_CURSOR, PROP_CONTRAST, PROP_LINEAR, PROP_SELECTED_ID, N_PROPS };
+enum { PROP_0, PROP_IMAGE, PROP_CURSOR, PROP_CONTRAST, PROP_GEOMETRY, PROP_LINEAR, PROP_SELECTED_ID, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 enum { CHANGED, N_SIGNALS };
@@ -71,7 +71,7 @@ sm_view_state_get_property (GObject *object, guint id, GValue *value, GParamSpec
     case PROP_IMAGE: g_value_set_object (value, self->image); break;
     case PROP_LINEAR: g_value_set_boolean (value, self->linear); break;
     case PROP_SELECTED_ID: g_value_set_uint (value, self->selected_id); break;
-    case PROP_CURSOR: case PROP_CONTRAST: break; /* notify-only; read with the getters */
+    case PROP_CURSOR: case PROP_CONTRAST: case PROP_GEOMETRY: break; /* notify-only; read with the getters */
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
 }
@@ -101,6 +101,8 @@ sm_view_state_class_init (SmViewStateClass *klass)
   props[PROP_CURSOR] = g_param_spec_boolean ("cursor", NULL, NULL, FALSE,
                                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   props[PROP_CONTRAST] = g_param_spec_boolean ("contrast", NULL, NULL, FALSE,
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_GEOMETRY] = g_param_spec_boolean ("geometry", NULL, NULL, FALSE,
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   props[PROP_LINEAR] = g_param_spec_boolean ("linear", NULL, NULL, FALSE,
                                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -174,6 +176,9 @@ GListModel *sm_view_state_get_layers (SmViewState *self) { return G_LIST_MODEL (
 void
 sm_view_state_add_layer (SmViewState *self, SmLayer *layer)
 {
+  /* Overlays share the image's grid, whatever their files say. */
+  if (self->image)
+    sm_layer_set_voxel_size (layer, sm_layer_get_volume (self->image)->voxel_size);
   g_signal_connect (layer, "notify", G_CALLBACK (on_layer_notify), self);
   g_list_store_append (self->layers, layer);
 }
@@ -259,6 +264,23 @@ sm_view_state_auto_contrast (SmViewState *self)
   double lo, hi;
   sm_layer_get_stats (self->image, NULL, NULL, &lo, &hi);
   sm_view_state_set_contrast (self, lo, hi > lo ? hi : lo + 1, self->gamma, self->invert);
+}
+
+void
+sm_view_state_set_voxel_size (SmViewState *self, double z, double y, double x)
+{
+  if (!self->image || !(z > 0 && y > 0 && x > 0))
+    return;
+  const double voxel[3] = { z, y, x };
+  sm_layer_set_voxel_size (self->image, voxel);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->layers));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (SmLayer) layer = g_list_model_get_item (G_LIST_MODEL (self->layers), i);
+      sm_layer_set_voxel_size (layer, voxel);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_GEOMETRY]);
+  emit_changed (self);
 }
 
 gboolean sm_view_state_get_linear (SmViewState *self) { return self->linear; }

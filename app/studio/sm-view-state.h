@@ -40,6 +40,11 @@ void sm_view_state_set_contrast (SmViewState *self, double lo, double hi, double
 /* Window/level from the image's robust percentiles. */
 void sm_view_state_auto_contrast (SmViewState *self);
 
+/* Overrides the voxel size (z, y, x) of the image and its overlays, for files
+ * that do not say (the aspect of XZ/YZ and the 3D view follow). Notifies
+ * ::geometry. */
+void sm_view_state_set_voxel_size (SmViewState *self, double z, double y, double x);
+
 gboolean sm_view_state_get_linear (SmViewState *self);
 void sm_view_state_set_linear (SmViewState *self, gboolean linear);
 

@@ -47,6 +47,7 @@ struct _SmWindow {
   char *image_path;
   GMenu *recent_menu;
   char *layout;
+  double voxel_override[3]; /* applied to the next image; 0 = none */
 
   /* What the 3D view borrows: kept alive here until it is given another. */
   SmLayer *volume_view_image;
@@ -127,8 +128,8 @@ update_info (SmWindow *self)
   g_autofree char *vy = format_number (v->voxel_size[1]);
   g_autofree char *vx = format_number (v->voxel_size[2]);
   g_autofree char *text = g_strdup_printf (
-      "%" G_GINT64_FORMAT " × %" G_GINT64_FORMAT " × %" G_GINT64_FORMAT " %s · %s × %s × %s %s%s",
-      v->nz, v->ny, v->nx, sm_dtype_name (v->dtype), vz, vy, vx, v->unit[0] ? v->unit : "voxels",
+      "%" G_GINT64_FORMAT " × %" G_GINT64_FORMAT " × %" G_GINT64_FORMAT " %s · voxel %s × %s × %s%s%s%s",
+      v->nz, v->ny, v->nx, sm_dtype_name (v->dtype), vz, vy, vx, v->unit[0] ? " " : "", v->unit,
       sm_layer_is_downsampled (image) ? " · 3D texture downsampled" : "");
   gtk_label_set_text (self->info_label, text);
 }
@@ -236,6 +237,22 @@ sync_volume_view (SmWindow *self)
 }
 
 static void
+on_geometry_changed (SmViewState *state, GParamSpec *pspec, SmWindow *self)
+{
+  /* The 3D view plans its box from the voxel size when it is given a volume. */
+  if (self->volume_view_image)
+    sm_volume_view_set_volume (self->volume_view, sm_layer_get_volume (self->volume_view_image));
+  update_info (self);
+}
+
+void
+sm_window_set_voxel_size_override (SmWindow *self, const double voxel_size[3])
+{
+  for (int i = 0; i < 3; i++)
+    self->voxel_override[i] = voxel_size[i];
+}
+
+static void
 on_state_changed (SmViewState *state, SmWindow *self)
 {
   sync_volume_view (self);
@@ -298,6 +315,11 @@ add_recent (SmWindow *self, const char *path)
 static void
 set_image (SmWindow *self, SmLayer *image, const char *path)
 {
+  if (self->voxel_override[0] > 0)
+    {
+      sm_layer_set_voxel_size (image, self->voxel_override);
+      self->voxel_override[0] = 0;
+    }
   sm_view_state_set_image (self->state, image);
   g_free (self->image_path);
   self->image_path = g_strdup (path);
@@ -920,6 +942,7 @@ sm_window_init (SmWindow *self)
     }
   sm_view_panel_set_state (self->view_panel, self->state);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
+  g_signal_connect (self->state, "notify::geometry", G_CALLBACK (on_geometry_changed), self);
 
   self->recent_menu = g_menu_new ();
   gtk_menu_button_set_menu_model (self->recent_button, G_MENU_MODEL (self->recent_menu));

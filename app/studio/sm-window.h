@@ -25,6 +25,9 @@ void sm_window_open_phantom (SmWindow *self, gint64 nz, gint64 ny, gint64 nx);
 /* Loads a label or map layer once the image being opened (if any) is in. */
 void sm_window_queue_overlay (SmWindow *self, const char *path, SmLayerKind kind);
 
+/* Voxel size (z, y, x) for the next image opened (files that do not say). */
+void sm_window_set_voxel_size_override (SmWindow *self, const double voxel_size[3]);
+
 /* "grid", "xy-3d" or "xy". */
 void sm_window_set_layout (SmWindow *self, const char *layout);
 

@@ -121,6 +121,9 @@ main (void)
   TAP_OK (sm_view_state_get_label_layer (state) == a, "the first visible label layer is found");
   sm_layer_set_visible (a, FALSE);
   TAP_OK (sm_view_state_get_label_layer (state) == other, "hidden label layers are skipped");
+  sm_view_state_set_voxel_size (state, 45, 4.5, 4.5);
+  TAP_OK (sm_layer_get_volume (image)->voxel_size[0] == 45 && sm_layer_get_volume (b)->voxel_size[2] == 4.5,
+          "a voxel size override reaches the image and its overlays");
   SmLayer *image2 = layer_of (SM_LAYER_IMAGE, 5, 20, 30);
   sm_view_state_set_image (state, image2);
   TAP_OK (g_list_model_get_n_items (layers) == 2, "a new image drops overlays of another shape");
