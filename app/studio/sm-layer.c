@@ -11,12 +11,13 @@ struct _SmLayer {
   gboolean visible;
   double opacity;
   gboolean outline;
+  int colormap;
   double min, max, p_lo, p_hi;
 };
 
 G_DEFINE_FINAL_TYPE (SmLayer, sm_layer, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_NAME, PROP_VISIBLE, PROP_OPACITY, PROP_OUTLINE, N_PROPS };
+enum { PROP_0, PROP_NAME, PROP_VISIBLE, PROP_OPACITY, PROP_OUTLINE, PROP_COLORMAP, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 static void
@@ -39,6 +40,7 @@ sm_layer_get_property (GObject *object, guint id, GValue *value, GParamSpec *psp
     case PROP_VISIBLE: g_value_set_boolean (value, self->visible); break;
     case PROP_OPACITY: g_value_set_double (value, self->opacity); break;
     case PROP_OUTLINE: g_value_set_boolean (value, self->outline); break;
+    case PROP_COLORMAP: g_value_set_int (value, self->colormap); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
 }
@@ -52,6 +54,7 @@ sm_layer_set_property (GObject *object, guint id, const GValue *value, GParamSpe
     case PROP_VISIBLE: sm_layer_set_visible (self, g_value_get_boolean (value)); break;
     case PROP_OPACITY: sm_layer_set_opacity (self, g_value_get_double (value)); break;
     case PROP_OUTLINE: sm_layer_set_outline (self, g_value_get_boolean (value)); break;
+    case PROP_COLORMAP: sm_layer_set_colormap (self, g_value_get_int (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
 }
@@ -74,6 +77,9 @@ sm_layer_class_init (SmLayerClass *klass)
   props[PROP_OUTLINE] = g_param_spec_boolean ("outline", NULL, NULL, FALSE,
                                               G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                                               G_PARAM_STATIC_STRINGS);
+  props[PROP_COLORMAP] = g_param_spec_int ("colormap", NULL, NULL, 0, 1, 0,
+                                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                           G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -150,6 +156,18 @@ sm_layer_set_outline (SmLayer *self, gboolean outline)
     return;
   self->outline = !!outline;
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_OUTLINE]);
+}
+
+int sm_layer_get_colormap (SmLayer *self) { return self->colormap; }
+
+void
+sm_layer_set_colormap (SmLayer *self, int colormap)
+{
+  colormap = CLAMP (colormap, 0, 1);
+  if (self->colormap == colormap)
+    return;
+  self->colormap = colormap;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_COLORMAP]);
 }
 
 void

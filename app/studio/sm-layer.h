@@ -41,6 +41,10 @@ void sm_layer_set_opacity (SmLayer *self, double opacity);
 gboolean sm_layer_get_outline (SmLayer *self);
 void sm_layer_set_outline (SmLayer *self, gboolean outline);
 
+/* Maps only: 0 = magma, 1 = viridis. */
+int sm_layer_get_colormap (SmLayer *self);
+void sm_layer_set_colormap (SmLayer *self, int colormap);
+
 /* Overrides the voxel size (z, y, x) of the volume and of its level. */
 void sm_layer_set_voxel_size (SmLayer *self, const double voxel_size[3]);
 

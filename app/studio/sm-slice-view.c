@@ -531,7 +531,7 @@ draw_overlays (SmSliceView *self, GListModel *layers, int fb_w, int fb_h, double
           glUniform1f (glGetUniformLocation (program, "u_scale"), (float) o->texture.scale);
           glUniform1f (glGetUniformLocation (program, "u_lo"), (float) lo);
           glUniform1f (glGetUniformLocation (program, "u_hi"), (float) (hi > lo ? hi : lo + 1));
-          glUniform1i (glGetUniformLocation (program, "u_colormap"), 0);
+          glUniform1i (glGetUniformLocation (program, "u_colormap"), sm_layer_get_colormap (layer));
         }
       draw_quad (self);
     }

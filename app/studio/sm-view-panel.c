@@ -177,6 +177,15 @@ create_layer_row (gpointer item, gpointer user_data)
                               G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
       gtk_box_append (GTK_BOX (bottom), outline);
     }
+  if (sm_layer_get_kind (layer) == SM_LAYER_MAP)
+    {
+      const char *names[] = { "magma", "viridis", NULL };
+      GtkWidget *colormap = gtk_drop_down_new_from_strings (names);
+      gtk_widget_set_tooltip_text (colormap, "Colour map");
+      g_object_bind_property (layer, "colormap", colormap, "selected",
+                              G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
+      gtk_box_append (GTK_BOX (bottom), colormap);
+    }
   gtk_box_append (GTK_BOX (row), bottom);
   return row;
 }
