@@ -209,16 +209,45 @@ static int pick_site(const PhScene *s, Rng *r, float min_r, uint32_t *seg_out) {
 
 /* Mitochondria: capsules along the tube's axis, as thick as the cell allows
  * (within limits), kept clear of the membrane and of each other. */
-static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visible) {
+/* Varicosities: a tube swells around a segment (radius up to x1.25-1.6,
+ * tapering over a few segments each side), as axons do at boutons, which
+ * gives a mitochondrion there room to be as thick as real ones. The swelling
+ * happens before any placement, so every later lookup sees it. */
+static void swell_tube(PhScene *s, Rng *r, uint32_t si) {
+  enum { SPAN = 3 };
+  const uint32_t tube = s->seg[si].tube;
+  const int64_t first = s->tube_first[tube], last = s->tube_first[tube + 1];
+  const float swell = ph_uniform(r, 1.25f, 1.6f);
+  const float centre = (float)si + 0.5f; /* in joints: joint j starts segment j */
+  for (int64_t j = (int64_t)si - SPAN - 1; j <= (int64_t)si + SPAN + 1; j++) {
+    if (j < first || j >= last) continue;
+    PhSegment *g = &s->seg[j];
+    float ends[2];
+    for (int e = 0; e < 2; e++) {
+      float off = fabsf((float)(j + e) - centre) / (float)(SPAN + 1);
+      ends[e] = off < 1.0f ? 1.0f + (swell - 1.0f) * 0.5f * (1.0f + cosf(PI_F * off)) : 1.0f;
+    }
+    g->ra *= ends[0];
+    g->rb *= ends[1];
+    g->wa = ph_radius_weight(g->ra);
+    g->wb = ph_radius_weight(g->rb);
+  }
+}
+
+static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, const uint32_t *sites,
+                              size_t n_sites, size_t target) {
   const float sc = s->organelle_scale, membrane = 1.7f * s->membrane_half + 1.0f;
-  size_t target = (size_t)lrint(s->p.mito_density * visible);
   if (target == 0) return 0;
   s->mito = calloc(target, sizeof *s->mito);
   if (!s->mito) return -1;
   float mean_r = 0.5f * (float)s->p.cell_diameter;
   for (size_t attempt = 0; attempt < 30 * target && s->n_mito < target; attempt++) {
+    /* The swollen sites first, then anywhere. */
     uint32_t si;
-    if (!pick_site(s, r, 1.0f * mean_r, &si)) continue;
+    if (attempt < n_sites)
+      si = sites[attempt];
+    else if (!pick_site(s, r, 1.0f * mean_r, &si))
+      continue;
     const PhSegment *g = &s->seg[si];
     float dir[3], len = sqrtf(1.0f / g->inv_len2), side[3], centre[3];
     for (int k = 0; k < 3; k++) dir[k] = g->ab[k] / len;
@@ -344,11 +373,20 @@ static int place_vesicles(PhScene *s, Rng *r, PlacementCheck *pc, uint32_t visib
 }
 
 int ph_place_organelles(PhScene *s, Rng *mito_rng, Rng *vesicle_rng) {
+  uint32_t visible = count_visible_tubes(s);
+  size_t target = (size_t)lrint(s->p.mito_density * visible);
+  /* About two thirds of the mitochondria sit in varicosities. */
+  size_t n_sites = 0;
+  uint32_t *sites = malloc((target + 1) * sizeof *sites);
+  if (!sites) return -1;
+  float mean_r = 0.5f * (float)s->p.cell_diameter;
+  for (size_t k = 0; k < (2 * target + 2) / 3; k++)
+    if (pick_site(s, mito_rng, 0.8f * mean_r, &sites[n_sites])) swell_tube(s, mito_rng, sites[n_sites++]);
   PlacementCheck pc;
   int rc = placement_init(&pc, s);
-  uint32_t visible = rc == 0 ? count_visible_tubes(s) : 0;
-  if (rc == 0) rc = place_mitochondria(s, mito_rng, &pc, visible);
+  if (rc == 0) rc = place_mitochondria(s, mito_rng, &pc, sites, n_sites, target);
   if (rc == 0) rc = place_vesicles(s, vesicle_rng, &pc, visible);
   placement_free(&pc);
+  free(sites);
   return rc;
 }

@@ -112,7 +112,7 @@ static float mito_level(const PhMito *m, float dist, float t, const float p[3]) 
   float along = t * len + m->crista_tilt * dist + 0.6f * sinf(0.45f * (p[0] - p[1] + p[2]));
   float c = cosf(6.2831853f * along / m->crista_period + m->crista_phase);
   float fold = c * c * c * c; /* dark folds a bit narrower than the light gaps */
-  return 0.50f - 0.34f * fold;
+  return 0.44f - 0.30f * fold;
 }
 
 /* Voxels of a leaf box; warped[] holds each voxel's warped point and
