@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "sm-loader.h"
 #include "sm-view-state.h"
 #include "sm-volume-level.h"
 
@@ -31,6 +32,12 @@ layer_of (SmLayerKind kind, gint64 nz, gint64 ny, gint64 nx)
   SmLayer *layer = sm_layer_new (kind, "ramp", &v, NULL, stride);
   sm_layer_set_stats (layer, 0, 60000, 100, 50000);
   return layer;
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 int
@@ -88,6 +95,46 @@ main (void)
           "YZ slice x=11 holds (1, 40, 11)");
   sm_volume_free (&slice);
   sm_volume_free (&v);
+
+  /* Background loading: a missing file names itself; a cancelled read says so. */
+  {
+    const char *em = tap_em_data ();
+    g_autoptr (GAsyncResult) result = NULL;
+    sm_load_layer_async ("/nonexistent/stack.tif", SM_LAYER_IMAGE, NULL, NULL, NULL, on_loaded, &result);
+    while (!result)
+      g_main_context_iteration (NULL, TRUE);
+    g_autoptr (GError) error = NULL;
+    SmLayer *none = sm_load_layer_finish (result, &error);
+    TAP_OK (!none && error && strstr (error->message, "/nonexistent/stack.tif"), "missing file: %s",
+            error ? error->message : "no error");
+    if (em)
+      {
+        g_autofree char *isbi = g_build_filename (em, "isbi2012", "image", NULL);
+        g_clear_object (&result);
+        g_clear_error (&error);
+        g_autoptr (GCancellable) cancel = g_cancellable_new ();
+        g_cancellable_cancel (cancel);
+        sm_load_layer_async (isbi, SM_LAYER_IMAGE, cancel, NULL, NULL, on_loaded, &result);
+        while (!result)
+          g_main_context_iteration (NULL, TRUE);
+        SmLayer *cancelled = sm_load_layer_finish (result, &error);
+        TAP_OK (!cancelled && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+                "a cancelled read reports cancellation (%s)", error ? error->message : "no error");
+        g_clear_object (&result);
+        g_clear_error (&error);
+        sm_load_layer_async (isbi, SM_LAYER_IMAGE, NULL, NULL, NULL, on_loaded, &result);
+        while (!result)
+          g_main_context_iteration (NULL, TRUE);
+        g_autoptr (SmLayer) layer = sm_load_layer_finish (result, &error);
+        const SmVolume *loaded = layer ? sm_layer_get_volume (layer) : NULL;
+        double mn = 0, mx = 0, p_lo = 0, p_hi = 0;
+        if (layer)
+          sm_layer_get_stats (layer, &mn, &mx, &p_lo, &p_hi);
+        TAP_OK (loaded && loaded->nz == 30 && loaded->ny == 512 && loaded->nx == 512 &&
+                !sm_layer_is_downsampled (layer) && p_lo > mn && p_hi < mx && p_lo < p_hi,
+                "ISBI loads as 30 x 512 x 512 with robust contrast (%g..%g within %g..%g)", p_lo, p_hi, mn, mx);
+      }
+  }
 
   /* View state. */
   SmViewState *state = sm_view_state_new ();

@@ -1,6 +1,7 @@
 /* The studio's widgets instantiate under Xvfb: the application, the window
  * from its template (views, panel, status bar), the three slice views bound
  * to the shared state, layouts, and the shortcuts window resource. */
+#include <math.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -69,6 +70,36 @@ on_activate (GApplication *app, gpointer data)
   sm_slice_view_step_slice (SM_SLICE_VIEW (views[2]), -100);
   sm_view_state_get_cursor (state, &z, &y, &x);
   TAP_OK (x == 0, "stepping the YZ view stops at the first slice (x = %g)", x);
+
+  TAP_OK (g_action_group_has_action (G_ACTION_GROUP (window), "show-help-overlay"),
+          "the shortcuts window is wired to win.show-help-overlay (Ctrl+?)");
+
+  /* Camera: fit centres the plane inside the view; zooming keeps the point under the pointer. */
+  SmSliceView *xy = SM_SLICE_VIEW (views[0]);
+  sm_slice_view_fit (xy);
+  graphene_rect_t plane;
+  sm_slice_view_get_plane_rect (xy, &plane);
+  double w = gtk_widget_get_width (views[0]), h = gtk_widget_get_height (views[0]);
+  TAP_OK (plane.origin.x >= -0.5 && plane.origin.y >= -0.5 && plane.origin.x + plane.size.width <= w + 0.5 &&
+          plane.origin.y + plane.size.height <= h + 0.5 &&
+          fabs (plane.origin.x + plane.size.width / 2 - w / 2) < 1 && fabs (plane.size.width / plane.size.height - 1.5) < 0.01,
+          "fit: the 60 x 40 plane (%.0f x %.0f at %.0f, %.0f) is centred in the %.0f x %.0f view",
+          plane.size.width, plane.size.height, plane.origin.x, plane.origin.y, w, h);
+  double px = plane.origin.x + 0.3 * plane.size.width, py = plane.origin.y + 0.6 * plane.size.height;
+  sm_slice_view_zoom_at (xy, 2.5, px, py);
+  graphene_rect_t zoomed;
+  sm_slice_view_get_plane_rect (xy, &zoomed);
+  TAP_OK (fabs (zoomed.size.width - 2.5 * plane.size.width) < 0.01 &&
+          fabs ((px - zoomed.origin.x) / zoomed.size.width - 0.3) < 1e-4 &&
+          fabs ((py - zoomed.origin.y) / zoomed.size.height - 0.6) < 1e-4,
+          "zooming x2.5 keeps the point under the pointer");
+
+  /* Anisotropic voxels: 50 x 4 x 4 makes the XZ plane 5 slices * 50 tall for 60 * 4 wide. */
+  sm_view_state_set_voxel_size (state, 50, 4, 4);
+  iterate (5);
+  sm_slice_view_get_plane_rect (SM_SLICE_VIEW (views[1]), &plane);
+  TAP_OK (fabs (plane.size.width / plane.size.height - (60.0 * 4) / (5.0 * 50)) < 0.01,
+          "XZ aspect follows the voxel size (%.3f)", plane.size.width / plane.size.height);
 
   sm_window_set_layout (window, "xy");
   iterate (10);
