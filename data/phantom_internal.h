@@ -33,9 +33,9 @@ typedef struct PhMito {
   float a[3], ab[3];
   float inv_len2;
   float radius;
-  float crista_period; /* spacing of the cristae along the axis */
+  float crista_normal[3]; /* cristae are folds across this direction (unit) */
+  float crista_period;    /* their spacing */
   float crista_phase;
-  float crista_tilt;   /* cristae lean by this fraction of a period per radius */
   uint32_t tube;
 } PhMito;
 

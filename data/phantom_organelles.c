@@ -289,9 +289,14 @@ static int place_mitochondria(PhScene *s, Rng *r, PlacementCheck *pc, const uint
     }
     m->inv_len2 = len2 > 1e-12f ? 1.0f / len2 : 0.0f;
     m->radius = radius;
-    m->crista_period = ph_uniform(r, 5.5f, 8.0f) * sc;
+    /* Cristae run anywhere from across the axis to along it, so that any
+     * section, lengthwise or across, cuts through some of them. */
+    float across = ph_uniform(r, 0.0f, 0.5f * PI_F), perp[3];
+    ph_random_perpendicular(r, dir, perp);
+    for (int k = 0; k < 3; k++)
+      m->crista_normal[k] = cosf(across) * dir[k] + sinf(across) * perp[k];
+    m->crista_period = ph_uniform(r, 7.0f, 10.0f) * sc;
     m->crista_phase = ph_uniform(r, 0.0f, 2.0f * PI_F);
-    m->crista_tilt = ph_uniform(r, -0.6f, 0.6f);
     m->tube = g->tube;
   }
   return 0;

@@ -103,16 +103,16 @@ static void gather(const PhScene *s, const float seg_lo[3], const float seg_hi[3
 
 /* Grey level inside a mitochondrion: a mid-grey matrix crossed by dark
  * cristae, and a dark outer membrane. */
-static float mito_level(const PhMito *m, float dist, float t, const float p[3]) {
+static float mito_level(const PhMito *m, float dist, const float p[3]) {
   /* Outer membranes: a dark rim. */
   if (m->radius - dist < 1.5f) return 0.16f;
-  float len = sqrtf(1.0f / m->inv_len2);
-  /* Cristae: thin dark folds across the axis, leaning with the distance from
-   * it and wavy, on a mid-grey matrix. */
-  float along = t * len + m->crista_tilt * dist + 0.6f * sinf(0.45f * (p[0] - p[1] + p[2]));
+  /* Cristae: thin dark folds, slightly wavy, on a mid-grey matrix. */
+  float along = 0.0f;
+  for (int k = 0; k < 3; k++) along += (p[k] - m->a[k]) * m->crista_normal[k];
+  along += 0.6f * sinf(0.45f * (p[0] - p[1] + p[2]));
   float c = cosf(6.2831853f * along / m->crista_period + m->crista_phase);
-  float fold = c * c * c * c; /* dark folds a bit narrower than the light gaps */
-  return 0.44f - 0.30f * fold;
+  float fold = c * c; /* dark folds as wide as the light gaps */
+  return 0.50f - 0.36f * fold;
 }
 
 /* Voxels of a leaf box; warped[] holds each voxel's warped point and
@@ -186,7 +186,7 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
             float dist = ph_segment_distance(mm->a, mm->ab, mm->inv_len2, p, &t);
             if (dist < mm->radius) {
               mito = L->mito[j] + 1;
-              level = mito_level(mm, dist, t, p);
+              level = mito_level(mm, dist, p);
               break;
             }
           }
