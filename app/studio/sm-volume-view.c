@@ -1,4 +1,6 @@
-/* SmVolumeView: the 3D view (see sm-volume-view.h).
+/* SmVolumeView: the 3D view (see sm-volume-view.h); this file holds the
+ * object, its GL resources, uploads, rendering and API (preparation and input
+ * live in sm-volume-view-jobs.c and sm-volume-view-input.c).
  *
  * The image is uploaded as one 3D texture, shrunk by a box filter to fit
  * GL_MAX_3D_TEXTURE_SIZE and a texel budget that llvmpipe can march at
@@ -11,27 +13,14 @@
  * then once more at full quality; the last march is cached, so cursor moves
  * only redraw the lines (bounding box, slice-plane frames) on top. Dense
  * matter is drawn bright: EM volumes (bright cytoplasm) are inverted in 3D. */
-#include "sm-volume-view.h"
+#include "sm-volume-view-internal.h"
 #include "sm-volume-view-private.h"
 
-#include <epoxy/gl.h>
 #include <math.h>
 #include <string.h>
 
 #include "sm-gl.h"
-#include "sm-volume-camera.h"
 #include "sm-volume-lines.h"
-#include "sm-volume-pick.h"
-#include "sm-volume-texture.h"
-
-/* Texel budget: 256^3 marches at ~interactive rates on llvmpipe; the longest
- * axis may go up to 1024 (thin serial-section stacks keep their xy detail). */
-#define TEXEL_BUDGET ((gsize) 256 * 256 * 256)
-#define MAX_TEXTURE_AXIS 1024
-/* Sources that fit the budget unshrunk are converted on the main thread (a
- * copy, tens of ms, so the first picture has them); bigger ones, which need the
- * box filter, on a worker thread so the UI never freezes. */
-#define SYNC_VOXEL_LIMIT TEXEL_BUDGET
 
 /* Quality levels: ray step in texels, and the range of resolution scales
  * with the march times they aim for (see adapt_resolution). */
@@ -44,373 +33,18 @@
 #define STILL_SCALE_MIN 0.5
 #define STILL_MARCH_SECONDS_HIGH 0.5
 
-/* Changes closer than BURST_US form a burst, drawn fast until SETTLE_MS pass without one. */
-#define BURST_US 300000
-#define SETTLE_MS 250
-#define SETTLING_IN_US 1500000
-
 #define LINE_WIDTH_PX 1.5f
 
 static const float background[3] = { 0.08f, 0.08f, 0.10f };
 
-/* A background job slot: one thread at a time, cancellable, and a generation
- * so that results of stopped jobs are dropped. */
-typedef struct {
-  GThread *thread;
-  gint cancel;
-  guint generation;
-} Worker;
-
-struct _SmVolumeView {
-  GtkGLArea parent_instance;
-
-  /* What to show (borrowed volumes). */
-  const SmVolume *volume;
-  const SmVolume *labels;
-  guint32 *ids;
-  gsize n_ids;
-  double lo, hi, gamma;
-  gboolean invert;
-  double cursor[3];       /* z, y, x in voxels */
-  SmRenderMode mode;
-  double opacity, ramp_low, ramp_high;
-
-  SmVolumeCamera camera;
-  gboolean interacting;   /* dragging or just scrolled: render fast */
-  gboolean panning;
-  double drag_last[2];
-  gboolean transient;     /* a burst of changes (scroll, slider drag, painting): render fast */
-  guint settle_id;        /* ends `transient` once the burst is over */
-  gint64 last_change_us;  /* of the last contrast/transfer/label change */
-  gint64 uploaded_us;     /* when the current volume was uploaded */
-  double fast_scale;      /* resolution while interacting, adapted to the march time */
-  double still_scale;     /* resolution at rest: 1 unless a march takes too long */
-  double pinned_scale;    /* > 0: both scales fixed (bench) */
-
-  /* The last march is kept in an offscreen buffer: when only the cursor moves
-   * (slice scrolling), frames are a blit plus lines. */
-  gboolean march_dirty;
-  gboolean march_was_fast;
-  int march_w, march_h;   /* target size it was marched for */
-
-  /* Texture geometry of the current volume (or of the labels when alone). */
-  int tex_shape[3];       /* z, y, x */
-  int factor[3];
-  double tex_scale, tex_offset;
-  double tex_median;      /* normalised texel where the bulk of the volume lies */
-  double half_extent[3];  /* x, y, z in box space */
-
-  /* Prepared on the CPU, waiting for the next render to upload. */
-  SmVolumeTexture pending;
-  gboolean pending_ready;
-  gboolean volume_clear;  /* the volume texture must go */
-  guint8 *mask;           /* RG8 copy of the mask texture */
-  int mask_shape[3];      /* its shape: tex_shape when it was built */
-  gboolean mask_full_dirty;
-  gboolean mask_box_dirty;
-  int mask_lo[3], mask_hi[3];
-  gboolean palette_dirty;
-
-  /* Workers for large volumes: the image conversion and the label mask. */
-  Worker image_worker;
-  Worker mask_worker;
-
-  /* GL state, valid between realize and unrealize. */
-  char *gl_error;         /* why nothing can be drawn, shown in place */
-  gboolean gl_ready;
-  gboolean use_es;
-  GLint max_3d;
-  GLuint volume_program, lines_program;
-  GLuint empty_vao, lines_vao, lines_vbo;
-  GLuint volume_tex, mask_tex, palette_tex;
-  GLuint bricks_tex, mask_bricks_tex; /* empty-space skipping, one texel per brick */
-  GLuint fbo, fbo_colour, fbo_depth;
-  GLuint nearest_sampler; /* interactive frames sample the image without filtering */
-  int fbo_w, fbo_h;
-  gboolean has_volume_tex, has_mask_tex;
-};
-
 G_DEFINE_FINAL_TYPE (SmVolumeView, sm_volume_view, GTK_TYPE_GL_AREA)
 
-enum { SIGNAL_PICK, N_SIGNALS };
-static guint signals[N_SIGNALS];
-
 /* Something the ray-march depends on changed: march again at the next render. */
-static void
-invalidate (SmVolumeView *self)
+void
+sm_volume_view_invalidate (SmVolumeView *self)
 {
   self->march_dirty = TRUE;
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
-}
-
-/* ---------------------------------------------------------------- geometry */
-
-static void
-update_geometry (SmVolumeView *self, const SmVolume *v)
-{
-  /* Physical extent per axis; the longest becomes 1 so GL sees sane numbers. */
-  const double n[3] = { (double) v->nx, (double) v->ny, (double) v->nz };
-  double size[3];
-  for (int a = 0; a < 3; a++) {
-    double vs = v->voxel_size[2 - a];
-    size[a] = n[a] * (vs > 0 && isfinite (vs) ? vs : 1.0);
-  }
-  const double longest = MAX (size[0], MAX (size[1], size[2]));
-  for (int a = 0; a < 3; a++) self->half_extent[a] = 0.5 * size[a] / (longest > 0 ? longest : 1.0);
-}
-
-static int
-max_texture_axis (SmVolumeView *self)
-{
-  int limit = MAX_TEXTURE_AXIS;
-  if (self->max_3d > 0) limit = MIN (limit, self->max_3d);
-  return limit;
-}
-
-/* ------------------------------------------------------------ workers */
-
-/* Stops a running job; its late result is dropped by generation. Blocks only
- * until the thread notices (jobs check once per slice). The job's completion
- * callback is still queued: it frees the job and joins nothing. */
-static void
-worker_stop (Worker *w)
-{
-  w->generation++;
-  if (!w->thread) return;
-  g_atomic_int_set (&w->cancel, 1);
-  g_thread_join (w->thread);
-  w->thread = NULL;
-  g_atomic_int_set (&w->cancel, 0);
-}
-
-/* In a completion callback: TRUE when the job is still wanted (then its
- * thread, which has finished, is joined). */
-static gboolean
-worker_finish (Worker *w, guint generation)
-{
-  if (generation != w->generation) return FALSE;
-  if (w->thread) {
-    g_thread_join (w->thread);
-    w->thread = NULL;
-  }
-  return TRUE;
-}
-
-static gsize sync_voxel_limit = SYNC_VOXEL_LIMIT;
-
-static gboolean
-too_big_for_main_thread (const SmVolume *v)
-{
-  return (gsize) v->nz * v->ny * v->nx > sync_voxel_limit;
-}
-
-/* ------------------------------------------------------------ label mask */
-
-typedef struct {
-  SmVolumeView *self;      /* referenced while the thread runs */
-  const SmVolume *labels;
-  int factor[3], shape[3];
-  guint32 *ids;
-  gsize n_ids;
-  guint generation;
-  guint8 *mask;
-  gboolean ok;
-} MaskJob;
-
-static void
-mask_job_free (MaskJob *job)
-{
-  g_free (job->ids);
-  g_free (job->mask);
-  g_free (job);
-}
-
-static void
-accept_mask (SmVolumeView *self, MaskJob *job)
-{
-  g_free (self->mask);
-  self->mask = g_steal_pointer (&job->mask);
-  memcpy (self->mask_shape, job->shape, sizeof self->mask_shape);
-  self->mask_full_dirty = TRUE;
-  self->mask_box_dirty = FALSE;
-  invalidate (self);
-}
-
-static gboolean
-mask_done (gpointer data)
-{
-  MaskJob *job = data;
-  SmVolumeView *self = job->self;
-  if (worker_finish (&self->mask_worker, job->generation) && job->ok) accept_mask (self, job);
-  mask_job_free (job);
-  g_object_unref (self);
-  return G_SOURCE_REMOVE;
-}
-
-static gpointer
-mask_thread (gpointer data)
-{
-  MaskJob *job = data;
-  const int lo[3] = { 0, 0, 0 };
-  job->ok = sm_volume_mask_build (job->labels, job->factor, job->shape, job->ids, job->n_ids, lo, job->shape,
-                                  &job->self->mask_worker.cancel, job->mask);
-  if (job->ok) sm_volume_mask_smooth (job->mask, job->shape, lo, job->shape);
-  g_main_context_invoke (NULL, mask_done, job);
-  return NULL;
-}
-
-/* The mask of the selected segments at the texture's geometry: on the main
- * thread for small label volumes, else on a worker (the old surfaces stay
- * until the new ones arrive). */
-static void
-mask_rebuild (SmVolumeView *self)
-{
-  worker_stop (&self->mask_worker);
-  const SmVolume *labels = self->labels;
-  gboolean wanted = labels && labels->data && self->n_ids > 0 && self->tex_shape[0] > 0;
-  if (wanted && self->volume && (labels->nz != self->volume->nz || labels->ny != self->volume->ny ||
-                                 labels->nx != self->volume->nx)) {
-    g_warning ("sm-volume-view: labels %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-               " do not match the image's shape; surfaces not drawn",
-               labels->nz, labels->ny, labels->nx);
-    wanted = FALSE;
-  }
-  const gsize texels = (gsize) self->tex_shape[0] * self->tex_shape[1] * self->tex_shape[2];
-  MaskJob *job = NULL;
-  if (wanted) {
-    job = g_new0 (MaskJob, 1);
-    job->self = self;
-    job->labels = labels;
-    memcpy (job->factor, self->factor, sizeof job->factor);
-    memcpy (job->shape, self->tex_shape, sizeof job->shape);
-    job->ids = g_memdup2 (self->ids, self->n_ids * sizeof *self->ids);
-    job->n_ids = self->n_ids;
-    job->generation = self->mask_worker.generation;
-    job->mask = g_try_malloc (2 * texels);
-    if (!job->mask) {
-      g_warning ("sm-volume-view: not enough memory for the label mask");
-      g_clear_pointer (&job, mask_job_free);
-    }
-  }
-  if (!job || !too_big_for_main_thread (labels)) {
-    g_clear_pointer (&self->mask, g_free);
-    self->mask_box_dirty = FALSE;
-    self->mask_full_dirty = TRUE;
-    if (job) {
-      job->ok = TRUE;
-      const int lo[3] = { 0, 0, 0 };
-      sm_volume_mask_build (labels, job->factor, job->shape, job->ids, job->n_ids, lo, job->shape, NULL, job->mask);
-      sm_volume_mask_smooth (job->mask, job->shape, lo, job->shape);
-      accept_mask (self, job);
-      mask_job_free (job);
-    }
-    invalidate (self);
-    return;
-  }
-  /* Old surfaces of another geometry cannot stay meanwhile. */
-  if (self->mask && memcmp (self->mask_shape, self->tex_shape, sizeof self->mask_shape) != 0) {
-    g_clear_pointer (&self->mask, g_free);
-    self->mask_full_dirty = TRUE;
-    self->mask_box_dirty = FALSE;
-  }
-  /* The job keeps the view alive until its result has been delivered. */
-  g_object_ref (self);
-  self->mask_worker.thread = g_thread_new ("sm-volume-mask", mask_thread, job);
-}
-
-/* Geometry for the labels alone (no image). */
-static void
-plan_for_labels (SmVolumeView *self)
-{
-  const SmVolume *l = self->labels;
-  sm_volume_texture_plan (l->nz, l->ny, l->nx, max_texture_axis (self), TEXEL_BUDGET, self->factor);
-  for (int a = 0; a < 3; a++) {
-    const gint64 n = a == 0 ? l->nz : a == 1 ? l->ny : l->nx;
-    self->tex_shape[a] = (int) ((n + self->factor[a] - 1) / self->factor[a]);
-  }
-  update_geometry (self, l);
-}
-
-/* -------------------------------------------------------- volume preparation */
-
-typedef struct {
-  SmVolumeView *self;      /* referenced while the thread runs */
-  const SmVolume *volume;
-  int factor[3];
-  gboolean allow_unorm16;
-  guint generation;
-  SmVolumeTexture result;
-  gboolean ok;
-} PrepareJob;
-
-static void
-accept_texture (SmVolumeView *self, SmVolumeTexture *tex)
-{
-  sm_volume_texture_clear (&self->pending);
-  self->pending = *tex;
-  self->pending_ready = TRUE;
-  self->volume_clear = FALSE;
-  self->tex_shape[0] = tex->nz;
-  self->tex_shape[1] = tex->ny;
-  self->tex_shape[2] = tex->nx;
-  memcpy (self->factor, tex->factor, sizeof self->factor);
-  self->tex_scale = tex->scale;
-  self->tex_offset = tex->offset;
-  self->tex_median = tex->median;
-  mask_rebuild (self);
-  invalidate (self);
-}
-
-static gboolean
-prepare_done (gpointer data)
-{
-  PrepareJob *job = data;
-  SmVolumeView *self = job->self;
-  if (worker_finish (&self->image_worker, job->generation) && job->ok)
-    accept_texture (self, &job->result);
-  else
-    sm_volume_texture_clear (&job->result);
-  g_free (job);
-  g_object_unref (self);
-  return G_SOURCE_REMOVE;
-}
-
-static gpointer
-prepare_thread (gpointer data)
-{
-  PrepareJob *job = data;
-  job->ok = sm_volume_texture_build (job->volume, job->factor, job->allow_unorm16, &job->self->image_worker.cancel,
-                                     &job->result);
-  g_main_context_invoke (NULL, prepare_done, job);
-  return NULL;
-}
-
-/* Needs max_3d, i.e. a realized context, for the plan; before that it waits. */
-static void
-prepare_volume (SmVolumeView *self)
-{
-  worker_stop (&self->image_worker);
-  const SmVolume *v = self->volume;
-  if (!v || !v->data || !self->gl_ready) return;
-  PrepareJob *job = g_new0 (PrepareJob, 1);
-  job->self = self;
-  job->volume = v;
-  job->allow_unorm16 = !self->use_es;
-  job->generation = self->image_worker.generation;
-  sm_volume_texture_plan (v->nz, v->ny, v->nx, max_texture_axis (self), TEXEL_BUDGET, job->factor);
-  update_geometry (self, v);
-  if (!too_big_for_main_thread (v)) {
-    job->ok = sm_volume_texture_build (v, job->factor, job->allow_unorm16, NULL, &job->result);
-    if (job->ok)
-      accept_texture (self, &job->result);
-    else
-      g_warning ("sm-volume-view: not enough memory for the 3D texture");
-    g_free (job);
-    return;
-  }
-  /* The job keeps the view alive until its result has been delivered. */
-  g_object_ref (self);
-  self->image_worker.thread = g_thread_new ("sm-volume-view", prepare_thread, job);
 }
 
 /* ------------------------------------------------------------------ GL */
@@ -488,12 +122,12 @@ sm_volume_view_realize (GtkWidget *widget)
   self->gl_ready = TRUE;
 
   /* Whatever was set before realize is (re)built now that limits are known. */
-  worker_stop (&self->image_worker);
-  worker_stop (&self->mask_worker);
-  if (self->volume) prepare_volume (self);
+  sm_volume_worker_stop (&self->image_worker);
+  sm_volume_worker_stop (&self->mask_worker);
+  if (self->volume) sm_volume_view_prepare_volume (self);
   else if (self->labels) {
-    plan_for_labels (self);
-    mask_rebuild (self);
+    sm_volume_view_plan_for_labels (self);
+    sm_volume_view_mask_rebuild (self);
   }
 }
 
@@ -533,8 +167,8 @@ sm_volume_view_unrealize (GtkWidget *widget)
   self->has_volume_tex = self->has_mask_tex = FALSE;
   self->gl_ready = FALSE;
   /* The textures are gone: a later realize converts the volume again. */
-  worker_stop (&self->image_worker);
-  worker_stop (&self->mask_worker);
+  sm_volume_worker_stop (&self->image_worker);
+  sm_volume_worker_stop (&self->mask_worker);
   sm_volume_texture_clear (&self->pending);
   self->pending_ready = FALSE;
   g_clear_pointer (&self->gl_error, g_free);
@@ -700,8 +334,8 @@ ensure_fbo (SmVolumeView *self, int w, int h)
  * drawn bright: when the bulk of the volume displays bright (EM: dark-stained
  * membranes in bright cytoplasm), 3D inverts, so that the stained structures
  * and not the fog around them become visible; the user's invert still flips it. */
-static void
-display_mapping (SmVolumeView *self, double *lo, double *hi, double *gamma, gboolean *invert)
+void
+sm_volume_view_display_mapping (SmVolumeView *self, double *lo, double *hi, double *gamma, gboolean *invert)
 {
   *lo = self->lo;
   *hi = self->hi;
@@ -716,8 +350,8 @@ display_mapping (SmVolumeView *self, double *lo, double *hi, double *gamma, gboo
 }
 
 /* Smallest texel edge in box space: the length opacities and steps refer to. */
-static double
-texel_length (SmVolumeView *self)
+double
+sm_volume_view_texel_length (SmVolumeView *self)
 {
   double texel = G_MAXDOUBLE;
   const int n[3] = { self->tex_shape[2], self->tex_shape[1], self->tex_shape[0] };
@@ -750,7 +384,7 @@ set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], 
   /* data = texel * scale + offset; t = (data - lo) / (hi - lo). */
   double lo, hi, gamma;
   gboolean invert;
-  display_mapping (self, &lo, &hi, &gamma, &invert);
+  sm_volume_view_display_mapping (self, &lo, &hi, &gamma, &invert);
   const double a = self->tex_scale / (hi - lo), b = (self->tex_offset - lo) / (hi - lo);
   glUniform2f (glGetUniformLocation (p, "u_window"), (float) a, (float) b);
   glUniform1f (glGetUniformLocation (p, "u_gamma"), (float) gamma);
@@ -761,7 +395,7 @@ set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], 
                (float) MAX (self->ramp_high, self->ramp_low + 1e-3));
 
   /* Step: a multiple of the smallest texel edge in box space. */
-  const double step = texel_length (self) * step_voxels;
+  const double step = sm_volume_view_texel_length (self) * step_voxels;
   const double diagonal = 2 * sqrt (self->half_extent[0] * self->half_extent[0] +
                                     self->half_extent[1] * self->half_extent[1] +
                                     self->half_extent[2] * self->half_extent[2]);
@@ -940,158 +574,14 @@ sm_volume_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   g_object_unref (layout);
 }
 
-/* ------------------------------------------------------------- input */
-
-/* The voxel seen at widget point (x, y), as drawn; FALSE when the ray meets nothing. */
-static gboolean
-pick (SmVolumeView *self, double x, double y, double voxel_zyx[3])
-{
-  const int w = gtk_widget_get_width (GTK_WIDGET (self)), h = gtk_widget_get_height (GTK_WIDGET (self));
-  if (w <= 0 || h <= 0 || (!self->volume && !self->labels) || self->tex_shape[0] == 0) return FALSE;
-  float mvp[16], inv_mvp[16];
-  sm_volume_camera_matrices (&self->camera, self->half_extent, (double) w / h, mvp, inv_mvp);
-  SmPickScene scene = {
-    .volume = self->volume,
-    .labels = self->labels,
-    .ids = self->ids,
-    .n_ids = self->n_ids,
-    .mip = self->mode == SM_RENDER_MIP,
-    .opacity = self->opacity,
-    .ramp_low = self->ramp_low,
-    .ramp_high = self->ramp_high,
-    .opacity_length = texel_length (self),
-  };
-  display_mapping (self, &scene.lo, &scene.hi, &scene.gamma, &scene.invert);
-  memcpy (scene.half_extent, self->half_extent, sizeof scene.half_extent);
-  return sm_volume_pick (&scene, inv_mvp, 2 * x / w - 1, 1 - 2 * y / h, voxel_zyx);
-}
-
-/* Double-click: tell the window which voxel was clicked ("pick" signal), so
- * that it can move the crosshair there. */
-static void
-clicked (GtkGestureClick *gesture, int n_press, double x, double y, SmVolumeView *self)
-{
-  double zyx[3];
-  if (n_press == 2 && pick (self, x, y, zyx)) g_signal_emit (self, signals[SIGNAL_PICK], 0, zyx[0], zyx[1], zyx[2]);
-}
-
-static void
-set_interacting (SmVolumeView *self, gboolean interacting)
-{
-  if (self->interacting == interacting) return;
-  self->interacting = interacting;
-  invalidate (self);
-}
-
-static void
-drag_begin (GtkGestureDrag *gesture, double x, double y, SmVolumeView *self)
-{
-  const guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
-  const GdkModifierType mods = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture));
-  self->panning = button == GDK_BUTTON_MIDDLE || (mods & GDK_SHIFT_MASK);
-  gtk_widget_grab_focus (GTK_WIDGET (self));
-  self->drag_last[0] = self->drag_last[1] = 0;
-  set_interacting (self, TRUE);
-}
-
-static void
-drag_update (GtkGestureDrag *gesture, double dx, double dy, SmVolumeView *self)
-{
-  const double ddx = dx - self->drag_last[0], ddy = dy - self->drag_last[1];
-  self->drag_last[0] = dx;
-  self->drag_last[1] = dy;
-  if (self->panning)
-    sm_volume_camera_pan (&self->camera, self->half_extent, ddx, ddy, gtk_widget_get_width (GTK_WIDGET (self)),
-                          gtk_widget_get_height (GTK_WIDGET (self)));
-  else
-    sm_volume_camera_orbit (&self->camera, ddx, ddy);
-  invalidate (self);
-}
-
-static void
-drag_end (GtkGestureDrag *gesture, double dx, double dy, SmVolumeView *self)
-{
-  set_interacting (self, FALSE);
-}
-
-static gboolean
-settle (gpointer data)
-{
-  SmVolumeView *self = data;
-  self->settle_id = 0;
-  self->transient = FALSE;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
-  return G_SOURCE_REMOVE;
-}
-
-/* Renders fast until changes stop for a moment, then once at full quality. */
-static void
-begin_transient (SmVolumeView *self)
-{
-  self->transient = TRUE;
-  g_clear_handle_id (&self->settle_id, g_source_remove);
-  self->settle_id = g_timeout_add (SETTLE_MS, settle, self);
-}
-
-/* A change that needs a new march: a lone one is drawn at full quality at
- * once; from the second of a quick succession on (a slider being dragged,
- * a brush stroke) frames are fast until the burst ends. */
-static void
-note_change (SmVolumeView *self)
-{
-  const gint64 now = g_get_monotonic_time ();
-  /* Settings that follow a new volume (auto-contrast, layers) are not a drag:
-   * the first pictures of a volume (and screenshots) are full quality. */
-  const gboolean settling_in = now - self->uploaded_us < SETTLING_IN_US;
-  if (self->last_change_us && now - self->last_change_us < BURST_US && !settling_in) begin_transient (self);
-  self->last_change_us = now;
-}
-
-static gboolean
-scrolled (GtkEventControllerScroll *controller, double dx, double dy, SmVolumeView *self)
-{
-  sm_volume_camera_zoom (&self->camera, pow (1.15, -dy));
-  begin_transient (self);
-  invalidate (self);
-  return TRUE;
-}
-
-/* Keyboard, when the view has focus: Home resets the camera, +/- zoom, the
- * arrows orbit (so the view is usable without a mouse). */
-static gboolean
-key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode, GdkModifierType state,
-             SmVolumeView *self)
-{
-  const double orbit_px = 15.0; /* about 9 degrees */
-  switch (keyval) {
-  case GDK_KEY_Home: case GDK_KEY_KP_Home:
-    sm_volume_view_reset_camera (self);
-    return TRUE;
-  case GDK_KEY_plus: case GDK_KEY_equal: case GDK_KEY_KP_Add:
-    sm_volume_camera_zoom (&self->camera, 1.25);
-    break;
-  case GDK_KEY_minus: case GDK_KEY_KP_Subtract:
-    sm_volume_camera_zoom (&self->camera, 0.8);
-    break;
-  case GDK_KEY_Left: sm_volume_camera_orbit (&self->camera, -orbit_px, 0); break;
-  case GDK_KEY_Right: sm_volume_camera_orbit (&self->camera, orbit_px, 0); break;
-  case GDK_KEY_Up: sm_volume_camera_orbit (&self->camera, 0, -orbit_px); break;
-  case GDK_KEY_Down: sm_volume_camera_orbit (&self->camera, 0, orbit_px); break;
-  default:
-    return FALSE;
-  }
-  invalidate (self);
-  return TRUE;
-}
-
 /* ------------------------------------------------------------- object */
 
 static void
 sm_volume_view_dispose (GObject *object)
 {
   SmVolumeView *self = SM_VOLUME_VIEW (object);
-  worker_stop (&self->image_worker);
-  worker_stop (&self->mask_worker);
+  sm_volume_worker_stop (&self->image_worker);
+  sm_volume_worker_stop (&self->mask_worker);
   g_clear_handle_id (&self->settle_id, g_source_remove);
   G_OBJECT_CLASS (sm_volume_view_parent_class)->dispose (object);
 }
@@ -1123,7 +613,7 @@ sm_volume_view_class_init (SmVolumeViewClass *klass)
    * double-click, as drawn (first selected segment, else where compositing
    * turns opaque, or the brightest voxel in MIP). The window may move the
    * crosshair there. */
-  signals[SIGNAL_PICK] = g_signal_new ("pick", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+  g_signal_new ("pick", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                        G_TYPE_NONE, 3, G_TYPE_DOUBLE, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
   GTK_GL_AREA_CLASS (klass)->create_context = sm_volume_view_create_context;
 }
@@ -1150,25 +640,7 @@ sm_volume_view_init (SmVolumeView *self)
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
 
-  GtkGesture *drag = gtk_gesture_drag_new ();
-  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), 0);
-  g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin), self);
-  g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update), self);
-  g_signal_connect (drag, "drag-end", G_CALLBACK (drag_end), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
-
-  GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
-  g_signal_connect (scroll, "scroll", G_CALLBACK (scrolled), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
-
-  GtkGesture *click = gtk_gesture_click_new ();
-  g_signal_connect (click, "pressed", G_CALLBACK (clicked), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
-
-  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
-  GtkEventController *keys = gtk_event_controller_key_new ();
-  g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  sm_volume_view_init_input (self);
 }
 
 /* ------------------------------------------------------------- API */
@@ -1183,8 +655,8 @@ void
 sm_volume_view_set_volume (SmVolumeView *self, const SmVolume *volume)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  worker_stop (&self->image_worker);
-  worker_stop (&self->mask_worker);
+  sm_volume_worker_stop (&self->image_worker);
+  sm_volume_worker_stop (&self->mask_worker);
   self->volume = volume;
   sm_volume_texture_clear (&self->pending);
   self->pending_ready = FALSE;
@@ -1192,18 +664,18 @@ sm_volume_view_set_volume (SmVolumeView *self, const SmVolume *volume)
     self->volume = NULL;
     self->volume_clear = TRUE;
     if (self->labels) {
-      plan_for_labels (self);
-      mask_rebuild (self);
+      sm_volume_view_plan_for_labels (self);
+      sm_volume_view_mask_rebuild (self);
     } else {
       memset (self->tex_shape, 0, sizeof self->tex_shape);
-      mask_rebuild (self);
+      sm_volume_view_mask_rebuild (self);
     }
   } else {
     /* A new shape: recentre; the default view shows it whole. */
     sm_volume_camera_reset (&self->camera);
-    prepare_volume (self);
+    sm_volume_view_prepare_volume (self);
   }
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1212,12 +684,12 @@ sm_volume_view_set_contrast (SmVolumeView *self, double lo, double hi, double ga
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   /* Callers sync on every state change: only a real change costs a march. */
   if (lo == self->lo && hi == self->hi && gamma == self->gamma && !invert == !self->invert) return;
-  note_change (self);
+  sm_volume_view_note_change (self);
   self->lo = lo;
   self->hi = hi;
   self->gamma = gamma;
   self->invert = invert;
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1238,7 +710,7 @@ sm_volume_view_set_render_mode (SmVolumeView *self, SmRenderMode mode)
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   if (mode == self->mode) return;
   self->mode = mode;
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1246,11 +718,11 @@ sm_volume_view_set_transfer (SmVolumeView *self, double opacity, double low, dou
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   if (CLAMP (opacity, 0.0, 1.0) == self->opacity && low == self->ramp_low && high == self->ramp_high) return;
-  note_change (self);
+  sm_volume_view_note_change (self);
   self->opacity = CLAMP (opacity, 0.0, 1.0);
   self->ramp_low = low;
   self->ramp_high = high;
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1258,9 +730,9 @@ sm_volume_view_set_labels (SmVolumeView *self, const SmVolume *labels)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   self->labels = labels && labels->data ? labels : NULL;
-  if (self->labels && !self->volume && self->gl_ready) plan_for_labels (self);
-  mask_rebuild (self);
-  invalidate (self);
+  if (self->labels && !self->volume && self->gl_ready) sm_volume_view_plan_for_labels (self);
+  sm_volume_view_mask_rebuild (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1272,8 +744,8 @@ sm_volume_view_set_selected_segments (SmVolumeView *self, const guint32 *ids, gs
   self->ids = n_ids ? g_memdup2 (ids, n_ids * sizeof *ids) : NULL;
   self->n_ids = n_ids;
   self->palette_dirty = TRUE;
-  mask_rebuild (self);
-  invalidate (self);
+  sm_volume_view_mask_rebuild (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1283,10 +755,10 @@ sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gin
   if (!self->mask || self->mask_worker.thread ||
       memcmp (self->mask_shape, self->tex_shape, sizeof self->mask_shape) != 0) {
     /* Nothing to patch yet, or a full build is running: (re)build it all. */
-    mask_rebuild (self);
+    sm_volume_view_mask_rebuild (self);
     return;
   }
-  note_change (self);
+  sm_volume_view_note_change (self);
   /* The edited voxels -> the texels whose boxes they touch. */
   int tlo[3], thi[3];
   for (int a = 0; a < 3; a++) {
@@ -1312,7 +784,7 @@ sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gin
     memcpy (self->mask_hi, thi, sizeof thi);
   }
   self->mask_box_dirty = TRUE;
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
 void
@@ -1320,25 +792,11 @@ sm_volume_view_reset_camera (SmVolumeView *self)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   sm_volume_camera_reset (&self->camera);
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
 /* ------------------------------------------------- bench and test hooks */
 
-void
-sm_volume_view_orbit (SmVolumeView *self, double dx, double dy)
-{
-  g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  sm_volume_camera_orbit (&self->camera, dx, dy);
-  invalidate (self);
-}
-
-void
-sm_volume_view_set_interacting (SmVolumeView *self, gboolean interacting)
-{
-  g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  set_interacting (self, interacting);
-}
 
 const char *
 sm_volume_view_get_gl_error (SmVolumeView *self)
@@ -1375,18 +833,7 @@ sm_volume_view_pin_resolution (SmVolumeView *self, double scale)
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
   self->pinned_scale = scale;
   if (scale > 0) self->fast_scale = self->still_scale = scale;
-  invalidate (self);
+  sm_volume_view_invalidate (self);
 }
 
-void
-sm_volume_view_set_sync_limit (gsize voxels)
-{
-  sync_voxel_limit = voxels;
-}
 
-gboolean
-sm_volume_view_pick (SmVolumeView *self, double x, double y, double voxel_zyx[3])
-{
-  g_return_val_if_fail (SM_IS_VOLUME_VIEW (self), FALSE);
-  return pick (self, x, y, voxel_zyx);
-}
