@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "sm-gl.h"
+#include "sm-gl-shared.h"
 #include "sm-volume-level.h"
 
 #define BACKGROUND 0.12f
@@ -11,8 +12,7 @@
 
 typedef struct {
   SmLayer *layer; /* owned reference */
-  SmGlVolumeTexture texture;
-  gboolean failed;
+  const SmGlVolumeTexture *texture; /* shared (sm-gl-shared.h); NULL when the upload failed */
 } OverlayTexture;
 
 struct _SmSliceView {
@@ -31,7 +31,8 @@ struct _SmSliceView {
   gboolean use_es;
   GLuint vao;
   GLuint image_program, labels_program, map_program, crosshair_program;
-  SmGlVolumeTexture image_texture;
+  const SmGlVolumeTexture *image_texture; /* shared with the other views */
+  SmLayer *image_texture_layer;            /* what image_texture was acquired for */
   guint image_texture_generation; /* 0 = nothing uploaded */
   gboolean image_texture_failed;
   SmGlVolumeTexture slice_texture; /* full-resolution slice for downsampled images */
@@ -323,9 +324,19 @@ request_full_slice (SmSliceView *self, SmLayer *image, gint64 index)
 static void
 overlay_texture_free (OverlayTexture *o)
 {
-  sm_gl_volume_texture_clear (&o->texture); /* needs the context current */
+  if (o->texture)
+    sm_gl_shared_texture_release (o->layer); /* needs a context current */
   g_object_unref (o->layer);
   g_free (o);
+}
+
+static void
+release_image_texture (SmSliceView *self)
+{
+  if (self->image_texture_layer)
+    sm_gl_shared_texture_release (self->image_texture_layer);
+  g_clear_object (&self->image_texture_layer);
+  self->image_texture = NULL;
 }
 
 static void
@@ -383,7 +394,7 @@ sm_slice_view_unrealize (GtkWidget *widget)
   if (!gtk_gl_area_get_error (GTK_GL_AREA (self)))
     {
       g_clear_pointer (&self->overlays, g_ptr_array_unref);
-      sm_gl_volume_texture_clear (&self->image_texture);
+      release_image_texture (self);
       sm_gl_volume_texture_clear (&self->slice_texture);
       GLuint programs[] = { self->image_program, self->labels_program, self->map_program,
                             self->crosshair_program };
@@ -486,12 +497,9 @@ sync_overlays (SmSliceView *self, GListModel *layers)
       OverlayTexture *o = g_new0 (OverlayTexture, 1);
       o->layer = g_object_ref (layer);
       g_autoptr (GError) error = NULL;
-      if (!sm_gl_volume_texture_upload (&o->texture, sm_layer_get_level (layer),
-                                        sm_layer_get_kind (layer), self->use_es, FALSE, &error))
-        {
-          g_warning ("%s: %s", sm_layer_get_name (layer), error->message);
-          o->failed = TRUE;
-        }
+      o->texture = sm_gl_shared_texture_acquire (layer, self->use_es, &error);
+      if (!o->texture)
+        g_warning ("%s: %s", sm_layer_get_name (layer), error->message);
       g_ptr_array_add (self->overlays, o);
     }
 }
@@ -504,20 +512,20 @@ draw_overlays (SmSliceView *self, GListModel *layers, int fb_w, int fb_h, double
     {
       g_autoptr (SmLayer) layer = g_list_model_get_item (layers, j);
       OverlayTexture *o = sm_layer_get_visible (layer) ? find_overlay (self, layer) : NULL;
-      if (!o || o->failed)
+      if (!o || !o->texture)
         continue;
       gboolean labels = sm_layer_get_kind (layer) == SM_LAYER_LABELS;
       GLuint program = labels ? self->labels_program : self->map_program;
       glUseProgram (program);
       set_common_uniforms (self, program, fb_w, fb_h, scale);
       glActiveTexture (GL_TEXTURE0);
-      glBindTexture (GL_TEXTURE_3D, o->texture.texture);
+      glBindTexture (GL_TEXTURE_3D, o->texture->texture);
       glUniform1f (glGetUniformLocation (program, "u_opacity"), (float) sm_layer_get_opacity (layer));
       if (labels)
         {
           glUniform1i (glGetUniformLocation (program, "u_labels"), 0);
-          glUniform3i (glGetUniformLocation (program, "u_size"), (GLint) o->texture.size[2],
-                       (GLint) o->texture.size[1], (GLint) o->texture.size[0]);
+          glUniform3i (glGetUniformLocation (program, "u_size"), (GLint) o->texture->size[2],
+                       (GLint) o->texture->size[1], (GLint) o->texture->size[0]);
           glUniform1i (glGetUniformLocation (program, "u_outline"), sm_layer_get_outline (layer));
           glUniform1ui (glGetUniformLocation (program, "u_selected"),
                         sm_view_state_get_selected_id (self->state));
@@ -526,9 +534,10 @@ draw_overlays (SmSliceView *self, GListModel *layers, int fb_w, int fb_h, double
         {
           double lo, hi;
           sm_layer_get_stats (layer, NULL, NULL, &lo, &hi);
-          sm_gl_volume_texture_set_linear (&o->texture, sm_view_state_get_linear (self->state));
+          sm_gl_volume_texture_set_linear ((SmGlVolumeTexture *) o->texture,
+                                           sm_view_state_get_linear (self->state));
           glUniform1i (glGetUniformLocation (program, "u_map"), 0);
-          glUniform1f (glGetUniformLocation (program, "u_scale"), (float) o->texture.scale);
+          glUniform1f (glGetUniformLocation (program, "u_scale"), (float) o->texture->scale);
           glUniform1f (glGetUniformLocation (program, "u_lo"), (float) lo);
           glUniform1f (glGetUniformLocation (program, "u_hi"), (float) (hi > lo ? hi : lo + 1));
           glUniform1i (glGetUniformLocation (program, "u_colormap"), sm_layer_get_colormap (layer));
@@ -603,8 +612,11 @@ sm_slice_view_render (GtkGLArea *area, GdkGLContext *context)
       self->image_texture_failed = FALSE;
       sm_gl_volume_texture_clear (&self->slice_texture);
       self->linear_applied = FALSE;
-      if (!sm_gl_volume_texture_upload (&self->image_texture, sm_layer_get_level (image),
-                                        SM_LAYER_IMAGE, self->use_es, FALSE, &error))
+      release_image_texture (self);
+      self->image_texture = sm_gl_shared_texture_acquire (image, self->use_es, &error);
+      if (self->image_texture)
+        self->image_texture_layer = g_object_ref (image);
+      else
         {
           self->image_texture_failed = TRUE;
           set_gl_error (self, error->message);
@@ -618,7 +630,7 @@ sm_slice_view_render (GtkGLArea *area, GdkGLContext *context)
   gboolean linear = sm_view_state_get_linear (self->state);
   if (linear != self->linear_applied)
     {
-      sm_gl_volume_texture_set_linear (&self->image_texture, linear);
+      sm_gl_volume_texture_set_linear ((SmGlVolumeTexture *) self->image_texture, linear);
       sm_gl_volume_texture_set_linear (&self->slice_texture, linear);
       self->linear_applied = linear;
     }
@@ -664,14 +676,14 @@ sm_slice_view_render (GtkGLArea *area, GdkGLContext *context)
   glUseProgram (program);
   set_common_uniforms (self, program, fb_w, fb_h, scale);
   glActiveTexture (GL_TEXTURE0);
-  glBindTexture (GL_TEXTURE_3D, self->image_texture.texture);
+  glBindTexture (GL_TEXTURE_3D, self->image_texture->texture);
   glActiveTexture (GL_TEXTURE1);
   glBindTexture (GL_TEXTURE_2D, use_slice ? self->slice_texture.texture : 0);
   glUniform1i (glGetUniformLocation (program, "u_volume"), 0);
   glUniform1i (glGetUniformLocation (program, "u_slice"), 1);
   glUniform1i (glGetUniformLocation (program, "u_use_slice"), use_slice);
   glUniform1f (glGetUniformLocation (program, "u_scale"),
-               (float) (use_slice ? self->slice_texture.scale : self->image_texture.scale));
+               (float) (use_slice ? self->slice_texture.scale : self->image_texture->scale));
   glUniform1f (glGetUniformLocation (program, "u_lo"), (float) lo);
   glUniform1f (glGetUniformLocation (program, "u_hi"), (float) hi);
   glUniform1f (glGetUniformLocation (program, "u_gamma"), (float) gamma);
@@ -862,6 +874,16 @@ on_image_changed (SmViewState *state, GParamSpec *pspec, SmSliceView *self)
 {
   cancel_fetch (self);
   g_clear_pointer (&self->fetched, free_volume);
+  /* Let go of the old image's textures now: a hidden view may not draw for a
+   * long time, and its references would keep the old volume in memory. */
+  if (gtk_widget_get_realized (GTK_WIDGET (self)) && !self->gl_error && self->overlays)
+    {
+      gtk_gl_area_make_current (GTK_GL_AREA (self));
+      release_image_texture (self);
+      sm_gl_volume_texture_clear (&self->slice_texture);
+      g_ptr_array_set_size (self->overlays, 0);
+      self->image_texture_generation = 0;
+    }
   sm_slice_view_fit (self);
 }
 
