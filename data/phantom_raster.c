@@ -24,6 +24,9 @@ typedef struct BlockLists {
   size_t n_cloud;
 } BlockLists;
 
+/* Cytoplasm darkens a little within this distance of a membrane. */
+#define HALO 4.0f
+
 /* Fraction of an imaged depth `depth` (centred on the voxel) that lies
  * within a membrane slab of half width h whose mid-plane is `delta` away
  * with normal tilt |n_z| = tilt. */
@@ -122,10 +125,11 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
                             float *intensity, uint32_t *labels, uint32_t *mito_ids) {
   const int64_t ny = s->p.ny, nx = s->p.nx;
   /* Farthest (in 3D) that a membrane reaches into the image: its widest half
-   * (thickened at a synapse) plus the halo or plus the smear over half the
-   * imaged depth, whichever is more. */
-  const float widest = s->membrane_half * 1.3f * 1.3f * PH_SYNAPSE_THICKENING;
-  const float near_limit = widest + ph_maxf(6.0f, 1.0f + 0.5f * s->anisotropy);
+   * (thickened at a synapse, if a vesicle cloud is near this box) plus the
+   * halo or plus the smear over half the imaged depth, whichever is more. */
+  const float widest =
+      s->membrane_half * 1.3f * 1.3f * (L->n_cloud ? PH_SYNAPSE_THICKENING : 1.0f);
+  const float near_limit = widest + ph_maxf(HALO + 1.0f, 1.0f + 0.5f * s->anisotropy);
   size_t w = 0;
   for (int64_t z = lo[0]; z < hi[0]; z++)
     for (int64_t y = lo[1]; y < hi[1]; y++)
@@ -160,7 +164,7 @@ static void rasterize_block(const PhScene *s, const BlockLists *L, PhSegmentArra
         float level = s->tube_brightness[tube];
         /* Cytoplasm darkens a little towards the membrane (cortical actin,
          * partial volume), then the membrane core is dark. */
-        level -= 0.05f * (1.0f - smoothstep(half, half + 5.0f, d_plane));
+        level -= 0.05f * (1.0f - smoothstep(half, half + HALO, d_plane));
         /* The image shows the stain within an imaged depth (the section's
          * thickness, at least a few membrane widths): a membrane across the
          * section is a dark band, an oblique one a wider, paler smear. Two
