@@ -123,6 +123,53 @@ on_activate (GApplication *app, gpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
   iterate (10);
   TAP_OK (TRUE, "the window is destroyed cleanly");
+
+  /* A file that cannot be read: an error dialog naming it; the image stays. */
+  window = sm_window_new (SM_APPLICATION (app));
+  gtk_window_present (GTK_WINDOW (window));
+  state = sm_window_get_state (window);
+  sm_volume_alloc (&v, SM_U8, 3, 16, 16, &err);
+  image = sm_layer_new_prepared (SM_LAYER_IMAGE, "kept", &v, NULL);
+  sm_view_state_set_image (state, image);
+  g_autofree char *missing = g_build_filename (g_get_tmp_dir (), "semmae-no-such-stack.tif", NULL);
+  sm_window_open_path (window, missing);
+  GtkWidget *dialog = NULL;
+  for (int i = 0; i < 500 && !dialog; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+      GListModel *toplevels = gtk_window_get_toplevels ();
+      for (guint k = 0; k < g_list_model_get_n_items (toplevels) && !dialog; k++)
+        {
+          g_autoptr (GObject) toplevel = g_list_model_get_item (toplevels, k);
+          if (GTK_IS_MESSAGE_DIALOG (toplevel))
+            dialog = GTK_WIDGET (toplevel);
+        }
+    }
+  g_autofree char *text = NULL, *secondary = NULL;
+  if (dialog)
+    g_object_get (dialog, "text", &text, "secondary-text", &secondary, NULL);
+  TAP_OK (dialog && text && strstr (text, "semmae-no-such-stack.tif") && secondary && *secondary,
+          "an unreadable file gets an error dialog: %s / %s", text ? text : "-", secondary ? secondary : "-");
+  TAP_OK (sm_view_state_get_image (state) == image, "the open image stays open");
+  if (dialog)
+    gtk_window_destroy (GTK_WINDOW (dialog));
+  g_object_unref (image);
+
+  /* Closing the window while a stack is being read: the late result is dropped. */
+  const char *em = tap_em_data ();
+  if (em)
+    {
+      g_autofree char *vnc = g_build_filename (em, "vnc-stack1", "raw", NULL);
+      sm_window_open_path (window, vnc);
+      gtk_window_destroy (GTK_WINDOW (window));
+      for (int i = 0; i < 200; i++)
+        {
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (5000);
+        }
+      TAP_OK (TRUE, "closing the window during a read is safe");
+    }
 }
 
 int
