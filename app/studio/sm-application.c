@@ -26,6 +26,8 @@ static const GOptionEntry option_entries[] = {
   { "check-shaders", 0, 0, G_OPTION_ARG_NONE, NULL, "Compile every shader, report, exit", NULL },
   { "bench-scroll", 0, 0, G_OPTION_ARG_INT, NULL, "Scroll N slices in the XY view, print frames per second, exit", "N" },
   { "timing", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the time from start to the first complete frame", NULL },
+  { "train-steps", 0, 0, G_OPTION_ARG_INT, NULL, "Start MAE pre-training of N steps on the image at once (with --screenshot: shot after the final preview)", "N" },
+  { "preview-every", 0, 0, G_OPTION_ARG_INT, NULL, "With --train-steps: refresh the preview every N steps (10)", "N" },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and exit", NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[VOLUME]" },
   { NULL },
@@ -93,6 +95,9 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
   g_variant_dict_lookup (options, "layout", "s", &layout);
   g_variant_dict_lookup (options, "voxel-size", "s", &voxel_size);
   g_variant_dict_lookup (options, "bench-scroll", "i", &bench_scroll);
+  int train_steps = 0, preview_every = 10;
+  g_variant_dict_lookup (options, "train-steps", "i", &train_steps);
+  g_variant_dict_lookup (options, "preview-every", "i", &preview_every);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^aay", &files);
 
   int width = 0, height = 0;
@@ -152,6 +157,8 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
     sm_window_set_bench_scroll (window, bench_scroll);
   if (g_variant_dict_contains (options, "timing"))
     sm_window_set_timing (window, TRUE);
+  if (train_steps > 0)
+    sm_window_autostart_pretrain (window, train_steps, MAX (preview_every, 0));
   /* Reading starts before the window is shown: both take a while. */
   if (files && files[0])
     {

@@ -623,7 +623,8 @@ do_step (SmEngineThread *self, Run *run)
   else if (run->steps_to_pause > 0 && --run->steps_to_pause == 0)
     post_state (self, run, SM_TRAIN_STATE_PAUSED);
   post_progress (self, run, &point);
-  if (run->preview_every > 0 && r.step % run->preview_every == 0)
+  /* The end of a run always gets a preview: what the model finally makes of the crop. */
+  if ((run->preview_every > 0 && r.step % run->preview_every == 0) || run->state == SM_TRAIN_STATE_FINISHED)
     make_preview (self, run);
   if (run->error_map_every > 0 && r.step % run->error_map_every == 0)
     make_error_map (self, run);

@@ -6,6 +6,7 @@
 #include "sm-loader.h"
 #include "sm-screenshot.h"
 #include "sm-slice-view.h"
+#include "sm-train-panel.h"
 #include "sm-view-panel.h"
 #include "sm-volume-view.h"
 
@@ -37,6 +38,7 @@ struct _SmWindow {
   SmVolumeView *volume_view;
   GtkLabel *xy_title, *xz_title, *yz_title;
   SmViewPanel *view_panel;
+  SmTrainPanel *train_panel;
   GtkLabel *info_label, *cursor_label, *progress_label;
   GtkWidget *progress_box;
   GtkProgressBar *progress_bar;
@@ -549,6 +551,7 @@ static void
 finish_bench (SmWindow *self)
 {
   double seconds = (g_get_monotonic_time () - self->bench_start_us) / 1e6;
+  sm_train_panel_print_geometry (self->train_panel, GTK_WIDGET (self));
   guint frames = sm_slice_view_get_frame_count (self->xy_view) - self->bench_start_frames;
   const SmVolume *v = sm_layer_get_volume (sm_view_state_get_image (self->state));
   double draw_ms = sm_slice_view_get_render_time (self->xy_view) / 1e3 / MAX (frames, 1);
@@ -590,7 +593,8 @@ hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
       self->bench_steps++;
       return G_SOURCE_CONTINUE;
     }
-  if (!views_settled (self))
+  /* A screenshot of autostarted training waits for the run's final preview. */
+  if (!views_settled (self) || !sm_train_panel_is_settled (self->train_panel))
     {
       self->settled_ticks = 0;
       return G_SOURCE_CONTINUE;
@@ -898,6 +902,7 @@ sm_window_class_init (SmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SmWindow, xz_view);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, yz_view);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, volume_view);
+  g_type_ensure (SM_TYPE_TRAIN_PANEL);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, xy_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, xz_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, yz_title);
@@ -914,6 +919,7 @@ sm_window_init (SmWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->queued_overlays = g_ptr_array_new_with_free_func ((GDestroyNotify) queued_overlay_free);
+  gtk_widget_class_bind_template_child (widget_class, SmWindow, train_panel);
   self->state = sm_view_state_new ();
   self->layout = g_strdup ("grid");
 
@@ -954,6 +960,7 @@ sm_window_init (SmWindow *self)
   GtkEventController *shortcuts = gtk_shortcut_controller_new ();
   struct { guint key; const char *action; int view; } keys[] = {
     { GDK_KEY_l, "win.cycle-layout", -1 }, { GDK_KEY_L, "win.cycle-layout", -1 },
+  sm_train_panel_set_state (self->train_panel, self->state);
     { GDK_KEY_1, "win.focus-view", 0 }, { GDK_KEY_2, "win.focus-view", 1 },
     { GDK_KEY_3, "win.focus-view", 2 }, { GDK_KEY_4, "win.focus-view", 3 },
     { GDK_KEY_Escape, "win.cancel-load", -1 },
@@ -980,3 +987,10 @@ sm_window_new (SmApplication *app)
 }
 
 SmViewState *sm_window_get_state (SmWindow *self) { return self->state; }
+
+void
+sm_window_autostart_pretrain (SmWindow *self, gint64 steps, int preview_every)
+{
+  gtk_stack_set_visible_child_name (self->mode_stack, "pretrain");
+  sm_train_panel_autostart (self->train_panel, steps, preview_every);
+}

@@ -17,6 +17,10 @@ G_DECLARE_FINAL_TYPE (SmWindow, sm_window, SM, WINDOW, GtkApplicationWindow)
 
 SmWindow *sm_window_new (SmApplication *app);
 SmViewState *sm_window_get_state (SmWindow *self);
+/* Shows the Pre-train panel and starts a run of `steps` steps on the image
+ * once it is in (preview every `preview_every` steps); with a screenshot,
+ * waits for the run's final preview. */
+void sm_window_autostart_pretrain (SmWindow *self, gint64 steps, int preview_every);
 
 /* Reads a volume in the background; on failure an error dialog names the
  * file and the reason and the current volume stays open. */
