@@ -110,6 +110,8 @@ void mae_set_threads(int n) {
   openblas_set_num_threads(1);
 #ifdef _OPENMP
   omp_set_num_threads(n);
+  /* the layers inside a batch share must stay single-threaded */
+  omp_set_max_active_levels(1);
 #endif
 }
 
