@@ -8,7 +8,6 @@ main (int argc, char **argv)
 {
   gint64 start = g_get_monotonic_time ();
   setlocale (LC_ALL, "");
-  g_set_application_name ("semmae studio");
   g_autoptr (SmApplication) app = sm_application_new ();
   sm_application_set_start_time (app, start);
   int status = g_application_run (G_APPLICATION (app), argc, argv);

@@ -295,6 +295,12 @@ sm_application_new (void)
   static gsize registered;
   if (g_once_init_enter (&registered))
     {
+      /* Recent files are filed under these names (GtkRecentManager needs a
+       * program name for the entry's command line). */
+      if (!g_get_prgname ())
+        g_set_prgname ("semmae-studio");
+      if (!g_get_application_name () || g_strcmp0 (g_get_application_name (), g_get_prgname ()) == 0)
+        g_set_application_name ("semmae studio");
       semmae_register_resource ();
       g_once_init_leave (&registered, 1);
     }

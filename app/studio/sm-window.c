@@ -61,7 +61,7 @@ struct _SmWindow {
   int bench_scroll;
   gboolean timing;
   gboolean load_failed;
-  gboolean disposed; /* load callbacks that arrive late must not touch widgets */
+  gboolean disposed; /* destroyed or disposed: late load callbacks must not touch widgets */
   guint hook_tick;
   int settled_ticks;
   gint64 hook_start_us;
@@ -104,6 +104,18 @@ static SmApplication *
 window_app (SmWindow *self)
 {
   return SM_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+}
+
+/* gtk_window_destroy() unrealizes the window before the last reference (a
+ * running load holds one) lets it go: that is when loading stops. */
+static void
+sm_window_unrealize (GtkWidget *widget)
+{
+  SmWindow *self = SM_WINDOW (widget);
+  self->disposed = TRUE;
+  if (self->load_cancellable)
+    g_cancellable_cancel (self->load_cancellable);
+  GTK_WIDGET_CLASS (sm_window_parent_class)->unrealize (widget);
 }
 
 /* --- status bar ------------------------------------------------------------ */
@@ -307,11 +319,11 @@ end_load (SmWindow *self)
 static void
 add_recent (SmWindow *self, const char *path)
 {
-  if (self->screenshot_path || self->bench_scroll)
+  if (self->screenshot_path || self->bench_scroll || self->timing)
     return; /* test runs leave the user's recent list alone */
-  g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
-  if (uri)
-    gtk_recent_manager_add_item (gtk_recent_manager_get_default (), uri);
+  g_autoptr (GFile) file = g_file_new_for_path (path); /* canonical: no "..", no "//" */
+  g_autofree char *uri = g_file_get_uri (file);
+  gtk_recent_manager_add_item (gtk_recent_manager_get_default (), uri);
 }
 
 static void
@@ -539,6 +551,7 @@ finish_screenshot (SmWindow *self)
   g_autoptr (GError) error = NULL;
   int status = 0;
   print_view_geometry (self);
+  sm_train_panel_print_geometry (self->train_panel, GTK_WIDGET (self));
   if (!sm_widget_save_png (GTK_WIDGET (self), self->screenshot_path, &error))
     {
       g_printerr ("semmae-studio: %s\n", error->message);
@@ -551,7 +564,6 @@ static void
 finish_bench (SmWindow *self)
 {
   double seconds = (g_get_monotonic_time () - self->bench_start_us) / 1e6;
-  sm_train_panel_print_geometry (self->train_panel, GTK_WIDGET (self));
   guint frames = sm_slice_view_get_frame_count (self->xy_view) - self->bench_start_frames;
   const SmVolume *v = sm_layer_get_volume (sm_view_state_get_image (self->state));
   double draw_ms = sm_slice_view_get_render_time (self->xy_view) / 1e3 / MAX (frames, 1);
@@ -887,9 +899,11 @@ sm_window_class_init (SmWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   object_class->dispose = sm_window_dispose;
   object_class->finalize = sm_window_finalize;
+  widget_class->unrealize = sm_window_unrealize;
   g_type_ensure (SM_TYPE_SLICE_VIEW);
   g_type_ensure (SM_TYPE_VOLUME_VIEW);
   g_type_ensure (SM_TYPE_VIEW_PANEL);
+  g_type_ensure (SM_TYPE_TRAIN_PANEL);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/semmae/Studio/ui/sm-window.ui");
   gtk_widget_class_bind_template_child (widget_class, SmWindow, recent_button);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, file_label);
@@ -902,11 +916,11 @@ sm_window_class_init (SmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SmWindow, xz_view);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, yz_view);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, volume_view);
-  g_type_ensure (SM_TYPE_TRAIN_PANEL);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, xy_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, xz_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, yz_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, view_panel);
+  gtk_widget_class_bind_template_child (widget_class, SmWindow, train_panel);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, info_label);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, cursor_label);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, progress_label);
@@ -919,7 +933,6 @@ sm_window_init (SmWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->queued_overlays = g_ptr_array_new_with_free_func ((GDestroyNotify) queued_overlay_free);
-  gtk_widget_class_bind_template_child (widget_class, SmWindow, train_panel);
   self->state = sm_view_state_new ();
   self->layout = g_strdup ("grid");
 
@@ -947,6 +960,7 @@ sm_window_init (SmWindow *self)
       g_signal_connect (views[i], "hover", G_CALLBACK (on_view_hover), self);
     }
   sm_view_panel_set_state (self->view_panel, self->state);
+  sm_train_panel_set_state (self->train_panel, self->state);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   g_signal_connect (self->state, "notify::geometry", G_CALLBACK (on_geometry_changed), self);
 
@@ -960,7 +974,6 @@ sm_window_init (SmWindow *self)
   GtkEventController *shortcuts = gtk_shortcut_controller_new ();
   struct { guint key; const char *action; int view; } keys[] = {
     { GDK_KEY_l, "win.cycle-layout", -1 }, { GDK_KEY_L, "win.cycle-layout", -1 },
-  sm_train_panel_set_state (self->train_panel, self->state);
     { GDK_KEY_1, "win.focus-view", 0 }, { GDK_KEY_2, "win.focus-view", 1 },
     { GDK_KEY_3, "win.focus-view", 2 }, { GDK_KEY_4, "win.focus-view", 3 },
     { GDK_KEY_Escape, "win.cancel-load", -1 },

@@ -1,6 +1,7 @@
 /* The studio's widgets instantiate under Xvfb: the application, the window
  * from its template (views, panel, status bar), the three slice views bound
  * to the shared state, layouts, and the shortcuts window resource. */
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -156,8 +157,33 @@ on_activate (GApplication *app, gpointer data)
     gtk_window_destroy (GTK_WINDOW (dialog));
   g_object_unref (image);
 
-  /* Closing the window while a stack is being read: the late result is dropped. */
+  /* Opening a stack: it becomes the image and a recent file (XDG_DATA_HOME is private here). */
   const char *em = tap_em_data ();
+  if (em)
+    {
+      g_autofree char *isbi = g_build_filename (em, "isbi2012", "image", NULL);
+      g_autoptr (GFile) isbi_file = g_file_new_for_path (isbi);
+      g_autofree char *uri = g_file_get_uri (isbi_file);
+      sm_window_open_path (window, isbi);
+      GtkRecentManager *recent = gtk_recent_manager_get_default ();
+      gboolean listed = FALSE;
+      for (int i = 0; i < 3000 && !listed; i++)
+        {
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (5000);
+          GList *items = gtk_recent_manager_get_items (recent);
+          for (GList *l = items; l; l = l->next)
+            listed |= !g_strcmp0 (gtk_recent_info_get_uri (l->data), uri) &&
+                      gtk_recent_info_has_application (l->data, g_get_application_name ());
+          g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
+        }
+      SmLayer *opened = sm_view_state_get_image (state);
+      TAP_OK (opened && sm_layer_get_volume (opened)->nz == 30, "a stack opened in the window becomes the image");
+      if (!TAP_OK (listed, "and a recent file of this application"))
+        tap_diag ("XDG_DATA_HOME=%s", g_getenv ("XDG_DATA_HOME"));
+    }
+
+  /* Closing the window while a stack is being read: the late result is dropped. */
   if (em)
     {
       g_autofree char *vnc = g_build_filename (em, "vnc-stack1", "raw", NULL);
@@ -176,7 +202,20 @@ int
 main (int argc, char **argv)
 {
   gboolean child;
+  /* Recent files go to a private folder, not the user's. */
+  g_autofree char *data_home = NULL;
+  if (!g_getenv ("SEMMAE_UNDER_XVFB"))
+    {
+      data_home = g_dir_make_tmp ("semmae-widgets-XXXXXX", NULL);
+      g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+    }
   int status = xvfb_reexec (argc, argv, &child);
+  if (data_home)
+    {
+      g_autofree char *xbel = g_build_filename (data_home, "recently-used.xbel", NULL);
+      g_unlink (xbel);
+      g_rmdir (data_home);
+    }
   if (!child)
     return status == 77 ? tap_skip_all ("xvfb-run is not installed") : status;
 
