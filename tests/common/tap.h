@@ -17,13 +17,16 @@ static int tap_count_;
 static int tap_failed_;
 
 __attribute__((format(printf, 2, 3))) static inline int tap_ok(int cond, const char *fmt, ...) {
+  char description[2048];
   va_list ap;
   va_start(ap, fmt);
-  tap_count_++;
-  printf("%sok %d - ", cond ? "" : "not ", tap_count_);
-  vprintf(fmt, ap);
-  printf("\n");
+  vsnprintf(description, sizeof description, fmt, ap);
   va_end(ap);
+  /* A newline inside a description would start a line that is not TAP. */
+  for (char *c = description; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  tap_count_++;
+  printf("%sok %d - %s\n", cond ? "" : "not ", tap_count_, description);
   if (!cond) tap_failed_++;
   fflush(stdout);
   return cond;
