@@ -45,6 +45,7 @@ struct _SmWindow {
 
   GCancellable *load_cancellable;
   int loads_running;
+  guint pulse_source; /* pulses the progress bar for work without a fraction */
   GPtrArray *queued_overlays; /* QueuedOverlay*, loaded once the image is in */
   char *image_path;
   GMenu *recent_menu;
@@ -113,6 +114,7 @@ sm_window_unrealize (GtkWidget *widget)
 {
   SmWindow *self = SM_WINDOW (widget);
   self->disposed = TRUE;
+  g_clear_handle_id (&self->pulse_source, g_source_remove);
   if (self->load_cancellable)
     g_cancellable_cancel (self->load_cancellable);
   GTK_WIDGET_CLASS (sm_window_parent_class)->unrealize (widget);
@@ -309,6 +311,7 @@ static void
 end_load (SmWindow *self)
 {
   self->loads_running--;
+  g_clear_handle_id (&self->pulse_source, g_source_remove);
   if (self->loads_running == 0)
     {
       set_progress (self, NULL, 0);
@@ -407,7 +410,12 @@ phantom_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   end_load (self);
   if (!sm_load_phantom_finish (result, &image, &labels, &error))
-    report_error (self, "phantom", error->message);
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        gtk_label_set_text (self->cursor_label, "Phantom cancelled");
+      else
+        report_error (self, "phantom", error->message);
+    }
   else
     {
       set_image (self, image, NULL);
@@ -423,6 +431,14 @@ phantom_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_object_unref (self);
 }
 
+static gboolean
+pulse_progress (gpointer user_data)
+{
+  SmWindow *self = user_data;
+  gtk_progress_bar_pulse (self->progress_bar);
+  return G_SOURCE_CONTINUE;
+}
+
 void
 sm_window_open_phantom (SmWindow *self, gint64 nz, gint64 ny, gint64 nx)
 {
@@ -431,6 +447,8 @@ sm_window_open_phantom (SmWindow *self, gint64 nz, gint64 ny, gint64 nx)
   g_clear_object (&self->load_cancellable);
   begin_load (self, "Generating the phantom");
   gtk_progress_bar_pulse (self->progress_bar);
+  g_clear_handle_id (&self->pulse_source, g_source_remove);
+  self->pulse_source = g_timeout_add (120, pulse_progress, self);
   sm_load_phantom_async (nz, ny, nx, self->load_cancellable, phantom_loaded, g_object_ref (self));
 }
 
@@ -858,6 +876,7 @@ sm_window_dispose (GObject *object)
 {
   SmWindow *self = SM_WINDOW (object);
   self->disposed = TRUE;
+  g_clear_handle_id (&self->pulse_source, g_source_remove);
   if (self->hook_tick)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->hook_tick);
   self->hook_tick = 0;
