@@ -705,6 +705,21 @@ on_layout (GSimpleAction *action, GVariant *value, gpointer user_data)
   sm_window_set_layout (SM_WINDOW (user_data), g_variant_get_string (value, NULL));
 }
 
+/* H: hide every label layer, or show them all again when none is visible. */
+static void
+on_toggle_labels (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  SmWindow *self = SM_WINDOW (user_data);
+  GListModel *layers = sm_view_state_get_layers (self->state);
+  gboolean show = sm_view_state_get_label_layer (self->state) == NULL;
+  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+    {
+      g_autoptr (SmLayer) layer = g_list_model_get_item (layers, i);
+      if (sm_layer_get_kind (layer) == SM_LAYER_LABELS)
+        sm_layer_set_visible (layer, show);
+    }
+}
+
 static void
 on_cycle_layout (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -965,6 +980,7 @@ sm_window_init (SmWindow *self)
     { "cancel-load", on_cancel_load, NULL, NULL, NULL, { 0 } },
     { "layout", NULL, "s", "'grid'", on_layout, { 0 } },
     { "cycle-layout", on_cycle_layout, NULL, NULL, NULL, { 0 } },
+    { "toggle-labels", on_toggle_labels, NULL, NULL, NULL, { 0 } },
     { "focus-view", on_focus_view, "i", NULL, NULL, { 0 } },
   };
   g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
@@ -996,6 +1012,7 @@ sm_window_init (SmWindow *self)
     { GDK_KEY_1, "win.focus-view", 0 }, { GDK_KEY_2, "win.focus-view", 1 },
     { GDK_KEY_3, "win.focus-view", 2 }, { GDK_KEY_4, "win.focus-view", 3 },
     { GDK_KEY_Escape, "win.cancel-load", -1 },
+    { GDK_KEY_h, "win.toggle-labels", -1 }, { GDK_KEY_H, "win.toggle-labels", -1 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     {

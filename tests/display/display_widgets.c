@@ -109,6 +109,17 @@ on_activate (GApplication *app, gpointer data)
   iterate (10);
   TAP_OK (gtk_widget_get_mapped (views[1]) && gtk_widget_get_mapped (views[2]), "grid layout shows all views");
 
+  /* H hides all label layers, and shows them again. */
+  SmVolume lv = { 0 };
+  sm_volume_alloc (&lv, SM_U32, 5, 40, 60, &err);
+  SmLayer *labels = sm_layer_new_prepared (SM_LAYER_LABELS, "ids", &lv, NULL);
+  sm_view_state_add_layer (state, labels);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "toggle-labels", NULL);
+  gboolean hidden = !sm_layer_get_visible (labels);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "toggle-labels", NULL);
+  TAP_OK (hidden && sm_layer_get_visible (labels), "toggle-labels (H) hides and shows label layers");
+  g_object_unref (labels);
+
   GtkWidget *panel = g_object_new (SM_TYPE_VIEW_PANEL, NULL);
   sm_view_panel_set_state (SM_VIEW_PANEL (panel), state);
   TAP_OK (SM_IS_VIEW_PANEL (panel), "the view panel instantiates on its own");
