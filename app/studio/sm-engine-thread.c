@@ -399,7 +399,8 @@ run_begin (SmEngineThread *self, Run *run, const SmTrainSettings *settings, gboo
   opt.seed = settings->seed;
   opt.lr = settings->lr;
   opt.total_steps = settings->steps;
-  opt.warmup_steps = settings->warmup >= 0 ? settings->warmup : settings->steps / 20;
+  /* Short warm-up by default: in the studio a long run must still show learning at once. */
+  opt.warmup_steps = settings->warmup >= 0 ? settings->warmup : MIN (settings->steps / 20, 50);
   sm_pretrain_session_init (&run->session);
   if (sm_pretrain_session_create (&run->session, &cfg, &opt, &err))
     goto fail;

@@ -45,7 +45,7 @@ typedef struct {
   double lr;             /* peak learning rate */
   int batch;
   gint64 steps;          /* total (length of the cosine) */
-  gint64 warmup;         /* < 0: steps / 20 */
+  gint64 warmup;         /* < 0: steps / 20, at most 50 (learning shows within seconds) */
   guint64 seed;
   int threads;           /* <= 0: all CPUs but one */
   char *resume_path;     /* continue this checkpoint's run, or NULL */

@@ -24,7 +24,8 @@ struct _SmTrainPanel {
   gint64 autostart_steps;
   int autostart_preview_every;
   gboolean autostart_pending, autostart_done;
-  gboolean final_preview;       /* the finished run's preview has arrived */
+  gboolean autostart_wait_for_end;
+  gboolean final_preview;       /* the finished run's preview (or, not waiting for the end, any) has arrived */
   gint64 last_step, total_steps;
   double last_loss;
 
@@ -121,7 +122,9 @@ static void
 on_preview (SmEngineThread *engine, const SmTrainPreview *preview, SmTrainPanel *self)
 {
   sm_preview_triptych_set_preview (self->triptych, preview);
-  if (self->autostart_done && self->train_state == SM_TRAIN_STATE_FINISHED && preview->step >= self->autostart_steps)
+  if (self->autostart_done && preview->step >= 1 &&
+      (!self->autostart_wait_for_end ||
+       (self->train_state == SM_TRAIN_STATE_FINISHED && preview->step >= self->autostart_steps)))
     self->final_preview = TRUE;
 }
 
@@ -451,8 +454,15 @@ sm_train_panel_set_state (SmTrainPanel *self, SmViewState *state)
 SmEngineThread *sm_train_panel_get_engine (SmTrainPanel *self) { return self->engine; }
 
 void
-sm_train_panel_autostart (SmTrainPanel *self, gint64 steps, int preview_every)
+sm_train_panel_set_mask_ratio (SmTrainPanel *self, double ratio)
 {
+  gtk_adjustment_set_value (self->mask_adjustment, ratio);
+}
+
+void
+sm_train_panel_autostart (SmTrainPanel *self, gint64 steps, int preview_every, gboolean wait_for_end)
+{
+  self->autostart_wait_for_end = wait_for_end;
   self->autostart_steps = steps;
   self->autostart_preview_every = preview_every;
   self->autostart_pending = TRUE;

@@ -23,11 +23,15 @@ SmEngineThread *sm_train_panel_get_engine (SmTrainPanel *self);
 
 /* Test and demo hook: start a run of `steps` steps (preview every `preview_every`)
  * as soon as an image is there. is_settled is FALSE from then until the run
- * has finished and its final preview is drawn. */
-void sm_train_panel_autostart (SmTrainPanel *self, gint64 steps, int preview_every);
+ * has finished and its final preview is drawn (wait_for_end), or else until
+ * a preview after the first step has arrived (benchmarks while training). */
+void sm_train_panel_autostart (SmTrainPanel *self, gint64 steps, int preview_every, gboolean wait_for_end);
 gboolean sm_train_panel_is_settled (SmTrainPanel *self);
 /* For tests: "preview <name> bounds x y w h" lines, in `root`'s PNG coordinates. */
 void sm_train_panel_print_geometry (SmTrainPanel *self, GtkWidget *root);
+
+/* Moves the masking slider (as the user would): effective at the next step. */
+void sm_train_panel_set_mask_ratio (SmTrainPanel *self, double ratio);
 
 /* Space: start when idle, else pause / resume. */
 void sm_train_panel_toggle (SmTrainPanel *self);

@@ -1041,5 +1041,6 @@ void
 sm_window_autostart_pretrain (SmWindow *self, gint64 steps, int preview_every)
 {
   gtk_stack_set_visible_child_name (self->mode_stack, "pretrain");
-  sm_train_panel_autostart (self->train_panel, steps, preview_every);
+  /* A scrolling benchmark measures while training runs, not after. */
+  sm_train_panel_autostart (self->train_panel, steps, preview_every, !self->bench_scroll);
 }

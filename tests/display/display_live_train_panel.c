@@ -1,0 +1,235 @@
+/* The Pre-train panel inside the studio window, driven as a user would:
+ * training starts on an image, previews arrive, moving the masking slider
+ * changes the next preview's masked input (and the next step's visible
+ * tokens), the reconstruction-error overlay arrives as a map layer that is
+ * not uniform, stop stops, and closing the window joins the engine thread.
+ *
+ * Manual demo: SEMMAE_LIVE_TRAIN_VOLUME=<stack> SEMMAE_LIVE_TRAIN_SHOTS=<dir>
+ * trains on that stack and saves screenshots there. */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "tap.h"
+#include "xvfb.h"
+#include "data/phantom.h"
+#include "sm-application.h"
+#include "sm-loader.h"
+#include "sm-screenshot.h"
+#include "sm-train-panel.h"
+#include "sm-window.h"
+
+typedef struct {
+  int previews;
+  gint64 preview_step;
+  double preview_ratio, preview_masked_share;
+  gint64 last_step;
+  SmTrainPoint by_step[200000];
+  SmTrainState state;
+} Seen;
+
+static Seen seen;
+
+static void
+on_preview (SmEngineThread *e, const SmTrainPreview *p, gpointer data)
+{
+  gsize n = (gsize) p->depth * p->height * p->width, masked = 0;
+  for (gsize i = 0; i < n; i++)
+    masked += isnan (p->masked_input[i]);
+  seen.previews++;
+  seen.preview_step = p->step;
+  seen.preview_ratio = p->mask_ratio;
+  seen.preview_masked_share = (double) masked / n;
+}
+
+static void
+on_progress (SmEngineThread *e, const SmTrainProgress *p, gpointer data)
+{
+  for (guint i = 0; i < p->n_points; i++)
+    if (p->points[i].step < (gint64) G_N_ELEMENTS (seen.by_step))
+      seen.by_step[p->points[i].step] = p->points[i];
+  seen.last_step = p->latest.step;
+}
+
+static void
+on_state (SmEngineThread *e, int state, gpointer data)
+{
+  seen.state = state;
+}
+
+typedef gboolean (*Predicate) (gpointer data);
+
+static gboolean
+wait_for (Predicate pred, gpointer data)
+{
+  gint64 end = g_get_monotonic_time () + 180 * G_USEC_PER_SEC;
+  while (!pred (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      g_main_context_iteration (NULL, TRUE);
+    }
+  return TRUE;
+}
+
+static void
+settle (int ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE), g_usleep (2000);
+}
+
+static gint64 wanted_step;
+static gboolean preview_after (gpointer d) { return seen.previews > 0 && seen.preview_step >= wanted_step; }
+static gboolean state_is (gpointer d) { return (int) seen.state == GPOINTER_TO_INT (d); }
+
+static SmLayer *
+map_layer (SmViewState *state)
+{
+  GListModel *layers = sm_view_state_get_layers (state);
+  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+    {
+      g_autoptr (SmLayer) layer = g_list_model_get_item (layers, i);
+      if (sm_layer_get_kind (layer) == SM_LAYER_MAP)
+        return layer; /* the state keeps it */
+    }
+  return NULL;
+}
+
+static gboolean have_map (gpointer state) { return map_layer (state) != NULL; }
+
+static SmTrainPanel *
+find_panel (GtkWidget *root)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c; c = gtk_widget_get_next_sibling (c))
+    {
+      if (SM_IS_TRAIN_PANEL (c))
+        return SM_TRAIN_PANEL (c);
+      SmTrainPanel *found = find_panel (c);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+shot (SmWindow *window, const char *name)
+{
+  const char *dir = g_getenv ("SEMMAE_LIVE_TRAIN_SHOTS");
+  if (!dir)
+    return;
+  settle (600);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!sm_widget_save_png (GTK_WIDGET (window), path, &error))
+    tap_diag ("%s", error->message);
+  else
+    tap_diag ("saved %s", path);
+}
+
+static void
+run (SmApplication *app)
+{
+  SmWindow *window = sm_window_new (app);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1500, 950);
+  gtk_window_present (GTK_WINDOW (window));
+  SmTrainPanel *panel = find_panel (GTK_WIDGET (window));
+  if (!TAP_OK (panel != NULL, "the window has a Pre-train panel"))
+    return;
+  SmEngineThread *engine = sm_train_panel_get_engine (panel);
+  g_signal_connect (engine, "preview", G_CALLBACK (on_preview), NULL);
+  g_signal_connect (engine, "progress", G_CALLBACK (on_progress), NULL);
+  g_signal_connect (engine, "state", G_CALLBACK (on_state), NULL);
+
+  SmVolume v = { 0 };
+  SmError err = { { 0 } };
+  const char *path = g_getenv ("SEMMAE_LIVE_TRAIN_VOLUME");
+  int rc;
+  if (path)
+    rc = sm_volume_read (path, &v, &err);
+  else
+    {
+      SmPhantomParams p;
+      sm_phantom_default_params (&p);
+      p.nz = 12, p.ny = 128, p.nx = 128;
+      rc = sm_phantom_generate (&p, &v, NULL, NULL, &err);
+    }
+  if (!TAP_OK (rc == 0, "a volume to train on"))
+    {
+      tap_diag ("%s", err.message);
+      return;
+    }
+  gint64 nz = v.nz, ny = v.ny, nx = v.nx;
+  SmLayer *image = sm_layer_new_prepared (SM_LAYER_IMAGE, path ? path : "phantom", &v, NULL);
+  sm_view_state_set_image (sm_window_get_state (window), image);
+  g_object_unref (image);
+  sm_window_autostart_pretrain (window, 100000, 5);
+
+  wanted_step = 10;
+  gboolean previewed = wait_for (preview_after, NULL);
+  TAP_OK (previewed, "training runs and previews arrive (step %" G_GINT64_FORMAT ")", seen.preview_step);
+  int tokens = 216; /* cpu-small: 6 x 96 x 96 crops of 1 x 16 x 16 tokens */
+  TAP_OK (fabs (seen.preview_masked_share - (tokens - mae_keep_count (tokens, 0.75f)) / (double) tokens) < 1e-9,
+          "masked input at ratio 0.75: %.3f of the crop greyed", seen.preview_masked_share);
+  shot (window, "live-train-before-slider.png");
+
+  /* Move the slider: the next refresh shows the new mask. */
+  gint64 changed_at = seen.last_step;
+  sm_train_panel_set_mask_ratio (panel, 0.3);
+  wanted_step = changed_at + 1;
+  gboolean refreshed = wait_for (preview_after, NULL);
+  TAP_OK (refreshed && seen.preview_ratio == 0.3 &&
+          fabs (seen.preview_masked_share - (tokens - mae_keep_count (tokens, 0.3f)) / (double) tokens) < 1e-9,
+          "after the slider moved to 0.30 the next preview greys %.3f of the crop", seen.preview_masked_share);
+  wanted_step = seen.preview_step + 10;
+  wait_for (preview_after, NULL);
+  SmTrainPoint after = seen.by_step[seen.last_step];
+  TAP_OK (after.mask_ratio == 0.3 && after.visible_tokens == mae_keep_count (tokens, 0.3f),
+          "steps after the change see %d of %d tokens", after.visible_tokens, tokens);
+  shot (window, "live-train-after-slider.png");
+
+  /* Reconstruction error over the whole volume, as a map layer. */
+  SmViewState *state = sm_window_get_state (window);
+  sm_engine_thread_request_error_map (engine);
+  TAP_OK (wait_for (have_map, state), "the reconstruction-error overlay arrives as a map layer");
+  SmLayer *map = map_layer (state);
+  if (map)
+    {
+      const SmVolume *m = sm_layer_get_volume (map);
+      double min, max, lo, hi;
+      sm_layer_get_stats (map, &min, &max, &lo, &hi);
+      TAP_OK (m->nz == nz && m->ny == ny && m->nx == nx && max > 0 && min == 0 && hi > lo,
+              "the error map covers the volume and is not uniform (0 .. %.1f, robust %.1f .. %.1f)", max, lo, hi);
+    }
+  shot (window, "live-train-error-overlay.png");
+
+  sm_engine_thread_stop (engine);
+  gboolean stopped = wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_STOPPED));
+  TAP_OK (stopped, "stop: stopped at step %" G_GINT64_FORMAT, seen.last_step);
+  /* Training again, then close the window mid-run: the thread is joined. */
+  sm_engine_thread_resume (engine);
+  wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING));
+  gint64 t0 = g_get_monotonic_time ();
+  gtk_window_destroy (GTK_WINDOW (window));
+  settle (100);
+  TAP_OK (TRUE, "closing the window while training returns (%.0f ms)", (g_get_monotonic_time () - t0) / 1e3);
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean child;
+  int status = xvfb_reexec (argc, argv, &child);
+  if (!child)
+    return status == 77 ? tap_skip_all ("xvfb-run is not installed") : status;
+  g_setenv ("OMP_NUM_THREADS", "1", TRUE);
+  SmApplication *studio = sm_application_new ();
+  g_autoptr (GError) error = NULL;
+  if (!TAP_OK (g_application_register (G_APPLICATION (studio), NULL, &error), "the application starts"))
+    tap_diag ("%s", error->message);
+  else
+    run (studio);
+  g_object_unref (studio);
+  return tap_done ();
+}
