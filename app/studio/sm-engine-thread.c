@@ -808,13 +808,15 @@ guint
 sm_engine_thread_request_preview (SmEngineThread *self, double z, double y, double x)
 {
   Command *c = g_new0 (Command, 1);
+  guint generation = ++self->preview_generation;
   c->kind = CMD_PREVIEW;
-  c->generation = ++self->preview_generation;
+  c->generation = generation;
   c->at[0] = z;
   c->at[1] = y;
   c->at[2] = x;
+  /* The engine owns (and may already have freed) c once it is queued. */
   g_async_queue_push (self->commands, c);
-  return c->generation;
+  return generation;
 }
 
 guint
