@@ -9,6 +9,7 @@
 #include "phantom.h"
 #include "rng.h"
 #include "seg_net.h"
+#include "seg_infer.h"
 #include "seg_optim.h"
 #include "seg_task.h"
 #include "tap.h"
@@ -211,11 +212,46 @@ static void test_overfit(void) {
   sm_volume_free(&img), sm_volume_free(&lab);
 }
 
+
+/* A net whose head outputs a constant gives exactly that constant after the
+ * Gaussian blending, on a volume that is not a multiple of the window (and
+ * smaller than one window along x), with and without flips. */
+static void test_blending(void) {
+  SegConfig cfg;
+  tiny_config(&cfg, 2, 32, 12, 3, 2, 1);
+  SegNet *n;
+  MaeError err;
+  seg_net_create(&n, &cfg, 3, &err);
+  SegTensor *w = seg_net_find_tensor(n, "seg.head.weight"), *b = seg_net_find_tensor(n, "seg.head.bias");
+  memset(w->data, 0, sizeof(float) * w->numel);
+  const float bias[3] = {0.7f, -1.2f, 2.0f};
+  memcpy(b->data, bias, sizeof bias);
+  const int64_t dims[3] = {5, 45, 29};
+  size_t NV = 5 * 45 * 29;
+  float *vol = malloc(sizeof(float) * NV), *probs = malloc(sizeof(float) * 3 * NV);
+  Rng rng;
+  rng_seed(&rng, 4);
+  for (size_t i = 0; i < NV; i++) vol[i] = 2 * rng_uniform(&rng) - 1;
+  for (int tta = 0; tta <= 1; tta++) {
+    int rc = seg_infer_volume(n, SEG_TASK_NEURONS, probs, vol, dims, 0.5, tta, NULL, NULL, &err);
+    double worst = 0;
+    for (int c = 0; c < 3; c++) {
+      double want = 1 / (1 + exp(-(double)bias[c]));
+      for (size_t i = 0; i < NV; i++) worst = fmax(worst, fabs(probs[c * NV + i] - want));
+    }
+    TAP_OK(rc == 0 && worst < 1e-6, "blending a constant output gives the constant (tta %d, worst %.2g)",
+           tta, worst);
+  }
+  free(vol), free(probs);
+  seg_net_free(n);
+}
+
 int main(void) {
   mae_set_threads(1); /* small layers: threads would only contend */
   test_targets();
   test_loss_gradient();
   test_whole_net_gradient();
+  test_blending();
   test_overfit();
   return tap_done();
 }
