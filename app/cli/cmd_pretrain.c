@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "cli_common.h"
 #include "cli_mae.h"
+#include "pretrain_session.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -177,10 +178,11 @@ static int apply_overrides(MaeTrainer *t, const PretrainArgs *a, const char *pat
   return 0;
 }
 
-static int save(const char *path, MaeTrainer *t, const SmCheckpointInfo *info) {
+/* The loop body (step, log row, periodic save) is data/pretrain_session.h,
+ * shared with the studio's live training. */
+static int save(const char *path, SmPretrainSession *session) {
   SmError err;
-  if (sm_checkpoint_save(path, mae_trainer_model(t), t, info, &err))
-    return cli_fail("%s", err.message);
+  if (sm_pretrain_session_save(session, path, &err)) return cli_fail("%s", err.message);
   return 0;
 }
 
@@ -216,7 +218,6 @@ int cmd_pretrain(int argc, char **argv) {
   if (rc) return rc;
 
   /* Everything that can fail fast does so before the long part. */
-  SmCheckpointInfo info = {0};
   SmError err;
   MaeError merr = {{0}};
   MaeConfig cfg;
@@ -242,13 +243,14 @@ int cmd_pretrain(int argc, char **argv) {
   }
   if (cli_check_writable(a.out)) return 1;
   if (a.log && cli_check_writable(a.log)) return 1;
-  FILE *log = NULL;
 
   float *volume = NULL;
   SmVolume shape;
   double lo, hi;
   rc = 1;
   MaeTrainer *t = NULL;
+  SmPretrainSession session;
+  sm_pretrain_session_init(&session);
   if (cli_read_scaled_volume(a.data, &volume, &shape, &lo, &hi)) goto done;
   if (cli_check_volume_fits(a.data, &shape, &cfg, config_name)) goto done;
   int threads = cli_setup_threads((int)a.threads);
@@ -262,37 +264,32 @@ int cmd_pretrain(int argc, char **argv) {
   if (a.have_weight_decay) opt.weight_decay = a.weight_decay;
   if (a.have_clip) opt.clip_grad = a.clip;
   if (a.no_augment) opt.augment = 0;
-  if (mae_trainer_create(&t, &cfg, &opt, &merr)) {
-    cli_fail("%s", merr.message);
+  if (sm_pretrain_session_create(&session, &cfg, &opt, &err)) {
+    cli_fail("%s", err.message);
     goto done;
   }
+  t = session.trainer;
   if (a.resume) {
-    if (sm_checkpoint_load_trainer(a.resume, t, NULL, &err)) {
+    if (sm_pretrain_session_resume(&session, a.resume, NULL, &err)) {
       cli_fail("%s", err.message);
       goto done;
     }
     if (apply_overrides(t, &a, a.resume)) goto done;
   }
-  if (mae_trainer_set_volume(t, volume, (int)shape.nz, (int)shape.ny, (int)shape.nx, &merr)) {
-    cli_fail("%s: %s", a.data, merr.message);
+  if (sm_pretrain_session_set_volume(&session, volume, shape.nz, shape.ny, shape.nx, lo, hi, &err)) {
+    cli_fail("%s: %s", a.data, err.message);
     goto done;
   }
 
   /* The log is opened last, so that a run that cannot start leaves it alone;
    * a resumed run appends to it. */
-  if (a.log) {
-    log = fopen(a.log, a.resume ? "a" : "w");
-    if (!log) {
-      cli_fail("%s: cannot write: %s", a.log, strerror(errno));
-      goto done;
-    }
-    if (ftell(log) == 0) fprintf(log, "step,loss,lr,mask_ratio,seconds\n");
+  if (a.log && sm_pretrain_session_open_log(&session, a.log, a.resume != NULL, &err)) {
+    cli_fail("%s", err.message);
+    goto done;
   }
-  info.mask_ratio = a.mask_ratio;
-  info.batch = (int)a.batch;
-  info.threads = threads;
-  info.scale_lo = lo;
-  info.scale_hi = hi;
+  session.info.mask_ratio = a.mask_ratio;
+  session.info.batch = (int)a.batch;
+  session.info.threads = threads;
   int64_t total = mae_trainer_options(t)->total_steps;
   int64_t end = a.stop_at > 0 && a.stop_at < total ? a.stop_at : total;
   int64_t first = mae_trainer_step_count(t);
@@ -314,32 +311,29 @@ int cmd_pretrain(int argc, char **argv) {
   cli_progress_begin(&progress, "step", first, end, 50);
   LossWindow window = {0};
   double t0 = cli_now();
+  session.t0 = sm_monotonic_seconds(); /* the log's seconds count from the first step */
+  session.save_path = a.out;
+  session.save_every = a.save_every;
+  session.end_step = end;
   int failed = 0;
   while (mae_trainer_step_count(t) < end && !interrupted) {
     MaeStepResult r;
-    if (mae_trainer_step(t, (int)a.batch, (float)a.mask_ratio, &r, &merr)) {
+    int64_t before = mae_trainer_step_count(t);
+    if (sm_pretrain_session_step(&session, (int)a.batch, a.mask_ratio, &r, &err)) {
       cli_progress_end(&progress);
-      cli_fail("%s: %s", a.data, merr.message);
+      /* A failed periodic save happens after the step; a failed step names the data. */
+      if (mae_trainer_step_count(t) > before) cli_fail("%s", err.message);
+      else cli_fail("%s: %s", a.data, err.message);
       failed = 1;
       break;
     }
     window_add(&window, r.loss);
-    if (log) {
-      fprintf(log, "%lld,%.17g,%.9g,%.4g,%.3f\n", (long long)r.step, r.loss, r.lr, a.mask_ratio,
-              cli_now() - t0);
-      fflush(log);
-    }
     cli_progress_update(&progress, r.step, r.loss);
-    if (a.save_every > 0 && r.step % a.save_every == 0 && r.step < end &&
-        save(a.out, t, &info)) {
-      failed = 1;
-      break;
-    }
   }
   cli_progress_end(&progress);
   sigaction(SIGINT, &old_sa, NULL);
   if (failed) goto done;
-  if (save(a.out, t, &info)) goto done;
+  if (save(a.out, &session)) goto done;
   int64_t done_steps = mae_trainer_step_count(t);
   fprintf(stderr,
           "semmae: step %lld: loss %.5f (mean of the first %d steps of this run %.5f, of the "
@@ -355,8 +349,7 @@ int cmd_pretrain(int argc, char **argv) {
   }
 
 done:
-  if (log) fclose(log);
-  mae_trainer_free(t);
+  sm_pretrain_session_clear(&session);
   free(volume);
   return rc;
 }

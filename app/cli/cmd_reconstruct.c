@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "cli_common.h"
 #include "cli_mae.h"
+#include "mae_tiling.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -33,21 +34,6 @@ static const char usage[] =
     "  --out-mask K      uint8, 1 at the voxels of masked tokens\n"
     "  --batch B         tiles per forward pass (8)\n"
     "  --threads T       BLAS/OpenMP threads (all CPUs)\n";
-
-/* Tile origins along one axis: 0, size, 2 size, ... and, if the extent is not
- * a multiple of size, extent - size. Returns the count. */
-static int64_t tile_origins(int64_t extent, int64_t size, int64_t *out) {
-  int64_t n = 0;
-  for (int64_t o = 0; o + size <= extent; o += size) {
-    if (out) out[n] = o;
-    n++;
-  }
-  if (n * size < extent) {
-    if (out) out[n] = extent - size;
-    n++;
-  }
-  return n;
-}
 
 static double raw_get(const SmVolume *v, size_t i) {
   switch (v->dtype) {
@@ -128,41 +114,14 @@ static int parse_args(int argc, char **argv, ReconArgs *a) {
 
 /* Per-voxel results of all tiles, in the scaled float space of the input. */
 typedef struct ReconState {
-  const MaeConfig *cfg;
-  int64_t nz, ny, nx;
   float *recon;     /* prediction de-normalised (masked voxels) or input */
   float *pred;      /* raw decoder output, or NULL */
   uint8_t *masked;  /* 1 at masked-token voxels */
 } ReconState;
 
-/* Writes one tile's tokens into the volumes at origin (oz, oy, ox). */
-static void scatter_tile(ReconState *s, const int64_t origin[3],
-                         const uint8_t *mask,      // (L)
-                         const float *pred,        // (L, P)
-                         const float *denorm,      // (L, P)
-                         const float *patches) {   // (L, P)
-  int grid[3];
-  mae_config_grid(s->cfg, grid);
-  const int *p = s->cfg->patch;
-  int voxels = mae_config_patch_voxels(s->cfg);
-  for (int gd = 0; gd < grid[0]; gd++)
-    for (int gh = 0; gh < grid[1]; gh++)
-      for (int gw = 0; gw < grid[2]; gw++) {
-        int token = (gd * grid[1] + gh) * grid[2] + gw;
-        const float *src = mask[token] ? denorm : patches;
-        for (int a = 0; a < p[0]; a++)
-          for (int b = 0; b < p[1]; b++)
-            for (int c = 0; c < p[2]; c++) {
-              int k = (a * p[1] + b) * p[2] + c;
-              int64_t z = origin[0] + gd * p[0] + a, y = origin[1] + gh * p[1] + b,
-                      x = origin[2] + gw * p[2] + c;
-              size_t idx = (size_t)((z * s->ny + y) * s->nx + x);
-              size_t at = (size_t)token * (size_t)voxels + (size_t)k;
-              s->recon[idx] = src[at];
-              s->masked[idx] = mask[token];
-              if (s->pred) s->pred[idx] = pred[at];
-            }
-      }
+static void on_tiles(int64_t done, int64_t total, void *user) {
+  (void)total;
+  cli_progress_update(user, done, NAN);
 }
 
 static int write_float_volume(const char *path, const SmVolume *like, float *data) {
@@ -188,9 +147,7 @@ int cmd_reconstruct(int argc, char **argv) {
   SmCheckpointInfo info;
   MaeModel *model = NULL;
   SmVolume raw = {0}, out = {0};
-  float *scaled = NULL, *crops = NULL, *pred = NULL, *patches = NULL, *denorm = NULL;
-  uint8_t *mask = NULL;
-  int64_t *oz = NULL, *oy = NULL, *ox = NULL;
+  float *scaled = NULL;
   ReconState s = {0};
   rc = 1;
 
@@ -214,38 +171,19 @@ int cmd_reconstruct(int argc, char **argv) {
   size_t n = sm_volume_voxels(&raw);
   double lo, hi;
   scaled = malloc(n * sizeof *scaled);
-  s.cfg = cfg;
-  s.nz = raw.nz;
-  s.ny = raw.ny;
-  s.nx = raw.nx;
   s.recon = malloc(n * sizeof *s.recon);
   s.masked = calloc(n, 1);
   if (a.out_pred) s.pred = calloc(n, sizeof *s.pred);
-  int L = mae_config_tokens(cfg), P = mae_config_patch_voxels(cfg);
-  int64_t crop = mae_config_crop_voxels(cfg);
-  int64_t batch = a.batch;
-  crops = malloc((size_t)(batch * crop) * sizeof *crops);
-  pred = malloc((size_t)(batch * L * P) * sizeof *pred);
-  patches = malloc((size_t)L * (size_t)P * sizeof *patches);
-  denorm = malloc((size_t)L * (size_t)P * sizeof *denorm);
-  mask = malloc((size_t)(batch * L));
-  int64_t nz = tile_origins(raw.nz, cfg->input[0], NULL);
-  int64_t ny = tile_origins(raw.ny, cfg->input[1], NULL);
-  int64_t nx = tile_origins(raw.nx, cfg->input[2], NULL);
-  oz = malloc((size_t)nz * sizeof *oz);
-  oy = malloc((size_t)ny * sizeof *oy);
-  ox = malloc((size_t)nx * sizeof *ox);
-  if (!scaled || !s.recon || !s.masked || (a.out_pred && !s.pred) || !crops || !pred ||
-      !patches || !denorm || !mask || !oz || !oy || !ox) {
+  if (!scaled || !s.recon || !s.masked || (a.out_pred && !s.pred)) {
     cli_fail("%s: out of memory", a.data);
     goto done;
   }
-  tile_origins(raw.nz, cfg->input[0], oz);
-  tile_origins(raw.ny, cfg->input[1], oy);
-  tile_origins(raw.nx, cfg->input[2], ox);
   sm_volume_to_float(&raw, scaled, &lo, &hi);
 
-  int64_t tiles = nz * ny * nx;
+  /* The tiling is data/mae_tiling.h, shared with the studio's error overlay. */
+  int64_t tiles = sm_tile_origins(raw.nz, cfg->input[0], NULL) *
+                  sm_tile_origins(raw.ny, cfg->input[1], NULL) *
+                  sm_tile_origins(raw.nx, cfg->input[2], NULL);
   fprintf(stderr,
           "semmae: reconstruct %s (%lldx%lldx%lld) with %s (config %s, step %lld): %lld tiles, "
           "mask %.2f, seed %llu, %d threads\n",
@@ -254,47 +192,16 @@ int cmd_reconstruct(int argc, char **argv) {
           (unsigned long long)a.seed, threads);
   CliProgress progress;
   cli_progress_begin(&progress, "tile", 0, tiles, 64);
-  double loss_sum = 0;
-  int64_t loss_tiles = 0;
-  for (int64_t first = 0; first < tiles; first += batch) {
-    int64_t count = tiles - first < batch ? tiles - first : batch;
-    int64_t origin[3];
-    for (int64_t b = 0; b < count; b++) {
-      int64_t tile = first + b;
-      origin[0] = oz[tile / (ny * nx)];
-      origin[1] = oy[(tile / nx) % ny];
-      origin[2] = ox[tile % nx];
-      float *dst = crops + b * crop;
-      for (int d = 0; d < cfg->input[0]; d++)
-        for (int h = 0; h < cfg->input[1]; h++)
-          memcpy(dst + ((size_t)d * (size_t)cfg->input[1] + (size_t)h) * (size_t)cfg->input[2],
-                 scaled + (size_t)(((origin[0] + d) * raw.ny + origin[1] + h) * raw.nx +
-                                   origin[2]),
-                 (size_t)cfg->input[2] * sizeof *dst);
-      mae_mask_from_seed(mask + b * L, L, (float)ratio, a.seed, (uint64_t)tile);
-    }
-    double loss = 0;
-    MaeError merr = {{0}};
-    if (mae_model_forward(model, crops, mask, (int)count, pred, &loss, &merr)) {
-      cli_progress_end(&progress);
-      cli_fail("%s: %s", a.model, merr.message);
-      goto done;
-    }
-    loss_sum += loss * (double)count;
-    loss_tiles += count;
-    for (int64_t b = 0; b < count; b++) {
-      int64_t tile = first + b;
-      origin[0] = oz[tile / (ny * nx)];
-      origin[1] = oy[(tile / nx) % ny];
-      origin[2] = ox[tile % nx];
-      const float *tile_pred = pred + (size_t)(b * L * P);
-      mae_patchify(cfg, crops + b * crop, patches);
-      mae_denormalize(tile_pred, patches, L, P, denorm);
-      scatter_tile(&s, origin, mask + b * L, tile_pred, denorm, patches);
-    }
-    cli_progress_update(&progress, first + count, NAN);
-  }
+  SmTileOptions topt = {.mask_ratio = ratio, .seed = a.seed, .batch = (int)a.batch,
+                        .progress = on_tiles, .user = &progress};
+  double mean_loss = NAN;
+  int failed = sm_mae_reconstruct_volume(model, scaled, raw.nz, raw.ny, raw.nx, &topt, s.recon,
+                                         s.masked, s.pred, &mean_loss, &err);
   cli_progress_end(&progress);
+  if (failed) {
+    cli_fail("%s: %s", a.model, err.message);
+    goto done;
+  }
 
   /* Back to the input's dtype and scale; visible voxels are the input's own. */
   if (sm_volume_alloc(&out, raw.dtype, raw.nz, raw.ny, raw.nx, &err)) {
@@ -340,7 +247,7 @@ int cmd_reconstruct(int argc, char **argv) {
   fprintf(stderr,
           "semmae: masked norm-pix loss %.5f; mean |error| at masked voxels %.4g (input units, "
           "%zu voxels); wrote %s\n",
-          loss_tiles ? loss_sum / (double)loss_tiles : NAN,
+          mean_loss,
           masked_voxels ? abs_err_sum / (double)masked_voxels : 0.0, masked_voxels, a.out);
   rc = 0;
 
@@ -352,13 +259,5 @@ done:
   free(s.recon);
   free(s.pred);
   free(s.masked);
-  free(crops);
-  free(pred);
-  free(patches);
-  free(denorm);
-  free(mask);
-  free(oz);
-  free(oy);
-  free(ox);
   return rc;
 }
