@@ -13,13 +13,20 @@ uniform float u_opacity;
 uniform bool u_outline;
 uniform uint u_selected;
 
+// A well-mixed hash of the id picks a hue (any), saturation and value (both
+// high), so that neighbouring ids look different.
 vec3 id_colour(uint id) {
   uint h = id * 2654435761u;
-  h ^= h >> 16;
-  h *= 0x45d9f3bu;
-  h ^= h >> 16;
-  vec3 c = vec3(float(h & 255u), float((h >> 8) & 255u), float((h >> 16) & 255u)) / 255.0;
-  return 0.2 + 0.8 * c;
+  h ^= h >> 15;
+  h *= 0x2c1b3c6du;
+  h ^= h >> 12;
+  h *= 0x297a2d39u;
+  h ^= h >> 15;
+  float hue = float(h & 0xffffu) / 65535.0;
+  float sat = 0.55 + 0.45 * float((h >> 16) & 0xffu) / 255.0;
+  float val = 0.8 + 0.2 * float(h >> 24) / 255.0;
+  vec3 rgb = clamp(abs(mod(hue * 6.0 + vec3(0.0, 4.0, 2.0), 6.0) - 3.0) - 1.0, 0.0, 1.0);
+  return val * mix(vec3(1.0), rgb, sat);
 }
 
 uint id_at(ivec3 p) {
