@@ -28,6 +28,7 @@ struct _SmTrainPanel {
   gboolean final_preview;       /* the finished run's preview (or, not waiting for the end, any) has arrived */
   gint64 last_step, total_steps;
   double last_loss;
+  char *summary;
 
   GtkWidget *box;
   GtkDropDown *config_dropdown;
@@ -42,6 +43,20 @@ struct _SmTrainPanel {
 };
 
 G_DEFINE_FINAL_TYPE (SmTrainPanel, sm_train_panel, GTK_TYPE_WIDGET)
+
+enum { PROP_0, PROP_SUMMARY, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+/* One line for the window's status bar, so a run stays in sight in every mode. */
+static void
+set_summary (SmTrainPanel *self, const char *text)
+{
+  if (g_strcmp0 (self->summary, text) == 0)
+    return;
+  g_free (self->summary);
+  self->summary = g_strdup (text);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUMMARY]);
+}
 
 static gboolean
 headless (void)
@@ -84,7 +99,11 @@ on_state (SmEngineThread *engine, int state, SmTrainPanel *self)
       g_autofree char *text = g_strdup_printf ("%s · step %" G_GINT64_FORMAT " · loss %.4f",
                                                sm_train_state_name (state), self->last_step, self->last_loss);
       if (self->last_step > 0)
-        gtk_label_set_text (self->status_label, text);
+        {
+          gtk_label_set_text (self->status_label, text);
+          g_autofree char *line = g_strdup_printf ("training %s", text);
+          set_summary (self, line);
+        }
     }
 }
 
@@ -116,6 +135,10 @@ on_progress (SmEngineThread *engine, const SmTrainProgress *p, SmTrainPanel *sel
                                            p->latest.loss, rate, eta, p->latest.mask_ratio,
                                            p->latest.visible_tokens, p->tokens, p->latest.lr);
   gtk_label_set_text (self->status_label, text);
+  g_autofree char *line = g_strdup_printf ("training: step %" G_GINT64_FORMAT " · loss %.3f · %.1f steps/s · ETA %s%s",
+                                           p->latest.step, p->latest.loss, rate, eta,
+                                           p->state == SM_TRAIN_STATE_RUNNING ? "" : " · paused");
+  set_summary (self, line);
 }
 
 static void
@@ -514,10 +537,31 @@ sm_train_panel_dispose (GObject *object)
 }
 
 static void
+sm_train_panel_finalize (GObject *object)
+{
+  g_free (SM_TRAIN_PANEL (object)->summary);
+  G_OBJECT_CLASS (sm_train_panel_parent_class)->finalize (object);
+}
+
+static void
+sm_train_panel_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  SmTrainPanel *self = SM_TRAIN_PANEL (object);
+  if (id == PROP_SUMMARY)
+    g_value_set_string (value, self->summary ? self->summary : "");
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
 sm_train_panel_class_init (SmTrainPanelClass *klass)
 {
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   G_OBJECT_CLASS (klass)->dispose = sm_train_panel_dispose;
+  G_OBJECT_CLASS (klass)->finalize = sm_train_panel_finalize;
+  G_OBJECT_CLASS (klass)->get_property = sm_train_panel_get_property;
+  props[PROP_SUMMARY] = g_param_spec_string ("summary", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, props);
   g_type_ensure (SM_TYPE_LOSS_PLOT);
   g_type_ensure (SM_TYPE_PREVIEW_TRIPTYCH);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);

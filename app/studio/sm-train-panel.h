@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 #define SM_TYPE_TRAIN_PANEL (sm_train_panel_get_type ())
 G_DECLARE_FINAL_TYPE (SmTrainPanel, sm_train_panel, SM, TRAIN_PANEL, GtkWidget)
 
+/* Property "summary": one line ("training: step … · loss … · steps/s · ETA …"),
+ * empty before the first run; the window's status bar shows it. */
+
 /* The image to train on and the crosshair that places the preview. */
 void sm_train_panel_set_state (SmTrainPanel *self, SmViewState *state);
 SmEngineThread *sm_train_panel_get_engine (SmTrainPanel *self);

@@ -5,7 +5,9 @@
  * not uniform, stop stops, and closing the window joins the engine thread.
  *
  * Manual demo: SEMMAE_LIVE_TRAIN_VOLUME=<stack> SEMMAE_LIVE_TRAIN_SHOTS=<dir>
- * trains on that stack and saves screenshots there. */
+ * trains on that stack and saves screenshots there; with
+ * SEMMAE_LIVE_TRAIN_CHECKPOINT=<m.safetensors> it continues that run (e.g.
+ * one of `semmae pretrain`) instead of starting afresh. */
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -164,7 +166,17 @@ run (SmApplication *app)
   SmLayer *image = sm_layer_new_prepared (SM_LAYER_IMAGE, path ? path : "phantom", &v, NULL);
   sm_view_state_set_image (sm_window_get_state (window), image);
   g_object_unref (image);
-  sm_window_autostart_pretrain (window, 100000, 5);
+  const char *checkpoint = g_getenv ("SEMMAE_LIVE_TRAIN_CHECKPOINT");
+  if (checkpoint)
+    {
+      sm_engine_thread_set_preview_every (engine, 5);
+      sm_engine_thread_load_checkpoint (engine, checkpoint);
+      gboolean loaded = wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED));
+      TAP_OK (loaded, "the checkpoint loads as a paused run");
+      sm_engine_thread_resume (engine);
+    }
+  else
+    sm_window_autostart_pretrain (window, 100000, 5);
 
   wanted_step = 10;
   gboolean previewed = wait_for (preview_after, NULL);
