@@ -310,7 +310,11 @@ post_progress (SmEngineThread *self, Run *run, const SmTrainPoint *point)
 {
   g_mutex_lock (&self->lock);
   if (self->latest.generation != run->generation)
-    g_array_set_size (self->pending_points, 0);
+    {
+      /* A new run: nothing of the old one is carried over. */
+      g_array_set_size (self->pending_points, 0);
+      memset (&self->latest.latest, 0, sizeof self->latest.latest);
+    }
   if (point)
     {
       g_array_append_val (self->pending_points, *point);
