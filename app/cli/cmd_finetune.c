@@ -346,6 +346,7 @@ int cmd_finetune(int argc, char **argv) {
     if (log)
       fprintf(log, "%lld,%.8g,%.6g,%.8g,%.8g,%.3f\n", (long long)step, loss,
               seg_optim_lr(&oo, step), vloss, sc.primary, cli_now() - t0);
+    if (log) fflush(log);
   }
   cli_progress_end(&prog);
   fprintf(stderr, "semmae: wrote %s%s (%.1f s)\n", a.out, have_best ? " (best validation)" : "",
