@@ -14,6 +14,8 @@ out vec4 frag_color;
 uniform mat4 u_inv_mvp;        // clip -> box space
 uniform mat4 u_mvp;            // box space -> clip, for the depth of what the eye sees
 uniform vec3 u_half_extent;    // (x, y, z)
+// Samples in the march use textureLod: in divergent control flow implicit
+// derivatives are undefined, and software GL pays for them on every lane.
 uniform sampler3D u_volume;    // R: texel in [0, 1]
 uniform sampler3D u_mask;      // R: 1 inside a selected segment, G: palette index / 255
 uniform sampler2D u_palette;   // 256 x 1, RGB per palette index
@@ -23,18 +25,17 @@ uniform vec2 u_window;         // t = texel * u_window.x + u_window.y, then clam
 uniform float u_gamma;
 uniform bool u_invert;
 uniform int u_mode;            // 0 maximum-intensity projection, 1 compositing
-uniform float u_opacity;       // compositing: opacity per voxel-length step at the top of the ramp
+uniform float u_step_opacity;  // compositing: opacity per step at the top of the ramp
+uniform float u_visible_texel; // compositing: texels beyond this (above; below when inverted) reach the ramp
 uniform vec2 u_ramp;           // compositing: opacity ramps from u_ramp.x to u_ramp.y
 uniform float u_step;          // step length in box space
-uniform float u_step_voxels;   // the same step in (texture) voxels, for opacity correction
 uniform int u_max_steps;
 uniform vec3 u_background;
 // Empty-space skipping over bricks of texels (texelFetch, one texel per brick):
-// u_bricks RG = lowest and highest texel around the brick, u_mask_bricks R =
-// any mask around it; u_brick_tc = one brick's extent in texture coordinates.
+// u_bricks RG = lowest and highest texel a sample in the brick can read, B =
+// a selected segment within reach; u_brick_tc = one brick in texture coordinates.
 uniform bool u_skip;
 uniform sampler3D u_bricks;
-uniform sampler3D u_mask_bricks;
 uniform vec3 u_brick_tc;
 const float MIP_SLACK = 3.0 / 255.0;
 
@@ -54,9 +55,9 @@ vec3 shade_surface (vec3 tc, vec3 rd)
   // binary mask's interpolated surface.
   vec3 d = 1.5 / size;
   vec3 grad = vec3 (
-      texture (u_mask, tc + vec3 (d.x, 0, 0)).r - texture (u_mask, tc - vec3 (d.x, 0, 0)).r,
-      texture (u_mask, tc + vec3 (0, d.y, 0)).r - texture (u_mask, tc - vec3 (0, d.y, 0)).r,
-      texture (u_mask, tc + vec3 (0, 0, d.z)).r - texture (u_mask, tc - vec3 (0, 0, d.z)).r);
+      textureLod (u_mask, tc + vec3 (d.x, 0, 0), 0.0).r - textureLod (u_mask, tc - vec3 (d.x, 0, 0), 0.0).r,
+      textureLod (u_mask, tc + vec3 (0, d.y, 0), 0.0).r - textureLod (u_mask, tc - vec3 (0, d.y, 0), 0.0).r,
+      textureLod (u_mask, tc + vec3 (0, 0, d.z), 0.0).r - textureLod (u_mask, tc - vec3 (0, 0, d.z), 0.0).r);
   // d/dp = d/dtc / (2 h) per axis (chain rule through tc = p / 2h + 0.5).
   grad = grad / (2.0 * u_half_extent * d);
   vec3 texel = tc * size - 0.5;
@@ -109,6 +110,7 @@ void main ()
   bool hit = false;
   float prev_t = t_enter;
   float t_opaque = -1.0;    // where the picture becomes opaque, if it does
+  float hit_t = 0.0;        // first sample inside a selected segment
   // MIP commutes with the (monotonic) window, gamma and invert: march the raw
   // texels, keep their max and min, map once at the end. Stop early once the
   // projection is saturated (and no surface could still lie behind).
@@ -120,12 +122,15 @@ void main ()
   for (int i = 0; i < u_max_steps; i++) {
     if (t > t_exit) break;
     vec3 tc = (ro + rd * t) * to_tc + 0.5;
+    bool mask_near = u_has_mask;   // could a selected segment be at this sample?
     if (u_skip) {
       // Skip to the far side of a brick that cannot change the picture.
       vec3 cell = floor (tc / u_brick_tc);
       ivec3 brick = clamp (ivec3 (cell), ivec3 (0), last_brick);
-      vec2 range = texelFetch (u_bricks, brick, 0).rg;
-      bool empty = !u_has_mask || texelFetch (u_mask_bricks, brick, 0).r < 0.5;
+      vec4 bricks = texelFetch (u_bricks, brick, 0);
+      vec2 range = bricks.rg;
+      mask_near = u_has_mask && bricks.b >= 0.5;
+      bool empty = !mask_near;
       if (empty && u_has_volume) {
         if (u_mode == 0)
           // A brick whose brightest texel beats the running maximum by less
@@ -133,7 +138,7 @@ void main ()
           // rarely reach a texel extreme, so an exact test would seldom skip).
           empty = u_invert ? range.x >= raw_min - MIP_SLACK : range.y <= raw_max + MIP_SLACK;
         else
-          empty = max (intensity (range.x), intensity (range.y)) < u_ramp.x;
+          empty = u_invert ? range.x > u_visible_texel : range.y < u_visible_texel;
       }
       if (empty) {
         vec3 bound = mix (cell * u_brick_tc, (cell + 1.0) * u_brick_tc, step (0.0, dtc));
@@ -144,35 +149,42 @@ void main ()
         continue;
       }
     }
-    if (u_has_mask && texture (u_mask, tc).r >= 0.5) {
-      // Refine the crossing between the previous sample and this one.
-      float a = prev_t, b = t;
-      for (int k = 0; k < 5; k++) {
-        float m = 0.5 * (a + b);
-        if (texture (u_mask, (ro + rd * m) * to_tc + 0.5).r >= 0.5) b = m; else a = m;
-      }
-      surface = shade_surface ((ro + rd * b) * to_tc + 0.5, rd);
+    if (mask_near && textureLod (u_mask, tc, 0.0).r >= 0.5) {
+      // Only note the crossing here: refining and shading it inside the loop
+      // would cost every step on software GL, which runs branch bodies for
+      // all lanes.
       hit = true;
-      if (t_opaque < 0.0) t_opaque = b;
+      hit_t = t;
       break;
     }
     prev_t = t;
     t += u_step;
     if (!u_has_volume) continue;
-    float s = texture (u_volume, tc).r;
+    float s = textureLod (u_volume, tc, 0.0).r;
     if (u_mode == 0) {
       raw_max = max (raw_max, s);
       raw_min = min (raw_min, s);
       if (!u_has_mask && (u_invert ? raw_min <= saturate : raw_max >= saturate)) break;
     } else {
       float v = intensity (s);
-      float alpha = u_opacity * smoothstep (u_ramp.x, u_ramp.y, v);
-      alpha = 1.0 - pow (1.0 - clamp (alpha, 0.0, 0.999), u_step_voxels);
+      // u_step_opacity is the opacity already corrected for the step length
+      // (exact at both ends of the ramp, close in between; one pow less per step).
+      float alpha = u_step_opacity * smoothstep (u_ramp.x, u_ramp.y, v);
       acc.rgb += (1.0 - acc.a) * alpha * vec3 (v);
       acc.a += (1.0 - acc.a) * alpha;
       if (t_opaque < 0.0 && acc.a >= 0.5) t_opaque = t - u_step;
       if (acc.a > 0.98) break;
     }
+  }
+  if (hit) {
+    // Refine the crossing between the previous sample and the hit.
+    float a = prev_t, b = hit_t;
+    for (int k = 0; k < 5; k++) {
+      float m = 0.5 * (a + b);
+      if (textureLod (u_mask, (ro + rd * m) * to_tc + 0.5, 0.0).r >= 0.5) b = m; else a = m;
+    }
+    surface = shade_surface ((ro + rd * b) * to_tc + 0.5, rd);
+    if (t_opaque < 0.0) t_opaque = b;
   }
   float mip = 0.0;
   if (u_mode == 0 && u_has_volume && raw_max >= raw_min) mip = intensity (u_invert ? raw_min : raw_max);

@@ -78,7 +78,18 @@ texel_value (SmTexelType type, const void *texels, gsize i)
   }
 }
 
-/* Per-brick min/max (see SmVolumeTexture.bricks), dilated by one brick. */
+/* The bricks whose samples can read texel i along one axis: a trilinear
+ * sample inside brick b reads texels 8b-1 ... 8b+8, so a texel at a brick's
+ * edge also belongs to its neighbour. */
+static inline void
+brick_span (int i, int n_bricks, int *b0, int *b1)
+{
+  *b0 = i >= 1 ? (i - 1) / SM_BRICK : 0;
+  *b1 = MIN ((i + 1) / SM_BRICK, n_bricks - 1);
+}
+
+/* Per-brick min/max over the texels its samples can read (see
+ * SmVolumeTexture.bricks), rounded outwards to bytes. */
 static guint8 *
 build_bricks (SmTexelType type, const void *texels, const int shape[3], int brick_shape[3])
 {
@@ -89,33 +100,32 @@ build_bricks (SmTexelType type, const void *texels, const int shape[3], int bric
     lo[b] = G_MAXFLOAT;
     hi[b] = -G_MAXFLOAT;
   }
-  for (int z = 0; z < shape[0]; z++)
+  for (int z = 0; z < shape[0]; z++) {
+    int z0, z1;
+    brick_span (z, brick_shape[0], &z0, &z1);
     for (int y = 0; y < shape[1]; y++) {
+      int y0, y1;
+      brick_span (y, brick_shape[1], &y0, &y1);
       const gsize row = ((gsize) z * shape[1] + y) * shape[2];
-      const gsize brow = ((gsize) (z / SM_BRICK) * brick_shape[1] + y / SM_BRICK) * brick_shape[2];
       for (int x = 0; x < shape[2]; x++) {
         const float v = texel_value (type, texels, row + x);
-        const gsize b = brow + x / SM_BRICK;
-        lo[b] = MIN (lo[b], v);
-        hi[b] = MAX (hi[b], v);
+        int x0, x1;
+        brick_span (x, brick_shape[2], &x0, &x1);
+        for (int bz = z0; bz <= z1; bz++)
+          for (int by = y0; by <= y1; by++)
+            for (int bx = x0; bx <= x1; bx++) {
+              const gsize b = ((gsize) bz * brick_shape[1] + by) * brick_shape[2] + bx;
+              lo[b] = MIN (lo[b], v);
+              hi[b] = MAX (hi[b], v);
+            }
       }
     }
+  }
   guint8 *out = g_new (guint8, 2 * n_bricks);
-  for (int z = 0; z < brick_shape[0]; z++)
-    for (int y = 0; y < brick_shape[1]; y++)
-      for (int x = 0; x < brick_shape[2]; x++) {
-        float l = G_MAXFLOAT, h = -G_MAXFLOAT;
-        for (int dz = MAX (z - 1, 0); dz <= MIN (z + 1, brick_shape[0] - 1); dz++)
-          for (int dy = MAX (y - 1, 0); dy <= MIN (y + 1, brick_shape[1] - 1); dy++)
-            for (int dx = MAX (x - 1, 0); dx <= MIN (x + 1, brick_shape[2] - 1); dx++) {
-              const gsize b = ((gsize) dz * brick_shape[1] + dy) * brick_shape[2] + dx;
-              l = MIN (l, lo[b]);
-              h = MAX (h, hi[b]);
-            }
-        guint8 *o = out + 2 * (((gsize) z * brick_shape[1] + y) * brick_shape[2] + x);
-        o[0] = (guint8) CLAMP (floorf (l * 255.0f), 0, 255);
-        o[1] = (guint8) CLAMP (ceilf (h * 255.0f), 0, 255);
-      }
+  for (gsize b = 0; b < n_bricks; b++) {
+    out[2 * b] = (guint8) CLAMP (floorf (lo[b] * 255.0f), 0, 255);
+    out[2 * b + 1] = (guint8) CLAMP (ceilf (hi[b] * 255.0f), 0, 255);
+  }
   g_free (lo);
   g_free (hi);
   return out;
@@ -369,24 +379,26 @@ sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_sha
 {
   for (int a = 0; a < 3; a++) brick_shape[a] = (tex_shape[a] + SM_BRICK - 1) / SM_BRICK;
   const gsize n_bricks = (gsize) brick_shape[0] * brick_shape[1] * brick_shape[2];
-  guint8 *any = g_new0 (guint8, n_bricks), *out = g_new0 (guint8, n_bricks);
-  for (int z = 0; z < tex_shape[0]; z++)
+  guint8 *out = g_new0 (guint8, n_bricks);
+  for (int z = 0; z < tex_shape[0]; z++) {
+    int z0, z1;
+    brick_span (z, brick_shape[0], &z0, &z1);
     for (int y = 0; y < tex_shape[1]; y++) {
+      int y0, y1;
+      brick_span (y, brick_shape[1], &y0, &y1);
       const guint8 *row = mask + 2 * (((gsize) z * tex_shape[1] + y) * tex_shape[2]);
-      const gsize brow = ((gsize) (z / SM_BRICK) * brick_shape[1] + y / SM_BRICK) * brick_shape[2];
-      for (int x = 0; x < tex_shape[2]; x++)
-        if (row[2 * x + 1]) any[brow + x / SM_BRICK] = 1;
-    }
-  for (int z = 0; z < brick_shape[0]; z++)
-    for (int y = 0; y < brick_shape[1]; y++)
-      for (int x = 0; x < brick_shape[2]; x++) {
-        if (!any[((gsize) z * brick_shape[1] + y) * brick_shape[2] + x]) continue;
-        for (int dz = MAX (z - 1, 0); dz <= MIN (z + 1, brick_shape[0] - 1); dz++)
-          for (int dy = MAX (y - 1, 0); dy <= MIN (y + 1, brick_shape[1] - 1); dy++)
-            for (int dx = MAX (x - 1, 0); dx <= MIN (x + 1, brick_shape[2] - 1); dx++)
-              out[((gsize) dz * brick_shape[1] + dy) * brick_shape[2] + dx] = 255;
+      for (int x = 0; x < tex_shape[2]; x++) {
+        /* Only selected texels can lift the interpolated mask to 0.5
+         * (smoothing keeps the others below it). */
+        if (!row[2 * x + 1]) continue;
+        int x0, x1;
+        brick_span (x, brick_shape[2], &x0, &x1);
+        for (int bz = z0; bz <= z1; bz++)
+          for (int by = y0; by <= y1; by++)
+            for (int bx = x0; bx <= x1; bx++) out[((gsize) bz * brick_shape[1] + by) * brick_shape[2] + bx] = 255;
       }
-  g_free (any);
+    }
+  }
   return out;
 }
 

@@ -24,8 +24,8 @@ typedef struct SmVolumeTexture {
   double median;      /* median texel (sampled), in [0, 1]: where the bulk of the volume lies */
   void *texels;       /* nz*ny*nx texels, g_malloc'ed */
   /* Empty-space skipping: per brick of SM_BRICK^3 texels, the lowest and
-   * highest texel (RG8, rounded outwards) over the brick and its 26
-   * neighbours, so that trilinear samples anywhere in the brick are bounded. */
+   * highest texel (RG8, rounded outwards) over the brick grown by one texel,
+   * i.e. everything a trilinear sample inside the brick can read. */
   int brick_shape[3]; /* z, y, x */
   guint8 *bricks;
 } SmVolumeTexture;
@@ -63,7 +63,7 @@ gboolean sm_volume_mask_build (const SmVolume *labels, const int factor[3], cons
 void sm_volume_mask_smooth (guint8 *mask, const int tex_shape[3], const int lo[3], const int hi[3]);
 
 /* Empty-space skipping for the mask: one byte per brick of SM_BRICK^3 texels,
- * 255 where the brick or one of its 26 neighbours holds a selected texel.
+ * 255 where the brick grown by one texel holds a selected texel.
  * brick_shape receives the brick grid (z, y, x). g_free the result. */
 guint8 *sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_shape[3]);
 

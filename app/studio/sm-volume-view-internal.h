@@ -71,6 +71,12 @@ struct _SmVolumeView {
   gboolean mask_box_dirty;
   int mask_lo[3], mask_hi[3];
   gboolean palette_dirty;
+  /* CPU halves of the brick texture, combined at upload. */
+  guint8 *image_bricks;   /* RG per brick: lowest and highest texel */
+  int image_brick_shape[3];
+  guint8 *mask_bricks;    /* one byte per brick: a selected texel within reach */
+  int mask_brick_shape[3];
+  gboolean bricks_dirty;
 
   /* Workers for large volumes: the image conversion and the label mask. */
   SmVolumeWorker image_worker;
@@ -84,7 +90,7 @@ struct _SmVolumeView {
   GLuint volume_program, lines_program;
   GLuint empty_vao, lines_vao, lines_vbo;
   GLuint volume_tex, mask_tex, palette_tex;
-  GLuint bricks_tex, mask_bricks_tex; /* empty-space skipping, one texel per brick */
+  GLuint bricks_tex;      /* empty-space skipping, one RGBA8 texel per brick: image min, max, mask near */
   GLuint fbo, fbo_colour, fbo_depth;
   GLuint nearest_sampler; /* interactive frames sample the image without filtering */
   int fbo_w, fbo_h;

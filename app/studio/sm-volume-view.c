@@ -153,7 +153,6 @@ sm_volume_view_unrealize (GtkWidget *widget)
     delete_texture (&self->mask_tex);
     delete_texture (&self->palette_tex);
     delete_texture (&self->bricks_tex);
-    delete_texture (&self->mask_bricks_tex);
     delete_texture (&self->fbo_colour);
     delete_texture (&self->fbo_depth);
     if (self->fbo) glDeleteFramebuffers (1, &self->fbo);
@@ -165,6 +164,7 @@ sm_volume_view_unrealize (GtkWidget *widget)
   self->fbo = 0;
   self->fbo_w = self->fbo_h = 0;
   self->has_volume_tex = self->has_mask_tex = FALSE;
+  self->bricks_dirty = TRUE;
   self->gl_ready = FALSE;
   /* The textures are gone: a later realize converts the volume again. */
   sm_volume_worker_stop (&self->image_worker);
@@ -177,15 +177,38 @@ sm_volume_view_unrealize (GtkWidget *widget)
 
 /* ------------------------------------------------------------- uploads */
 
+/* One RGBA8 texel per brick: R, G = the image's lowest and highest texel
+ * within reach (0, 0 without an image), B = 255 where a selected segment may
+ * be (everywhere when the mask's grid differs, which only happens while a new
+ * geometry settles in). */
 static void
-upload_brick_texture (GLuint tex, GLenum unit, GLint internal, GLenum format, const int shape[3], const void *data)
+upload_bricks (SmVolumeView *self)
 {
-  glActiveTexture (unit);
-  glBindTexture (GL_TEXTURE_3D, tex);
+  if (!self->bricks_dirty) return;
+  self->bricks_dirty = FALSE;
+  const int *shape = self->image_bricks ? self->image_brick_shape : self->mask_bricks ? self->mask_brick_shape : NULL;
+  if (!shape) {
+    delete_texture (&self->bricks_tex);
+    return;
+  }
+  const gsize n = (gsize) shape[0] * shape[1] * shape[2];
+  const gboolean mask_fits = self->mask_bricks && memcmp (self->mask_brick_shape, shape, 3 * sizeof (int)) == 0;
+  guint8 *rgba = g_new0 (guint8, 4 * n);
+  for (gsize b = 0; b < n; b++) {
+    if (self->image_bricks) {
+      rgba[4 * b] = self->image_bricks[2 * b];
+      rgba[4 * b + 1] = self->image_bricks[2 * b + 1];
+    }
+    rgba[4 * b + 2] = mask_fits ? self->mask_bricks[b] : self->mask_bricks ? 255 : 0;
+  }
+  if (!self->bricks_tex) glGenTextures (1, &self->bricks_tex);
+  glActiveTexture (GL_TEXTURE4);
+  glBindTexture (GL_TEXTURE_3D, self->bricks_tex);
   glPixelStorei (GL_UNPACK_ALIGNMENT, 1);
-  glTexImage3D (GL_TEXTURE_3D, 0, internal, shape[2], shape[1], shape[0], 0, format, GL_UNSIGNED_BYTE, data);
+  glTexImage3D (GL_TEXTURE_3D, 0, GL_RGBA8, shape[2], shape[1], shape[0], 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba);
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  g_free (rgba);
 }
 
 static void
@@ -193,6 +216,8 @@ upload_volume (SmVolumeView *self)
 {
   if (self->volume_clear) {
     delete_texture (&self->volume_tex);
+    g_clear_pointer (&self->image_bricks, g_free);
+    self->bricks_dirty = TRUE;
     self->has_volume_tex = FALSE;
     self->volume_clear = FALSE;
     self->march_dirty = TRUE;
@@ -216,10 +241,10 @@ upload_volume (SmVolumeView *self)
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
   glTexParameteri (GL_TEXTURE_3D, GL_TEXTURE_WRAP_R, GL_CLAMP_TO_EDGE);
-  if (t->bricks) {
-    if (!self->bricks_tex) glGenTextures (1, &self->bricks_tex);
-    upload_brick_texture (self->bricks_tex, GL_TEXTURE4, GL_RG8, GL_RG, t->brick_shape, t->bricks);
-  }
+  g_free (self->image_bricks);
+  self->image_bricks = g_steal_pointer (&t->bricks);
+  memcpy (self->image_brick_shape, t->brick_shape, sizeof self->image_brick_shape);
+  self->bricks_dirty = TRUE;
   GLenum err = glGetError ();
   self->has_volume_tex = err == GL_NO_ERROR;
   self->uploaded_us = g_get_monotonic_time ();
@@ -235,6 +260,8 @@ upload_mask (SmVolumeView *self)
   if (!self->mask_full_dirty && !self->mask_box_dirty) return;
   if (!self->mask) {
     delete_texture (&self->mask_tex);
+    g_clear_pointer (&self->mask_bricks, g_free);
+    self->bricks_dirty = TRUE;
     self->has_mask_tex = FALSE;
     self->march_dirty = TRUE;
     self->mask_full_dirty = self->mask_box_dirty = FALSE;
@@ -269,11 +296,9 @@ upload_mask (SmVolumeView *self)
     glPixelStorei (GL_UNPACK_SKIP_ROWS, 0);
     glPixelStorei (GL_UNPACK_SKIP_IMAGES, 0);
   }
-  int brick_shape[3];
-  guint8 *bricks = sm_volume_mask_bricks (self->mask, s, brick_shape);
-  if (!self->mask_bricks_tex) glGenTextures (1, &self->mask_bricks_tex);
-  upload_brick_texture (self->mask_bricks_tex, GL_TEXTURE5, GL_R8, GL_RED, brick_shape, bricks);
-  g_free (bricks);
+  g_free (self->mask_bricks);
+  self->mask_bricks = sm_volume_mask_bricks (self->mask, s, self->mask_brick_shape);
+  self->bricks_dirty = TRUE;
   self->has_mask_tex = TRUE;
   self->march_dirty = TRUE;
   self->mask_full_dirty = self->mask_box_dirty = FALSE;
@@ -372,12 +397,11 @@ set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], 
   glUniform1i (glGetUniformLocation (p, "u_palette"), 2);
   glUniform1i (glGetUniformLocation (p, "u_has_volume"), self->has_volume_tex);
   glUniform1i (glGetUniformLocation (p, "u_has_mask"), self->has_mask_tex);
-  /* Skipping needs the bricks of whatever is drawn; with only a mask, its own. */
-  const gboolean skip = (self->has_volume_tex || self->has_mask_tex) && (!self->has_volume_tex || self->bricks_tex) &&
-                        (!self->has_mask_tex || self->mask_bricks_tex);
+  /* Skipping needs bricks that describe whatever is drawn. */
+  const gboolean skip = self->bricks_tex && (!self->has_volume_tex || self->image_bricks) &&
+                        (!self->has_mask_tex || self->mask_bricks);
   glUniform1i (glGetUniformLocation (p, "u_skip"), skip);
-  glUniform1i (glGetUniformLocation (p, "u_bricks"), self->has_volume_tex ? 4 : 5);
-  glUniform1i (glGetUniformLocation (p, "u_mask_bricks"), 5);
+  glUniform1i (glGetUniformLocation (p, "u_bricks"), 4);
   glUniform3f (glGetUniformLocation (p, "u_brick_tc"), (float) SM_BRICK / MAX (self->tex_shape[2], 1),
                (float) SM_BRICK / MAX (self->tex_shape[1], 1), (float) SM_BRICK / MAX (self->tex_shape[0], 1));
 
@@ -390,7 +414,14 @@ set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], 
   glUniform1f (glGetUniformLocation (p, "u_gamma"), (float) gamma);
   glUniform1i (glGetUniformLocation (p, "u_invert"), invert);
   glUniform1i (glGetUniformLocation (p, "u_mode"), self->mode == SM_RENDER_COMPOSITE);
-  glUniform1f (glGetUniformLocation (p, "u_opacity"), (float) self->opacity);
+  /* Opacity is per texel; per step it is 1 - (1 - opacity)^(step in texels). */
+  const double step_opacity = 1.0 - pow (1.0 - CLAMP (self->opacity, 0.0, 0.999), step_voxels);
+  glUniform1f (glGetUniformLocation (p, "u_step_opacity"), (float) step_opacity);
+  /* The texel where the display intensity reaches the ramp's start, so that
+   * bricks can be skipped on their raw range (intensity is monotonic). */
+  const double ramp_t = invert ? pow (1.0 - CLAMP (self->ramp_low, 0.0, 1.0), 1.0 / gamma)
+                               : pow (CLAMP (self->ramp_low, 0.0, 1.0), 1.0 / gamma);
+  glUniform1f (glGetUniformLocation (p, "u_visible_texel"), (float) ((ramp_t - b) / a));
   glUniform2f (glGetUniformLocation (p, "u_ramp"), (float) self->ramp_low,
                (float) MAX (self->ramp_high, self->ramp_low + 1e-3));
 
@@ -400,7 +431,6 @@ set_uniforms (SmVolumeView *self, const float mvp[16], const float inv_mvp[16], 
                                     self->half_extent[1] * self->half_extent[1] +
                                     self->half_extent[2] * self->half_extent[2]);
   glUniform1f (glGetUniformLocation (p, "u_step"), (float) step);
-  glUniform1f (glGetUniformLocation (p, "u_step_voxels"), (float) step_voxels);
   glUniform1i (glGetUniformLocation (p, "u_max_steps"), (int) ceil (diagonal / step) + 2);
   glUniform3f (glGetUniformLocation (p, "u_background"), background[0], background[1], background[2]);
 }
@@ -436,6 +466,7 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
   upload_volume (self);
   upload_mask (self);
   upload_palette (self);
+  upload_bricks (self);
   /* While a large volume is being converted, the box alone shows where it will be. */
   const gboolean have_march = self->has_volume_tex || self->has_mask_tex;
   if (!have_march && !self->volume && !self->labels) return TRUE;
@@ -476,9 +507,7 @@ sm_volume_view_render (GtkGLArea *area, GdkGLContext *context)
     glActiveTexture (GL_TEXTURE2);
     glBindTexture (GL_TEXTURE_2D, self->palette_tex);
     glActiveTexture (GL_TEXTURE4);
-    glBindTexture (GL_TEXTURE_3D, self->has_volume_tex ? self->bricks_tex : 0);
-    glActiveTexture (GL_TEXTURE5);
-    glBindTexture (GL_TEXTURE_3D, self->has_mask_tex ? self->mask_bricks_tex : 0);
+    glBindTexture (GL_TEXTURE_3D, self->bricks_tex);
     glUseProgram (self->volume_program);
     set_uniforms (self, mvp, inv_mvp, fast ? FAST_STEP_VOXELS : STILL_STEP_VOXELS);
     glBindVertexArray (self->empty_vao);
@@ -592,6 +621,8 @@ sm_volume_view_finalize (GObject *object)
   SmVolumeView *self = SM_VOLUME_VIEW (object);
   sm_volume_texture_clear (&self->pending);
   g_free (self->mask);
+  g_free (self->image_bricks);
+  g_free (self->mask_bricks);
   g_free (self->ids);
   g_free (self->gl_error);
   G_OBJECT_CLASS (sm_volume_view_parent_class)->finalize (object);
