@@ -23,8 +23,9 @@ typedef struct MaeTrainOptions {
   uint64_t seed;       /* model init, crops, augmentations, masks */
   double lr;           /* peak learning rate (1e-4 as the paper's code) */
   double min_lr;       /* floor of the cosine (0) */
-  int64_t warmup_steps;/* linear warm-up from 0 to lr over these steps */
-  int64_t total_steps; /* cosine from lr (end of warm-up) to min_lr at this step */
+  int64_t warmup_steps;/* linear warm-up: step s (0-based) uses lr (s + 1) / warmup (100) */
+  int64_t total_steps; /* cosine from lr (end of warm-up) to min_lr at this step;
+                          <= 0: constant lr after the warm-up */
   double beta1, beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
   double weight_decay; /* decoupled, on >= 2-D weights only (0 as the paper) */
   double clip_grad;    /* max global L2 norm of the gradient; <= 0: no clipping (1.0) */
