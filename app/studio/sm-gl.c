@@ -257,6 +257,8 @@ sm_gl_volume_texture_upload (SmGlVolumeTexture *t, const SmVolume *v, SmLayerKin
   t->size[2] = v->nx;
   t->scale = scale;
   t->integer = integer;
+  t->filterable = !integer && !(internal == GL_R32F && use_es &&
+                                !epoxy_has_gl_extension ("GL_OES_texture_float_linear"));
   return TRUE;
 }
 
@@ -272,7 +274,7 @@ void
 sm_gl_volume_texture_set_linear (SmGlVolumeTexture *t, gboolean linear)
 {
   /* Integer textures cannot be filtered; float ones on GLES need an extension. */
-  if (!t->texture || t->integer)
+  if (!t->texture || !t->filterable)
     return;
   glBindTexture (t->target, t->texture);
   GLint filter = linear ? GL_LINEAR : GL_NEAREST;

@@ -38,6 +38,7 @@ typedef struct {
   gint64 size[3];     /* (z, y, x) texels */
   double scale;       /* data value = sampled value * scale (normalised formats) */
   gboolean integer;   /* GL_R32UI: sample with texelFetch on a usampler */
+  gboolean filterable; /* linear filtering allowed (not R32F on GLES without OES_texture_float_linear) */
 } SmGlVolumeTexture;
 
 /* Uploads v (a 1 x H x W volume becomes a 2D texture when as_2d) for a layer
