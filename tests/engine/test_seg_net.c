@@ -9,6 +9,7 @@
 #include "phantom.h"
 #include "rng.h"
 #include "seg_net.h"
+#include "seg_augment.h"
 #include "seg_infer.h"
 #include "seg_optim.h"
 #include "seg_task.h"
@@ -246,12 +247,35 @@ static void test_blending(void) {
   seg_net_free(n);
 }
 
+/* Augmentation moves image and labels together: with an image that is a
+ * function of the labels, every augmented crop still is. */
+static void test_augment_identical(void) {
+  const int64_t dims[3] = {8, 40, 40};
+  size_t NV = 8 * 40 * 40;
+  float *vol = malloc(sizeof(float) * NV), img[4 * 16 * 16];
+  uint32_t *lab = malloc(sizeof(uint32_t) * NV), cl[4 * 16 * 16];
+  for (size_t i = 0; i < NV; i++) lab[i] = (uint32_t)(i * 2654435761u % 1000), vol[i] = lab[i] / 1000.f;
+  SegAugment a;
+  seg_augment_default(&a);
+  a.jitter = 0, a.p_missing = 0, a.p_misalign = 1;
+  Rng rng;
+  rng_seed(&rng, 11);
+  int ok = 1;
+  for (int r = 0; r < 50; r++) {
+    seg_sample_crop(img, cl, vol, lab, dims, 4, 16, 16, &a, &rng);
+    for (int i = 0; i < 4 * 16 * 16; i++) ok &= img[i] == cl[i] / 1000.f;
+  }
+  TAP_OK(ok, "augmentation (flips, rotations, misalignment) identical for image and labels");
+  free(vol), free(lab);
+}
+
 int main(void) {
   mae_set_threads(1); /* small layers: threads would only contend */
   test_targets();
   test_loss_gradient();
   test_whole_net_gradient();
   test_blending();
+  test_augment_identical();
   test_overfit();
   return tap_done();
 }
