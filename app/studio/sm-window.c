@@ -994,6 +994,8 @@ sm_window_init (SmWindow *self)
       g_object_bind_property (views[i], "title", titles[i], "label", G_BINDING_SYNC_CREATE);
       g_signal_connect (views[i], "hover", G_CALLBACK (on_view_hover), self);
     }
+  /* PgUp/PgDn, +/- and Home work from the start, before any click. */
+  gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->xy_view));
   sm_view_panel_set_state (self->view_panel, self->state);
   sm_train_panel_set_state (self->train_panel, self->state);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);

@@ -45,6 +45,8 @@ on_activate (GApplication *app, gpointer data)
 
   SmViewState *state = sm_window_get_state (window);
   GtkWidget *views[3];
+  TAP_OK (SM_IS_SLICE_VIEW (gtk_window_get_focus (GTK_WINDOW (window))),
+          "the XY view has the keyboard focus from the start");
   for (int a = 0; a < 3; a++)
     {
       views[a] = find_slice_view (GTK_WIDGET (window), (SmAxis) a);
