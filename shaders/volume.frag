@@ -82,6 +82,23 @@ vec3 shade_surface (vec3 tc, vec3 rd)
   return base_colour * (0.25 + 0.75 * diffuse) + vec3 (0.25 * specular);
 }
 
+// The brick holding texture coordinate tc: RG = lowest and highest texel a
+// sample there can read, B = a selected segment within reach.
+vec4 brick_at (vec3 tc)
+{
+  ivec3 cell = clamp (ivec3 (floor (tc / u_brick_tc)), ivec3 (0), textureSize (u_bricks, 0) - 1);
+  return texelFetch (u_bricks, cell, 0);
+}
+
+// The first sample position (on the step grid) past the brick holding tc.
+float brick_exit (vec3 tc, float t, vec3 dtc)
+{
+  vec3 cell = floor (tc / u_brick_tc);
+  vec3 bound = mix (cell * u_brick_tc, (cell + 1.0) * u_brick_tc, step (0.0, dtc));
+  vec3 tb = mix (vec3 (1e30), (bound - tc) / dtc, greaterThan (abs (dtc), vec3 (1e-12)));
+  return t + max (ceil (min (tb.x, min (tb.y, tb.z)) / u_step), 1.0) * u_step;
+}
+
 void main ()
 {
   vec4 near_p = u_inv_mvp * vec4 (v_ndc, -1.0, 1.0);
@@ -117,59 +134,66 @@ void main ()
   float raw_max = 0.0, raw_min = 1.0;
   float saturate = u_invert ? -u_window.y / u_window.x : (1.0 - u_window.y) / u_window.x;
   vec3 dtc = rd * to_tc;    // texture coordinates per unit of t
-  ivec3 last_brick = ivec3 (textureSize (u_bricks, 0)) - 1;
   float t = t_enter + jitter * u_step;
-  for (int i = 0; i < u_max_steps; i++) {
-    if (t > t_exit) break;
-    vec3 tc = (ro + rd * t) * to_tc + 0.5;
-    bool mask_near = u_has_mask;   // could a selected segment be at this sample?
-    if (u_skip) {
-      // Skip to the far side of a brick that cannot change the picture.
-      vec3 cell = floor (tc / u_brick_tc);
-      ivec3 brick = clamp (ivec3 (cell), ivec3 (0), last_brick);
-      vec4 bricks = texelFetch (u_bricks, brick, 0);
-      vec2 range = bricks.rg;
-      mask_near = u_has_mask && bricks.b >= 0.5;
-      bool empty = !mask_near;
-      if (empty && u_has_volume) {
-        if (u_mode == 0)
-          // A brick whose brightest texel beats the running maximum by less
-          // than MIP_SLACK cannot visibly change it (interpolated samples
-          // rarely reach a texel extreme, so an exact test would seldom skip).
-          empty = u_invert ? range.x >= raw_min - MIP_SLACK : range.y <= raw_max + MIP_SLACK;
-        else
-          empty = u_invert ? range.x > u_visible_texel : range.y < u_visible_texel;
+  // One loop per mode: software GL runs every branch body in a loop for all
+  // lanes, but skips a whole loop whose lanes are all inactive.
+  if (u_mode == 0) {
+    for (int i = 0; i < u_max_steps; i++) {
+      if (t > t_exit) break;
+      vec3 tc = (ro + rd * t) * to_tc + 0.5;
+      bool mask_near = u_has_mask;
+      if (u_skip) {
+        vec4 brick = brick_at (tc);
+        mask_near = u_has_mask && brick.b >= 0.5;
+        // A brick whose brightest texel beats the running maximum by less
+        // than MIP_SLACK cannot visibly change it (interpolated samples
+        // rarely reach a texel extreme, so an exact test would seldom skip).
+        bool dull = !u_has_volume || (u_invert ? brick.r >= raw_min - MIP_SLACK : brick.g <= raw_max + MIP_SLACK);
+        if (!mask_near && dull) {
+          t = brick_exit (tc, t, dtc);
+          prev_t = t - u_step;
+          continue;
+        }
       }
-      if (empty) {
-        vec3 bound = mix (cell * u_brick_tc, (cell + 1.0) * u_brick_tc, step (0.0, dtc));
-        vec3 tb = mix (vec3 (1e30), (bound - tc) / dtc, greaterThan (abs (dtc), vec3 (1e-12)));
-        float steps = max (ceil (min (tb.x, min (tb.y, tb.z)) / u_step), 1.0);
-        t += steps * u_step;
-        prev_t = t - u_step;
-        continue;
+      if (mask_near && textureLod (u_mask, tc, 0.0).r >= 0.5) {
+        // Only note the crossing: refining and shading it happen after the loop.
+        hit = true;
+        hit_t = t;
+        break;
       }
-    }
-    if (mask_near && textureLod (u_mask, tc, 0.0).r >= 0.5) {
-      // Only note the crossing here: refining and shading it inside the loop
-      // would cost every step on software GL, which runs branch bodies for
-      // all lanes.
-      hit = true;
-      hit_t = t;
-      break;
-    }
-    prev_t = t;
-    t += u_step;
-    if (!u_has_volume) continue;
-    float s = textureLod (u_volume, tc, 0.0).r;
-    if (u_mode == 0) {
+      prev_t = t;
+      t += u_step;
+      float s = textureLod (u_volume, tc, 0.0).r;
       raw_max = max (raw_max, s);
       raw_min = min (raw_min, s);
       if (!u_has_mask && (u_invert ? raw_min <= saturate : raw_max >= saturate)) break;
-    } else {
-      float v = intensity (s);
+    }
+  } else {
+    for (int i = 0; i < u_max_steps; i++) {
+      if (t > t_exit) break;
+      vec3 tc = (ro + rd * t) * to_tc + 0.5;
+      bool mask_near = u_has_mask;
+      if (u_skip) {
+        vec4 brick = brick_at (tc);
+        mask_near = u_has_mask && brick.b >= 0.5;
+        bool clear = !u_has_volume || (u_invert ? brick.r > u_visible_texel : brick.g < u_visible_texel);
+        if (!mask_near && clear) {
+          t = brick_exit (tc, t, dtc);
+          prev_t = t - u_step;
+          continue;
+        }
+      }
+      if (mask_near && textureLod (u_mask, tc, 0.0).r >= 0.5) {
+        hit = true;
+        hit_t = t;
+        break;
+      }
+      prev_t = t;
+      t += u_step;
+      float v = intensity (textureLod (u_volume, tc, 0.0).r);
       // u_step_opacity is the opacity already corrected for the step length
-      // (exact at both ends of the ramp, close in between; one pow less per step).
-      float alpha = u_step_opacity * smoothstep (u_ramp.x, u_ramp.y, v);
+      // (exact at both ends of the ramp, close in between).
+      float alpha = u_has_volume ? u_step_opacity * smoothstep (u_ramp.x, u_ramp.y, v) : 0.0;
       acc.rgb += (1.0 - acc.a) * alpha * vec3 (v);
       acc.a += (1.0 - acc.a) * alpha;
       if (t_opaque < 0.0 && acc.a >= 0.5) t_opaque = t - u_step;
