@@ -46,7 +46,9 @@ typedef struct MaeTensor {
  * LN 1/0, cls/mask tokens N(0, 0.02), sin-cos tables), drawing from seed.
  * Sets OpenBLAS to one thread (process-wide): the engine parallelises with
  * OpenMP (mae_set_threads), splitting each batch into one share per thread
- * for models up to 16M parameters and each GEMM over the threads above. */
+ * for models up to 16M parameters and each GEMM over the threads above.
+ * Forward/backward (and mae_set_threads) switch the calling and worker
+ * threads to flush denormals to zero (FTZ/DAZ), as a speed measure. */
 int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeError *err);
 void mae_model_free(MaeModel *model);
 const MaeConfig *mae_model_config(const MaeModel *model);

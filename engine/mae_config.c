@@ -1,6 +1,8 @@
 /* MaeConfig: named configs, validation, key/value strings, FLOP counts. */
 #include "mae_config.h"
 
+#include "nn.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -112,7 +114,11 @@ void mae_set_threads(int n) {
   omp_set_num_threads(n);
   /* the layers inside a batch share must stay single-threaded */
   omp_set_max_active_levels(1);
+  /* the pool's threads persist: set their denormal mode once */
+#pragma omp parallel
+  nn_flush_denormals();
 #endif
+  nn_flush_denormals();
 }
 
 /* ---- key/value ---- */

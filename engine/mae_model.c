@@ -526,8 +526,10 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
                          K + 1);
   double sse[64];
   const size_t V = (size_t)mae_config_crop_voxels(&m->cfg), PL = (size_t)L * m->P;
+  nn_flush_denormals();
 #pragma omp parallel for schedule(static, 1) num_threads(parts) if (parts > 1)
   for (int i = 0; i < parts; i++) {
+    nn_flush_denormals();
     int b0 = m->part_start[i], nb = m->part_start[i + 1] - b0;
     work_forward(m, &m->work[i], crops + b0 * V, mask + (size_t)b0 * L, nb, K,
                  pred ? pred + b0 * PL : NULL, &sse[i]);
@@ -544,8 +546,10 @@ int mae_model_forward(MaeModel *m, const float *crops, const uint8_t *mask, int 
 int mae_model_backward(MaeModel *m, MaeError *err) {
   if (!m->have_forward) return mae_error_set(err, "mae_model: backward without a forward");
   const int parts = m->n_parts;
+  nn_flush_denormals();
 #pragma omp parallel for schedule(static, 1) num_threads(parts) if (parts > 1)
   for (int i = 0; i < parts; i++) {
+    nn_flush_denormals();
     if (i > 0) memset(m->work[i].grad_mem, 0, m->n_floats * sizeof(float));
     work_backward(m, &m->work[i], m->n_masked);
   }

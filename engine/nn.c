@@ -10,6 +10,16 @@
 
 #include "vmath.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+void nn_flush_denormals(void) {
+#if defined(__SSE__)
+  _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
+}
+
 /* Row-parallel loops are worth a thread only above this much work. */
 #define NN_PAR_MIN 32768
 

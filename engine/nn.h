@@ -91,6 +91,11 @@ double nn_masked_mse_forward_backward(float *dpred,         // (n, P) or NULL
                                       const unsigned char *mask, // (n), 1 = masked
                                       int n, int P);
 
+/* Flushes denormal floats to zero in the calling thread (x86 FTZ and DAZ):
+ * tiny attention probabilities and gradients otherwise take a slow path
+ * through the FPU that can cost 10x on the products they touch. */
+void nn_flush_denormals(void);
+
 /* Naive references: plain loops, no BLAS, no OpenMP, same semantics. */
 void nn_ref_linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                            int M, int IC, int OC);
