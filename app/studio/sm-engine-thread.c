@@ -325,6 +325,8 @@ post_progress (SmEngineThread *self, Run *run, const SmTrainPoint *point)
   self->latest.total_steps = run->total_steps;
   self->latest.tokens = run->have_session ? mae_config_tokens (&run->session.config) : 0;
   self->latest.steps_per_second = run->rate;
+  self->latest.mask_ratio = run->mask_ratio;
+  self->latest.batch = run->batch;
   schedule_progress_locked (self);
   g_mutex_unlock (&self->lock);
 }

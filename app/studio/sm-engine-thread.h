@@ -67,6 +67,8 @@ typedef struct {
   gint64 total_steps;
   int tokens;            /* per sample */
   double steps_per_second; /* over the last few seconds of running */
+  double mask_ratio;     /* what the next step will use */
+  int batch;
   SmTrainPoint *points;  /* every step since the previous delivery */
   guint n_points;
 } SmTrainProgress;

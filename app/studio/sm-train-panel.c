@@ -25,6 +25,7 @@ struct _SmTrainPanel {
   int autostart_preview_every;
   gboolean autostart_pending, autostart_done;
   gboolean autostart_wait_for_end;
+  gboolean sync_from_run;       /* a loaded checkpoint: its settings go into the widgets */
   gboolean final_preview;       /* the finished run's preview (or, not waiting for the end, any) has arrived */
   gint64 last_step, total_steps;
   double last_loss;
@@ -123,6 +124,14 @@ static void
 on_progress (SmEngineThread *engine, const SmTrainProgress *p, SmTrainPanel *self)
 {
   sm_loss_plot_add_points (self->loss_plot, p->points, p->n_points);
+  if (self->sync_from_run && p->total_steps > 0)
+    {
+      /* Show what the loaded run trains with (setting the slider re-sends the same ratio). */
+      self->sync_from_run = FALSE;
+      gtk_adjustment_set_value (self->steps_adjustment, (double) p->total_steps);
+      gtk_adjustment_set_value (self->batch_adjustment, p->batch);
+      gtk_adjustment_set_value (self->mask_adjustment, p->mask_ratio);
+    }
   if (p->n_points == 0 && p->latest.step == 0)
     return;
   self->last_step = p->latest.step;
@@ -340,6 +349,17 @@ on_config_changed (GtkDropDown *dropdown, GParamSpec *pspec, SmTrainPanel *self)
 
 /* --- file dialogs (GtkFileChooserNative: GTK 4.8) ----------------------------- */
 
+void
+sm_train_panel_load_checkpoint (SmTrainPanel *self, const char *path)
+{
+  sm_loss_plot_clear (self->loss_plot);
+  gtk_label_set_text (self->error_label, "");
+  self->sync_from_run = TRUE;
+  sm_engine_thread_set_preview_every (self->engine, (int) gtk_adjustment_get_value (self->preview_every_adjustment));
+  sm_engine_thread_load_checkpoint (self->engine, path);
+  request_preview_at_cursor (self);
+}
+
 typedef enum { FILE_SAVE_MODEL, FILE_LOAD_MODEL, FILE_EXPORT_CSV, FILE_EXPORT_PNG } FileKind;
 
 static void
@@ -358,9 +378,7 @@ on_file_response (GtkNativeDialog *dialog, int response, SmTrainPanel *self)
             sm_engine_thread_save_checkpoint (self->engine, path);
             break;
           case FILE_LOAD_MODEL:
-            sm_loss_plot_clear (self->loss_plot);
-            sm_engine_thread_load_checkpoint (self->engine, path);
-            request_preview_at_cursor (self);
+            sm_train_panel_load_checkpoint (self, path);
             break;
           case FILE_EXPORT_CSV:
             if (!sm_loss_plot_export_csv (self->loss_plot, path, &error))

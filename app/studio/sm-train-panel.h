@@ -33,6 +33,10 @@ gboolean sm_train_panel_is_settled (SmTrainPanel *self);
 /* For tests: "preview <name> bounds x y w h" lines, in `root`'s PNG coordinates. */
 void sm_train_panel_print_geometry (SmTrainPanel *self, GtkWidget *root);
 
+/* Continues a saved run (its config, step, optimizer state, masking ratio,
+ * batch): paused until resumed. What Load… does. */
+void sm_train_panel_load_checkpoint (SmTrainPanel *self, const char *path);
+
 /* Moves the masking slider (as the user would): effective at the next step. */
 void sm_train_panel_set_mask_ratio (SmTrainPanel *self, double ratio);
 

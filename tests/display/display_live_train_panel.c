@@ -169,8 +169,7 @@ run (SmApplication *app)
   const char *checkpoint = g_getenv ("SEMMAE_LIVE_TRAIN_CHECKPOINT");
   if (checkpoint)
     {
-      sm_engine_thread_set_preview_every (engine, 5);
-      sm_engine_thread_load_checkpoint (engine, checkpoint);
+      sm_train_panel_load_checkpoint (panel, checkpoint);
       gboolean loaded = wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED));
       TAP_OK (loaded, "the checkpoint loads as a paused run");
       sm_engine_thread_resume (engine);
@@ -186,6 +185,10 @@ run (SmApplication *app)
           "masked input at ratio 0.75: %.3f of the crop greyed", seen.preview_masked_share);
   shot (window, "live-train-before-slider.png");
 
+  /* Training goes on whatever the mode; the previews are on the Pre-train page. */
+  GtkWidget *stack = gtk_widget_get_ancestor (GTK_WIDGET (panel), GTK_TYPE_STACK);
+  if (stack)
+    gtk_stack_set_visible_child_name (GTK_STACK (stack), "pretrain");
   /* Move the slider: the next refresh shows the new mask. */
   gint64 changed_at = seen.last_step;
   sm_train_panel_set_mask_ratio (panel, 0.3);
