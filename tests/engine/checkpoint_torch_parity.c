@@ -1,10 +1,13 @@
 /* A checkpoint written by semmae loads in PyTorch (model.load_state_dict,
  * strict, of the reference MAE layout with a Conv3d patch embedding) and
- * gives the same decoder output and loss for the same input and mask.
+ * gives the same decoder output and loss for the same input and mask; and
+ * one training step (gradients, clipping, AdamW) from a saved state gives
+ * the same parameters in PyTorch as in semmae.
  * Skips (77) where /usr/bin/python3 cannot import torch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -18,6 +21,39 @@ static int dump(const char *dir, const char *name, const void *data, size_t byte
   if (!f) return -1;
   size_t put = fwrite(data, 1, bytes, f);
   return fclose(f) == 0 && put == bytes ? 0 : -1;
+}
+
+/* Runs mae_reference.py (plain form, or --step with `after`) and turns its
+ * RESULT lines into TAP. */
+static void run_reference(const char *root, const char *ckpt, const char *dir, const char *after,
+                          int min_results) {
+  char cmd[2048];
+  if (after[0])
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=1 /usr/bin/python3 %s/tests/engine/mae_reference.py --step %s %s %s "
+             "2>&1",
+             root, ckpt, dir, after);
+  else
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=1 /usr/bin/python3 %s/tests/engine/mae_reference.py %s %s 2>&1", root,
+             ckpt, dir);
+  FILE *p = popen(cmd, "r");
+  char line[1024];
+  int results = 0;
+  while (p && fgets(line, sizeof line, p)) {
+    line[strcspn(line, "\n")] = '\0';
+    if (strncmp(line, "RESULT ", 7) == 0) {
+      char *status = strrchr(line, ' ');
+      *status++ = '\0';
+      TAP_OK(strcmp(status, "ok") == 0, "pytorch: %s", line + 7);
+      results++;
+    } else {
+      tap_diag("%s", line[0] == '#' ? line + 2 : line);
+    }
+  }
+  int status = p ? pclose(p) : -1;
+  TAP_OK(status == 0 && results >= min_results, "reference script ran (status %d, %d results)",
+         status, results);
 }
 
 int main(void) {
@@ -70,27 +106,34 @@ int main(void) {
              dump(dir, "loss.txt", loss_text, strlen(loss_text)) == 0,
          "dumped input, mask, prediction");
 
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd,
-           "OMP_NUM_THREADS=1 /usr/bin/python3 %s/tests/engine/mae_reference.py %s %s 2>&1",
-           root, ckpt, dir);
-  FILE *p = popen(cmd, "r");
-  char line[1024];
-  int results = 0;
-  while (p && fgets(line, sizeof line, p)) {
-    line[strcspn(line, "\n")] = '\0';
-    if (strncmp(line, "RESULT ", 7) == 0) {
-      char *status = strrchr(line, ' ');
-      *status++ = '\0';
-      TAP_OK(strcmp(status, "ok") == 0, "pytorch: %s", line + 7);
-      results++;
-    } else {
-      tap_diag("%s", line[0] == '#' ? line + 2 : line);
-    }
-  }
-  int status = p ? pclose(p) : -1;
-  TAP_OK(status == 0 && results >= 3, "reference script ran (status %d, %d results)", status,
-         results);
+  run_reference(root, ckpt, dir, "", 3);
+
+  /* One training step: semmae's from the saved state, PyTorch's from the
+   * same checkpoint and the same batch (drawn by a second trainer restored
+   * from the same file, whose RNG is in the same state). */
+  char step_dir[600], after[600];
+  snprintf(step_dir, sizeof step_dir, "%s/step", dir);
+  snprintf(after, sizeof after, "%s/after.safetensors", dir);
+  TAP_OK(mkdir(step_dir, 0700) == 0, "step directory");
+  MaeTrainer *sampler = tiny_trainer(&cfg, volume, vz, vy, vx, 10, 77);
+  MaeTrainer *stepper = tiny_trainer(&cfg, volume, vz, vy, vx, 10, 78);
+  TAP_OK(sampler && stepper && sm_checkpoint_load_trainer(ckpt, sampler, NULL, &err) == 0 &&
+             sm_checkpoint_load_trainer(ckpt, stepper, NULL, &err) == 0,
+         "two trainers restored: %s", err.message);
+  TAP_OK(mae_trainer_sample(sampler, B, 0.75f, crops, mask, &merr) == 0, "the next batch: %s",
+         merr.message);
+  TAP_OK(mae_trainer_step(stepper, B, 0.75f, &r, &merr) == 0, "one step: %s", merr.message);
+  TAP_OK(sm_checkpoint_save(after, mae_trainer_model(stepper), stepper, &info, &err) == 0,
+         "save after the step: %s", err.message);
+  char step_text[96];
+  snprintf(step_text, sizeof step_text, "%.17g %.17g\n", r.lr, r.loss);
+  TAP_OK(dump(step_dir, "input.f32", crops, (size_t)(B * crop) * sizeof *crops) == 0 &&
+             dump(step_dir, "mask.u8", mask, (size_t)(B * L)) == 0 &&
+             dump(step_dir, "step.txt", step_text, strlen(step_text)) == 0,
+         "dumped the step's batch");
+  run_reference(root, ckpt, step_dir, after, 4);
+  mae_trainer_free(sampler);
+  mae_trainer_free(stepper);
 
   char rm[600];
   snprintf(rm, sizeof rm, "rm -rf '%s'", dir);

@@ -7,7 +7,9 @@ give the same decoder output for the same input and mask.
 
 usage: mae_reference.py CHECKPOINT DIR
        mae_reference.py --volume CHECKPOINT INPUT.tif MASK.tif PRED.tif RECON.tif
-  (the second form checks `semmae reconstruct` outputs of a one-crop uint8 volume)
+       mae_reference.py --step BEFORE.safetensors DIR AFTER.safetensors
+  (the second form checks `semmae reconstruct` outputs of a one-crop uint8 volume,
+   the third one training step: gradients, clipping and AdamW)
   DIR holds input.f32 (B, D, H, W), mask.u8 (B, L; 1 = masked), pred.f32
   (B, L, P) and loss.txt written by semmae. Prints '# ...' diagnostics and
   'RESULT name ok|fail' lines; exits 0 when all hold.
@@ -220,9 +222,69 @@ def check_volume(ckpt, input_tif, mask_tif, pred_tif, recon_tif):
     return 0 if all(ok for _, ok in results) else 1
 
 
+def check_step(before, folder, after):
+    """One training step: from checkpoint `before` (params, AdamW moments,
+    step k, options), PyTorch does forward, backward, clip_grad_norm_ and
+    AdamW (decay on >= 2-D weights except cls/mask tokens) on the batch in
+    DIR (input.f32, mask.u8, step.txt = "lr loss"); the parameters must match
+    semmae's checkpoint `after`."""
+    model, tensors, meta, results = load_model(before)
+    D, H, W = model.input_size
+    L = math.prod(model.grid)
+    vol = torch.from_numpy(np.fromfile(f'{folder}/input.f32', dtype='<f4').astype(np.float32))
+    B = vol.numel() // (D * H * W)
+    vol = vol.reshape(B, D, H, W)
+    mask = torch.from_numpy(np.fromfile(f'{folder}/mask.u8', dtype=np.uint8).reshape(B, L).astype(bool))
+    lr, want_loss = (float(v) for v in open(f'{folder}/step.txt').read().split())
+    k = int(meta['step'])
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in named if p.ndim >= 2 and n not in ('cls_token', 'mask_token')]
+    no_decay = [p for n, p in named if not (p.ndim >= 2 and n not in ('cls_token', 'mask_token'))]
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': float(meta['weight_decay'])},
+                             {'params': no_decay, 'weight_decay': 0.0}],
+                            lr=lr, betas=(float(meta['beta1']), float(meta['beta2'])), eps=float(meta['adam_eps']))
+    for n, p in named:
+        opt.state[p] = {'step': torch.tensor(float(k)),
+                        'exp_avg': tensors[f'optim.exp_avg.{n}'].clone(),
+                        'exp_avg_sq': tensors[f'optim.exp_avg_sq.{n}'].clone()}
+    _, loss = model(vol, mask)
+    loss.backward()
+    clip = float(meta['clip_grad'])
+    norm = torch.nn.utils.clip_grad_norm_([p for _, p in named], clip if clip > 0 else float('inf'))
+    opt.step()
+    got, _ = load_safetensors(after)
+    # The key bias gets an exactly zero gradient (softmax ignores a constant
+    # added to a query's scores), so its Adam update is the ratio of two
+    # rounding noises: it is compared only for staying within one lr step.
+    worst, worst_name, key_bias = 0.0, '', 0.0
+    for n, p in model.state_dict().items():
+        ref = got[n]
+        if n.endswith('attn.qkv.bias'):
+            C = p.shape[0] // 3
+            key_bias = max(key_bias, (p[C:2 * C] - ref[C:2 * C]).abs().max().item() / lr)
+            p, ref = torch.cat([p[:C], p[2 * C:]]), torch.cat([ref[:C], ref[2 * C:]])
+        rel = ((p - ref).abs().max() / (ref.abs().max() + 1e-12)).item()
+        if rel > worst:
+            worst, worst_name = rel, n
+    moments = max(((opt.state[p]['exp_avg'] - got[f'optim.exp_avg.{n}']).abs().max() /
+                   (got[f'optim.exp_avg.{n}'].abs().max() + 1e-12)).item() for n, p in named)
+    print(f"# step {k} -> {k + 1}: lr {lr:.6g}, grad norm {norm.item():.5g} (clip {clip}), loss torch "
+          f"{loss.item():.7f} semmae {want_loss:.7f}; worst relative parameter difference {worst:.3g} "
+          f"({worst_name}), moments {moments:.3g}; key-bias difference {key_bias:.3g} lr")
+    results += [('training step loss within 1e-5', abs(loss.item() - want_loss) < 1e-5 * max(1.0, abs(want_loss))),
+                ('parameters after one AdamW step within 1e-4 relative', worst < 1e-4),
+                ('AdamW first moments within 1e-4 relative', moments < 1e-4),
+                ('key biases (zero gradient) within 2 lr', key_bias <= 2.0)]
+    for name, ok in results:
+        print(f"RESULT {name} {'ok' if ok else 'fail'}")
+    return 0 if all(ok for _, ok in results) else 1
+
+
 def main():
     if sys.argv[1] == '--volume':
         return check_volume(*sys.argv[2:7])
+    if sys.argv[1] == '--step':
+        return check_step(*sys.argv[2:5])
     ckpt, folder = sys.argv[1], sys.argv[2]
     model, tensors, meta, results = load_model(ckpt)
 
