@@ -7,6 +7,7 @@
 
 #define DREF_NO_BLOCK
 #include "mae_ref_double.h"
+#include "mae_config.h"
 #include "nn.h"
 #include "rng.h"
 #include "tap.h"
@@ -288,6 +289,33 @@ static void test_parity(void) {
   }
 }
 
+/* Above the size where nn_sgemm splits C over the threads: rows split
+ * (M >= N) and columns split (N > M), forward and backward. */
+static void test_split_gemm_parity(void) {
+  int shapes[2][3] = {{300, 64, 96}, {40, 96, 700}};
+  for (int s = 0; s < 2; s++) {
+    int M = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
+    float *x = randv((size_t)M * IC, 1), *w = randv((size_t)OC * IC, 1), *b = randv(OC, 1);
+    float *R = randv((size_t)M * OC, 1), *y1 = malloc(4 * (size_t)M * OC), *y2 = malloc(4 * (size_t)M * OC);
+    float *dx1 = malloc(4 * (size_t)M * IC), *dx2 = malloc(4 * (size_t)M * IC);
+    float *dw1 = calloc((size_t)OC * IC, 4), *dw2 = calloc((size_t)OC * IC, 4);
+    float *db1 = calloc(OC, 4), *db2 = calloc(OC, 4);
+    double worst;
+    nn_linear_forward(y1, x, w, b, M, IC, OC);
+    nn_ref_linear_forward(y2, x, w, b, M, IC, OC);
+    int ok = max_rel_ok(y1, y2, (size_t)M * OC, 1e-5, 1e-5, &worst);
+    nn_linear_backward(dx1, dw1, db1, R, x, w, M, IC, OC);
+    nn_ref_linear_backward(dx2, dw2, db2, R, x, w, M, IC, OC);
+    ok &= max_rel_ok(dx1, dx2, (size_t)M * IC, 1e-5, 1e-5, &worst);
+    ok &= max_rel_ok(dw1, dw2, (size_t)OC * IC, 1e-5, 1e-5, &worst);
+    ok &= max_rel_ok(db1, db2, OC, 1e-5, 1e-5, &worst);
+    TAP_OK(ok, "linear %dx%d->%d on 2 threads (GEMM split over %s): fast == naive", M, IC, OC,
+           M >= OC ? "rows" : "columns");
+    free(x), free(w), free(b), free(R), free(y1), free(y2), free(dx1), free(dx2);
+    free(dw1), free(dw2), free(db1), free(db2);
+  }
+}
+
 static void test_vmath(void) {
   double worst = 0;
   for (int i = 0; i <= 200000; i++) {
@@ -329,6 +357,8 @@ int main(void) {
   }
   test_mse_grad();
   test_parity();
+  mae_set_threads(2);
+  test_split_gemm_parity();
   test_vmath();
   return tap_done();
 }
