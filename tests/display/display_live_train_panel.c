@@ -16,6 +16,7 @@
 #include "xvfb.h"
 #include "data/phantom.h"
 #include "sm-application.h"
+#include "sm-loss-plot.h"
 #include "sm-loader.h"
 #include "sm-screenshot.h"
 #include "sm-train-panel.h"
@@ -23,7 +24,7 @@
 
 typedef struct {
   int previews;
-  gint64 preview_step;
+  gint64 preview_step, preview_origin[3];
   double preview_ratio, preview_masked_share;
   gint64 last_step;
   SmTrainPoint by_step[200000];
@@ -40,6 +41,7 @@ on_preview (SmEngineThread *e, const SmTrainPreview *p, gpointer data)
     masked += isnan (p->masked_input[i]);
   seen.previews++;
   seen.preview_step = p->step;
+  memcpy (seen.preview_origin, p->origin, sizeof seen.preview_origin);
   seen.preview_ratio = p->mask_ratio;
   seen.preview_masked_share = (double) masked / n;
 }
@@ -100,6 +102,21 @@ map_layer (SmViewState *state)
 }
 
 static gboolean have_map (gpointer state) { return map_layer (state) != NULL; }
+static gboolean preview_moved (gpointer d) { return seen.preview_origin[2] == GPOINTER_TO_INT (d); }
+
+static GtkWidget *
+find_type (GtkWidget *root, GType type)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c; c = gtk_widget_get_next_sibling (c))
+    {
+      if (G_TYPE_CHECK_INSTANCE_TYPE (c, type))
+        return c;
+      GtkWidget *found = find_type (c, type);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
 
 static SmTrainPanel *
 find_panel (GtkWidget *root)
@@ -204,8 +221,39 @@ run (SmApplication *app)
           "steps after the change see %d of %d tokens", after.visible_tokens, tokens);
   shot (window, "live-train-after-slider.png");
 
-  /* Reconstruction error over the whole volume, as a map layer. */
+  /* A click in a view moves the crosshair: the preview follows to the crop around it. */
   SmViewState *state = sm_window_get_state (window);
+  double cz, cy, cx;
+  sm_view_state_get_cursor (state, &cz, &cy, &cx);
+  sm_view_state_set_cursor (state, cz, 48, 48);
+  gboolean moved = wait_for (preview_moved, GINT_TO_POINTER (0));
+  TAP_OK (moved && seen.preview_origin[1] == 0, "clicking near the corner moves the preview crop there (origin y %" G_GINT64_FORMAT
+          ", x %" G_GINT64_FORMAT ")", seen.preview_origin[1], seen.preview_origin[2]);
+
+  /* The loss curve exports. */
+  SmLossPlot *plot = SM_LOSS_PLOT (find_type (GTK_WIDGET (panel), SM_TYPE_LOSS_PLOT));
+  g_autofree char *dir = g_dir_make_tmp ("live-train-XXXXXX", NULL);
+  g_autofree char *csv = g_build_filename (dir, "loss.csv", NULL);
+  g_autofree char *png = g_build_filename (dir, "loss.png", NULL);
+  g_autoptr (GError) export_error = NULL;
+  gboolean exported = plot && sm_loss_plot_export_csv (plot, csv, &export_error) &&
+                      sm_loss_plot_export_png (plot, png, 640, 320, &export_error);
+  g_autofree char *text = NULL;
+  g_file_get_contents (csv, &text, NULL, NULL);
+  guint rows = 0;
+  for (const char *c = text; c && *c; c++)
+    rows += *c == '\n';
+  TAP_OK (exported && text && g_str_has_prefix (text, "step,loss,smoothed_loss,lr,mask_ratio,visible_tokens\n") &&
+          rows == sm_loss_plot_get_n_points (plot) + 1 && strstr (text, ",0.3000,151\n"),
+          "loss curve exported as CSV (%u rows, the ratio change inside) and PNG", rows);
+  GdkTexture *texture = exported ? gdk_texture_new_from_filename (png, NULL) : NULL;
+  TAP_OK (texture && gdk_texture_get_width (texture) == 640, "the PNG reads back");
+  g_clear_object (&texture);
+  g_unlink (csv);
+  g_unlink (png);
+  g_rmdir (dir);
+
+  /* Reconstruction error over the whole volume, as a map layer. */
   sm_engine_thread_request_error_map (engine);
   TAP_OK (wait_for (have_map, state), "the reconstruction-error overlay arrives as a map layer");
   SmLayer *map = map_layer (state);

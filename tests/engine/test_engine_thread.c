@@ -211,6 +211,15 @@ main (void)
   TAP_OK (wait_for (&s, step_at_least, GINT_TO_POINTER (info.step + 1)) && s.by_step[info.step + 1].mask_ratio == 0.5,
           "the loaded run continues at step %" G_GINT64_FORMAT " with its ratio", info.step + 1);
 
+  /* Error maps every K steps while training. */
+  int maps = s.error_maps;
+  sm_engine_thread_set_error_map_every (engine, 2);
+  sm_engine_thread_request_error_map (engine); /* a new generation: the periodic maps carry it too */
+  sm_engine_thread_resume (engine);
+  gboolean periodic = wait_for (&s, error_maps_at_least, GINT_TO_POINTER (maps + 3));
+  TAP_OK (periodic, "error maps arrive every 2 steps while training (%d)", s.error_maps - maps);
+  sm_engine_thread_set_error_map_every (engine, 0);
+
   /* Quit while running: dispose stops and joins. */
   sm_engine_thread_resume (engine);
   wait_for (&s, state_is, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING));
