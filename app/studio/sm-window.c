@@ -54,6 +54,8 @@ struct _SmWindow {
 
   /* What the 3D view borrows: kept alive here until it is given another. */
   SmLayer *volume_view_image;
+  guint volume_handover;      /* idle/timeout source that gives the 3D view a new image */
+  gboolean handover_pending;  /* a new image waits for the XY view's first frame */
   SmLayer *volume_view_labels;
   guint32 volume_view_selected;
 
@@ -115,6 +117,7 @@ sm_window_unrealize (GtkWidget *widget)
   SmWindow *self = SM_WINDOW (widget);
   self->disposed = TRUE;
   g_clear_handle_id (&self->pulse_source, g_source_remove);
+  g_clear_handle_id (&self->volume_handover, g_source_remove);
   if (self->load_cancellable)
     g_cancellable_cancel (self->load_cancellable);
   GTK_WIDGET_CLASS (sm_window_parent_class)->unrealize (widget);
@@ -222,15 +225,37 @@ on_load_progress (double fraction, gpointer user_data)
 
 /* --- the 3D view ----------------------------------------------------------- */
 
+static void sync_volume_view (SmWindow *self);
+
+static gboolean
+hand_over_volume (gpointer user_data)
+{
+  SmWindow *self = user_data;
+  self->volume_handover = 0;
+  self->handover_pending = FALSE;
+  SmLayer *image = sm_view_state_get_image (self->state);
+  /* Hand over the new volume before dropping the old: the view borrows it. */
+  sm_volume_view_set_volume (self->volume_view, image ? sm_layer_get_volume (image) : NULL);
+  g_set_object (&self->volume_view_image, image);
+  sync_volume_view (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 sync_volume_view (SmWindow *self)
 {
   SmLayer *image = sm_view_state_get_image (self->state);
   if (image != self->volume_view_image)
     {
-      /* Hand over the new volume before dropping the old: the view borrows it. */
-      sm_volume_view_set_volume (self->volume_view, image ? sm_layer_get_volume (image) : NULL);
-      g_set_object (&self->volume_view_image, image);
+      /* Preparing the 3D texture takes a while on the main thread: the slices
+       * come first, the 3D view gets the image once XY has drawn it. */
+      if (!self->handover_pending)
+        {
+          self->handover_pending = TRUE;
+          g_clear_handle_id (&self->volume_handover, g_source_remove);
+          self->volume_handover = g_timeout_add (400, hand_over_volume, self); /* if XY cannot draw */
+        }
+      return; /* labels and cursor follow with the image */
     }
   SmLayer *labels = sm_view_state_get_label_layer (self->state);
   if (labels != self->volume_view_labels)
@@ -256,7 +281,7 @@ static void
 on_geometry_changed (SmViewState *state, GParamSpec *pspec, SmWindow *self)
 {
   /* The 3D view plans its box from the voxel size when it is given a volume. */
-  if (self->volume_view_image)
+  if (self->volume_view_image && !self->handover_pending)
     sm_volume_view_set_volume (self->volume_view, sm_layer_get_volume (self->volume_view_image));
   update_info (self);
 }
@@ -266,6 +291,16 @@ sm_window_set_voxel_size_override (SmWindow *self, const double voxel_size[3])
 {
   for (int i = 0; i < 3; i++)
     self->voxel_override[i] = voxel_size[i];
+}
+
+/* After the XY view's frame, at idle priority: the frame is on screen first. */
+static void
+on_xy_frame (SmSliceView *view, SmWindow *self)
+{
+  if (!self->handover_pending || self->disposed)
+    return;
+  g_clear_handle_id (&self->volume_handover, g_source_remove);
+  self->volume_handover = g_idle_add (hand_over_volume, self);
 }
 
 static void
@@ -892,6 +927,7 @@ sm_window_dispose (GObject *object)
   SmWindow *self = SM_WINDOW (object);
   self->disposed = TRUE;
   g_clear_handle_id (&self->pulse_source, g_source_remove);
+  g_clear_handle_id (&self->volume_handover, g_source_remove);
   if (self->hook_tick)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->hook_tick);
   self->hook_tick = 0;
@@ -996,6 +1032,7 @@ sm_window_init (SmWindow *self)
     }
   /* PgUp/PgDn, +/- and Home work from the start, before any click. */
   gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->xy_view));
+  g_signal_connect (self->xy_view, "frame", G_CALLBACK (on_xy_frame), self);
   sm_view_panel_set_state (self->view_panel, self->state);
   sm_train_panel_set_state (self->train_panel, self->state);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
