@@ -162,10 +162,12 @@ static void extract_crop(const MaeTrainer *t, float *crop, int z0, int y0, int x
         continue;
       }
       for (int x = 0; x < W; x++) {
-        int u = y, v = flip ? W - 1 - x : x;
-        for (int r = 0; r < k; r++) {
-          int nu = v, nv = H - 1 - u; /* square when k is odd */
-          u = nu, v = nv;
+        int xf = flip ? W - 1 - x : x, u, v;
+        switch (k) { /* quarter turns; k is odd only for square crops */
+        case 1: u = xf, v = H - 1 - y; break;
+        case 2: u = H - 1 - y, v = W - 1 - xf; break;
+        case 3: u = W - 1 - xf, v = y; break;
+        default: u = y, v = xf; break;
         }
         dst[x] = plane[(size_t)(y0 + u) * t->vx + x0 + v];
       }

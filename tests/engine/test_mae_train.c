@@ -265,9 +265,11 @@ static void test_schedule(void) {
   TAP_OK(mae_lr_at(&o, 1000) == 1.0, "total_steps 0: constant after warm-up");
 }
 
-static void test_sampler(void) {
+static void test_sampler(int non_square) {
   MaeConfig c = tiny_config();
-  int Z = 3, Y = 20, X = 24;
+  if (non_square) c.input[2] = 24, c.patch[2] = 8; /* 2 x 16 x 24 crops: no quarter turns */
+  const int CH = c.input[1], CW = c.input[2];
+  int Z = 3, Y = 20, X = 28;
   float *vol = malloc(sizeof(float) * Z * Y * X);
   for (int i = 0; i < Z * Y * X; i++) vol[i] = (float)i;
   MaeTrainer *t = new_trainer(&c, 8, vol, Z, Y, X);
@@ -285,7 +287,7 @@ static void test_sampler(void) {
     int z0 = (int)o / (Y * X), y0 = ((int)o / X) % Y, x0 = (int)o % X;
     (void)z0;
     /* steps along x and y of the crop, in volume units */
-    int dx = (int)(k[1] - o), dy = (int)(k[16] - o);
+    int dx = (int)(k[1] - o), dy = (int)(k[CW] - o);
     int code = -1;
     int steps[8][2] = {{1, X}, {-1, X}, {1, -X}, {-1, -X}, {X, 1}, {X, -1}, {-X, 1}, {-X, -1}};
     for (int s = 0; s < 8; s++)
@@ -297,15 +299,23 @@ static void test_sampler(void) {
     seen[code]++;
     /* every voxel follows the same affine map */
     for (int z = 0; z < 2; z++)
-      for (int y = 0; y < 16; y++)
-        for (int x = 0; x < 16; x++)
-          if (k[(z * 16 + y) * 16 + x] != o + z * Y * X + y * dy + x * dx) valid = 0;
+      for (int y = 0; y < CH; y++)
+        for (int x = 0; x < CW; x++)
+          if (k[(z * CH + y) * CW + x] != o + z * Y * X + y * dy + x * dx) valid = 0;
     (void)y0, (void)x0;
   }
-  int all = 1;
-  for (int s = 0; s < 8; s++) all &= seen[s] > 0;
-  TAP_OK(valid, "crops are windows of the volume under a flip/rotation in y/x");
-  TAP_OK(all, "all 8 flips/rotations occur");
+  int all = 1, quarter = 0;
+  for (int s = 0; s < 8; s++) {
+    if (s < 4) all &= seen[s] > 0;
+    else if (non_square) quarter += seen[s];
+    else all &= seen[s] > 0;
+  }
+  TAP_OK(valid, "%s crops are windows of the volume under a flip/rotation in y/x",
+         non_square ? "16x24" : "16x16");
+  if (non_square)
+    TAP_OK(all && quarter == 0, "non-square crops: the 4 flips/half turns occur, no quarter turn");
+  else
+    TAP_OK(all, "all 8 flips/rotations occur");
   int vis_ok = 1;
   for (int b = 0; b < 64; b++) {
     int v = 0;
@@ -329,6 +339,7 @@ int main(void) {
   mae_set_threads(1);
   test_nan_and_bad_input();
   test_schedule();
-  test_sampler();
+  test_sampler(0);
+  test_sampler(1);
   return tap_done();
 }
