@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "sm-loader.h"
+#include "sm-open.h"
 #include "sm-screenshot.h"
 #include "sm-slice-view.h"
 #include "sm-train-panel.h"
@@ -359,9 +360,7 @@ add_recent (SmWindow *self, const char *path)
 {
   if (self->screenshot_path || self->bench_scroll || self->timing)
     return; /* test runs leave the user's recent list alone */
-  g_autoptr (GFile) file = g_file_new_for_path (path); /* canonical: no "..", no "//" */
-  g_autofree char *uri = g_file_get_uri (file);
-  gtk_recent_manager_add_item (gtk_recent_manager_get_default (), uri);
+  sm_recent_add (path);
 }
 
 static void
@@ -777,67 +776,30 @@ on_focus_view (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     gtk_widget_grab_focus (views[i]);
 }
 
-/* --- open dialogs, recent files, drag and drop ----------------------------- */
-
-typedef enum { OPEN_IMAGE, OPEN_FOLDER, OPEN_LABELS, OPEN_MAP } OpenKind;
+/* --- open dialogs, recent files, drag and drop (sm-open.c) ------------------ */
 
 static void
-on_chooser_response (GtkNativeDialog *dialog, int response, SmWindow *self)
+on_chosen (GtkWindow *parent, const char *path, SmOpenKind kind)
 {
-  OpenKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "kind"));
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file ? g_file_get_path (file) : NULL;
-      if (path && (kind == OPEN_IMAGE || kind == OPEN_FOLDER))
-        sm_window_open_path (self, path);
-      else if (path)
-        sm_window_queue_overlay (self, path, kind == OPEN_LABELS ? SM_LAYER_LABELS : SM_LAYER_MAP);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  SmWindow *self = SM_WINDOW (parent);
+  if (self->disposed)
+    return;
+  if (kind == SM_OPEN_IMAGE || kind == SM_OPEN_FOLDER)
+    sm_window_open_path (self, path);
+  else
+    sm_window_queue_overlay (self, path, kind == SM_OPEN_LABELS ? SM_LAYER_LABELS : SM_LAYER_MAP);
 }
 
 static void
-run_chooser (SmWindow *self, OpenKind kind)
+run_chooser (SmWindow *self, SmOpenKind kind)
 {
-  static const char *titles[] = { "Open a Stack", "Open a Folder of Slices", "Open Labels",
-                                  "Open a Map" };
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-      titles[kind], GTK_WINDOW (self),
-      kind == OPEN_FOLDER ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER : GTK_FILE_CHOOSER_ACTION_OPEN,
-      "_Open", "_Cancel");
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  if (kind != OPEN_FOLDER)
-    {
-      GtkFileFilter *images = gtk_file_filter_new ();
-      gtk_file_filter_set_name (images, "TIFF and PNG");
-      gtk_file_filter_add_suffix (images, "tif");
-      gtk_file_filter_add_suffix (images, "tiff");
-      gtk_file_filter_add_suffix (images, "png");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), images);
-      g_object_unref (images);
-      GtkFileFilter *all = gtk_file_filter_new ();
-      gtk_file_filter_set_name (all, "All files");
-      gtk_file_filter_add_pattern (all, "*");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), all);
-      g_object_unref (all);
-    }
-  if (self->image_path)
-    {
-      g_autofree char *dir = g_path_get_dirname (self->image_path);
-      g_autoptr (GFile) folder = g_file_new_for_path (dir);
-      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
-    }
-  g_object_set_data (G_OBJECT (chooser), "kind", GINT_TO_POINTER (kind));
-  g_signal_connect (chooser, "response", G_CALLBACK (on_chooser_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  sm_open_dialog_run (GTK_WINDOW (self), kind, self->image_path, on_chosen);
 }
 
-static void on_open (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, OPEN_IMAGE); }
-static void on_open_folder (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, OPEN_FOLDER); }
-static void on_open_labels (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, OPEN_LABELS); }
-static void on_open_map (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, OPEN_MAP); }
+static void on_open (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, SM_OPEN_IMAGE); }
+static void on_open_folder (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, SM_OPEN_FOLDER); }
+static void on_open_labels (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, SM_OPEN_LABELS); }
+static void on_open_map (GSimpleAction *a, GVariant *p, gpointer self) { run_chooser (self, SM_OPEN_MAP); }
 
 static void
 on_open_phantom (GSimpleAction *action, GVariant *parameter, gpointer self)
@@ -861,62 +823,19 @@ on_cancel_load (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     g_cancellable_cancel (self->load_cancellable);
 }
 
-static int
-compare_recent (gconstpointer a, gconstpointer b)
-{
-  GDateTime *ta = gtk_recent_info_get_modified ((GtkRecentInfo *) a);
-  GDateTime *tb = gtk_recent_info_get_modified ((GtkRecentInfo *) b);
-  return g_date_time_compare (tb, ta);
-}
-
 static void
 rebuild_recent_menu (GtkRecentManager *manager, SmWindow *self)
 {
-  g_menu_remove_all (self->recent_menu);
-  GMenu *actions = g_menu_new ();
-  g_menu_append (actions, "Open _File…", "win.open");
-  g_menu_append (actions, "Open F_older of Slices…", "win.open-folder");
-  g_menu_append_section (self->recent_menu, NULL, G_MENU_MODEL (actions));
-  g_object_unref (actions);
-
-  GList *items = g_list_sort (gtk_recent_manager_get_items (manager), compare_recent);
-  GMenu *recent = g_menu_new ();
-  int n = 0;
-  for (GList *l = items; l && n < RECENT_MAX; l = l->next)
-    {
-      GtkRecentInfo *info = l->data;
-      if (!gtk_recent_info_has_application (info, g_get_application_name ()) ||
-          !gtk_recent_info_is_local (info))
-        continue;
-      g_autofree char *action = g_strdup_printf ("win.open-recent('%s')", gtk_recent_info_get_uri (info));
-      GMenuItem *item = g_menu_item_new (gtk_recent_info_get_display_name (info), NULL);
-      g_menu_item_set_action_and_target_value (item, "win.open-recent",
-                                               g_variant_new_string (gtk_recent_info_get_uri (info)));
-      g_menu_append_item (recent, item);
-      g_object_unref (item);
-      n++;
-    }
-  g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
-  g_menu_append_section (self->recent_menu, n ? "Recent" : NULL, G_MENU_MODEL (recent));
-  g_object_unref (recent);
+  sm_recent_menu_fill (self->recent_menu, manager, RECENT_MAX);
 }
 
 static gboolean
 on_drop (GtkDropTarget *target, const GValue *value, double x, double y, SmWindow *self)
 {
-  GSList *files = G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST) ? gdk_file_list_get_files (g_value_get_boxed (value)) : NULL;
-  gboolean handled = FALSE;
-  if (files)
-    {
-      g_autofree char *path = g_file_get_path (files->data);
-      if (path)
-        {
-          sm_window_open_path (self, path);
-          handled = TRUE;
-        }
-    }
-  g_slist_free (files);
-  return handled;
+  g_autofree char *path = sm_drop_first_path (value);
+  if (path)
+    sm_window_open_path (self, path);
+  return path != NULL;
 }
 
 /* --- GObject --------------------------------------------------------------- */
