@@ -293,6 +293,19 @@ main (int argc, char **argv)
     Stats fs = capture (&h);
     TAP_OK (fs.lit > 0.05, "a float32 volume draws (%.0f %% lit)", 100 * fs.lit);
   }
+  /* 16-bit: R16 on desktop GL, normalised half floats on GLES. */
+  SmVolume u16 = { 0 };
+  if (sm_volume_alloc (&u16, SM_U16, 16, 16, 16, &err) == 0) {
+    guint16 *w = u16.data;
+    for (int i = 0; i < 16 * 16 * 16; i++) w[i] = (guint16) ((i % 16) * 4000);
+    sm_volume_view_set_volume (view, &u16);
+    sm_volume_view_set_contrast (view, 0, 60000, 1.0, FALSE);
+    settle (&h);
+    Stats us = capture (&h);
+    TAP_OK (us.lit > 0.05, "a uint16 volume draws (%.0f %% lit)", 100 * us.lit);
+    sm_volume_view_set_volume (view, NULL);
+    sm_volume_free (&u16);
+  }
 
   /* Past the main-thread limit (lowered here) the conversion runs on a worker:
    * replacing the volume mid-way cancels it, and the last one set is drawn. */
