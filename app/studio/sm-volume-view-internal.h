@@ -37,7 +37,7 @@ struct _SmVolumeView {
   double opacity, ramp_low, ramp_high;
 
   SmVolumeCamera camera;
-  gboolean interacting;   /* dragging or just scrolled: render fast */
+  gboolean interacting;   /* dragging (or the bench): render fast */
   gboolean panning;
   double drag_last[2];
   gboolean transient;     /* a burst of changes (scroll, slider drag, painting): render fast */

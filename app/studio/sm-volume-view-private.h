@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 
 /* As if the mouse had dragged by (dx, dy) pixels. */
 void sm_volume_view_orbit (SmVolumeView *self, double dx, double dy);
-/* TRUE renders as while dragging: half resolution, longer steps. */
+/* TRUE renders as while dragging: reduced (adapted) resolution, longer steps, nearest sampling. */
 void sm_volume_view_set_interacting (SmVolumeView *self, gboolean interacting);
 /* The message shown in place of the view when GL failed, or NULL. */
 const char *sm_volume_view_get_gl_error (SmVolumeView *self);
