@@ -12,6 +12,7 @@ struct _SmLayer {
   double opacity;
   gboolean outline;
   int colormap;
+  gboolean voxel_size_set;
   double min, max, p_lo, p_hi;
 };
 
@@ -178,6 +179,15 @@ sm_layer_set_voxel_size (SmLayer *self, const double voxel_size[3])
       self->volume.voxel_size[i] = voxel_size[i];
       self->level.voxel_size[i] = voxel_size[i] * self->stride[i];
     }
+  self->voxel_size_set = TRUE;
+}
+
+gboolean
+sm_layer_voxel_size_known (SmLayer *self)
+{
+  const SmVolume *v = &self->volume;
+  return self->voxel_size_set || v->unit[0] || v->voxel_size[0] != 1 || v->voxel_size[1] != 1 ||
+         v->voxel_size[2] != 1;
 }
 
 void

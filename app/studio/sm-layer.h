@@ -47,6 +47,8 @@ void sm_layer_set_colormap (SmLayer *self, int colormap);
 
 /* Overrides the voxel size (z, y, x) of the volume and of its level. */
 void sm_layer_set_voxel_size (SmLayer *self, const double voxel_size[3]);
+/* FALSE when the file gave no voxel size (no unit, 1 x 1 x 1) and none was set. */
+gboolean sm_layer_voxel_size_known (SmLayer *self);
 
 /* Value statistics computed when the layer was made: full range and robust
  * (0.5 %, 99.5 %) percentiles of a sample. */

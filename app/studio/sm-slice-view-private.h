@@ -64,6 +64,8 @@ struct _SmSliceView {
 void sm_slice_view_volume_shape (SmSliceView *self, gint64 shape[3], double voxel[3]);
 void sm_slice_view_plane_extent (SmSliceView *self, double extent[2], double voxel_hv[2], gint64 n_hv[2]);
 gint64 sm_slice_view_cursor_index (SmSliceView *self, int dim);
+/* Display-only z exaggeration of XZ/YZ for thin stacks of unknown voxel size (1 = none). */
+double sm_slice_view_z_stretch (SmSliceView *self);
 void sm_slice_view_set_gl_error (SmSliceView *self, const char *message);
 void sm_slice_view_frame_drawn (SmSliceView *self);
 

@@ -29,6 +29,25 @@ sm_slice_view_volume_shape (SmSliceView *self, gint64 shape[3], double voxel[3])
       double s = v ? v->voxel_size[i] : 1;
       voxel[i] = (s > 0 && isfinite (s)) ? s : 1;
     }
+  voxel[0] *= sm_slice_view_z_stretch (self);
+}
+
+/* With no voxel size to go by, a thin stack (10 sections of 1024 x 1024)
+ * would be a line in XZ and YZ: stretch z there until the plane is at least
+ * 1/MIN_PLANE_RATIO as tall as it is wide, and say so in the title. A known
+ * voxel size is always drawn true to scale. */
+#define MIN_PLANE_RATIO 6.0
+
+double
+sm_slice_view_z_stretch (SmSliceView *self)
+{
+  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
+  if (!image || self->axis == SM_AXIS_XY || sm_layer_voxel_size_known (image))
+    return 1;
+  const SmVolume *v = sm_layer_get_volume (image);
+  double across = (double) (self->axis == SM_AXIS_XZ ? v->nx : v->ny);
+  double stretch = across / MIN_PLANE_RATIO / (double) MAX (v->nz, 1);
+  return stretch > 1 ? stretch : 1;
 }
 
 /* World extent of the slice plane (h, v). */
@@ -143,9 +162,12 @@ update_title (SmSliceView *self)
       double voxel[3];
       sm_slice_view_volume_shape (self, shape, voxel);
       int dw = sm_axis_dim_w (self->axis);
-      title = g_strdup_printf ("%s  %s = %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
+      double stretch = sm_slice_view_z_stretch (self);
+      g_autofree char *note = stretch > 1 ? g_strdup_printf ("  (z ×%.1f: no voxel size)", stretch)
+                                          : g_strdup ("");
+      title = g_strdup_printf ("%s  %s = %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "%s",
                                sm_axis_name (self->axis), sm_axis_slice_letter (self->axis),
-                               sm_slice_view_cursor_index (self, dw), shape[dw]);
+                               sm_slice_view_cursor_index (self, dw), shape[dw], note);
     }
   else
     title = g_strdup (sm_axis_name (self->axis));
