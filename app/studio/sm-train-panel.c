@@ -295,6 +295,13 @@ sm_train_panel_toggle (SmTrainPanel *self)
     }
 }
 
+static gboolean
+on_space (GtkWidget *widget, GVariant *args, gpointer data)
+{
+  sm_train_panel_toggle (SM_TRAIN_PANEL (widget));
+  return TRUE;
+}
+
 static void on_start_clicked (GtkButton *b, SmTrainPanel *self) { start (self); }
 static void on_pause_clicked (GtkButton *b, SmTrainPanel *self) { sm_train_panel_toggle (self); }
 static void on_stop_clicked (GtkButton *b, SmTrainPanel *self) { sm_engine_thread_stop (self->engine); }
@@ -640,4 +647,13 @@ sm_train_panel_init (SmTrainPanel *self)
   g_signal_connect (self->config_dropdown, "notify::selected", G_CALLBACK (on_config_changed), self);
   sm_engine_thread_set_preview_every (self->engine, (int) gtk_adjustment_get_value (self->preview_every_adjustment));
   update_buttons (self);
+
+  /* Space anywhere in the window (the help overlay lists it) unless the focused
+   * widget wants the key itself (a text field, a button). */
+  GtkEventController *shortcuts = gtk_shortcut_controller_new ();
+  gtk_shortcut_controller_set_scope (GTK_SHORTCUT_CONTROLLER (shortcuts), GTK_SHORTCUT_SCOPE_GLOBAL);
+  gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts),
+                                        gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_space, 0),
+                                                          gtk_callback_action_new (on_space, NULL, NULL)));
+  gtk_widget_add_controller (GTK_WIDGET (self), shortcuts);
 }

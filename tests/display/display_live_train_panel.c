@@ -267,6 +267,34 @@ run (SmApplication *app)
     }
   shot (window, "live-train-error-overlay.png");
 
+  /* Space (the panel's global shortcut) pauses and resumes. */
+  GListModel *controllers = gtk_widget_observe_controllers (GTK_WIDGET (panel));
+  GtkShortcut *space = NULL;
+  for (guint i = 0; i < g_list_model_get_n_items (controllers) && !space; i++)
+    {
+      g_autoptr (GObject) c = g_list_model_get_item (controllers, i);
+      if (!GTK_IS_SHORTCUT_CONTROLLER (c))
+        continue;
+      for (guint k = 0; k < g_list_model_get_n_items (G_LIST_MODEL (c)) && !space; k++)
+        {
+          g_autoptr (GtkShortcut) sc = g_list_model_get_item (G_LIST_MODEL (c), k);
+          GtkShortcutTrigger *trigger = gtk_shortcut_get_trigger (sc);
+          if (GTK_IS_KEYVAL_TRIGGER (trigger) && gtk_keyval_trigger_get_keyval (GTK_KEYVAL_TRIGGER (trigger)) == GDK_KEY_space)
+            space = g_object_ref (sc);
+        }
+    }
+  g_object_unref (controllers);
+  TAP_OK (space != NULL, "Space is a shortcut of the panel");
+  if (space)
+    {
+      gtk_shortcut_action_activate (gtk_shortcut_get_action (space), 0, GTK_WIDGET (panel), NULL);
+      gboolean paused = wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED));
+      gtk_shortcut_action_activate (gtk_shortcut_get_action (space), 0, GTK_WIDGET (panel), NULL);
+      gboolean resumed = wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING));
+      TAP_OK (paused && resumed, "Space pauses, Space resumes");
+      g_object_unref (space);
+    }
+
   sm_engine_thread_stop (engine);
   gboolean stopped = wait_for (state_is, GINT_TO_POINTER (SM_TRAIN_STATE_STOPPED));
   TAP_OK (stopped, "stop: stopped at step %" G_GINT64_FORMAT, seen.last_step);
