@@ -17,7 +17,7 @@ uniform vec3 u_half_extent;    // (x, y, z)
 // Samples in the march use textureLod: in divergent control flow implicit
 // derivatives are undefined, and software GL pays for them on every lane.
 uniform sampler3D u_volume;    // R: texel in [0, 1]
-uniform sampler3D u_mask;      // R: 1 inside a selected segment, G: palette index / 255
+uniform sampler3D u_mask;      // R: smoothed occupancy of the selected segments (>= 0.5 inside), G: palette index / 255
 uniform sampler2D u_palette;   // 256 x 1, RGB per palette index
 uniform bool u_has_volume;
 uniform bool u_has_mask;
