@@ -13,7 +13,8 @@ static int add_meta(void *user, const char *key, const char *value) {
 
 int sm_seg_checkpoint_save(const char *path, SegNet *net, const SmSegInfo *info, SmError *err) {
   SmStWriter *w = sm_st_writer_new();
-  if (!w) return sm_error_set(err, "%s: out of memory", path);
+  if (!w)
+    return sm_error_set(err, "%s: out of memory", path);
   const SegConfig *cfg = seg_net_config(net);
   char v[64];
   int bad = sm_st_writer_add_meta(w, "format", "semmae-seg");
@@ -27,7 +28,8 @@ int sm_seg_checkpoint_save(const char *path, SegNet *net, const SmSegInfo *info,
   bad |= sm_st_writer_add_meta(w, "scale_hi", v);
   snprintf(v, sizeof v, "%lld", (long long)info->step);
   bad |= sm_st_writer_add_meta(w, "step", v);
-  if (info->score[0]) bad |= sm_st_writer_add_meta(w, "val_score", info->score);
+  if (info->score[0])
+    bad |= sm_st_writer_add_meta(w, "val_score", info->score);
   for (int i = 0; i < seg_net_n_tensors(net) && !bad; i++) {
     const SegTensor *t = seg_net_tensor(net, i);
     bad |= sm_st_writer_add_f32(w, t->name, t->ndim, t->shape, t->data);
@@ -44,14 +46,16 @@ int sm_seg_checkpoint_save(const char *path, SegNet *net, const SmSegInfo *info,
 int sm_seg_checkpoint_load(const char *path, SegNet **out, SmSegInfo *info, SmError *err) {
   *out = NULL;
   SmSafetensors st;
-  if (sm_safetensors_open(path, &st, err)) return -1;
+  if (sm_safetensors_open(path, &st, err))
+    return -1;
   int rc = -1;
   const char *fmt = sm_safetensors_meta(&st, "format");
   const char *task = sm_safetensors_meta(&st, "task");
   SmSegInfo inf = {0};
   if (!fmt || strcmp(fmt, "semmae-seg") != 0 || !task || seg_task_parse(task, &inf.task)) {
-    sm_error_set(err, "%s: not a segmentation checkpoint (format %s; pre-trained MAEs go to "
-                      "finetune --init)",
+    sm_error_set(err,
+                 "%s: not a segmentation checkpoint (format %s; pre-trained MAEs go to "
+                 "finetune --init)",
                  path, fmt ? fmt : "missing");
     goto done;
   }
@@ -62,17 +66,22 @@ int sm_seg_checkpoint_load(const char *path, SegNet **out, SmSegInfo *info, SmEr
   seg_config_default(&cfg, &m, seg_task_channels(inf.task));
   for (int i = 0; i < st.n_meta; i++) {
     int r = mae_config_set_kv(&cfg.mae, st.meta[i].key, st.meta[i].value, &me);
-    if (r == 0) r = seg_config_set_kv(&cfg, st.meta[i].key, st.meta[i].value, &me);
+    if (r == 0)
+      r = seg_config_set_kv(&cfg, st.meta[i].key, st.meta[i].value, &me);
     if (r < 0) {
       sm_error_set(err, "%s: %s", path, me.message);
       goto done;
     }
   }
   const char *s;
-  if ((s = sm_safetensors_meta(&st, "scale_lo"))) inf.scale_lo = atof(s);
-  if ((s = sm_safetensors_meta(&st, "scale_hi"))) inf.scale_hi = atof(s);
-  if ((s = sm_safetensors_meta(&st, "step"))) inf.step = atoll(s);
-  if ((s = sm_safetensors_meta(&st, "val_score"))) snprintf(inf.score, sizeof inf.score, "%s", s);
+  if ((s = sm_safetensors_meta(&st, "scale_lo")))
+    inf.scale_lo = atof(s);
+  if ((s = sm_safetensors_meta(&st, "scale_hi")))
+    inf.scale_hi = atof(s);
+  if ((s = sm_safetensors_meta(&st, "step")))
+    inf.step = atoll(s);
+  if ((s = sm_safetensors_meta(&st, "val_score")))
+    snprintf(inf.score, sizeof inf.score, "%s", s);
   SegNet *net;
   if (seg_net_create(&net, &cfg, 0, &me)) {
     sm_error_set(err, "%s: %s", path, me.message);
@@ -86,7 +95,8 @@ int sm_seg_checkpoint_load(const char *path, SegNet **out, SmSegInfo *info, SmEr
     }
   }
   *out = net;
-  if (info) *info = inf;
+  if (info)
+    *info = inf;
   rc = 0;
 done:
   sm_safetensors_close(&st);
@@ -95,19 +105,23 @@ done:
 
 int sm_seg_init_from_mae(const char *path, SegNet *net, SmError *err) {
   SmCheckpointInfo ci;
-  if (sm_checkpoint_probe(path, &ci, err)) return -1;
+  if (sm_checkpoint_probe(path, &ci, err))
+    return -1;
   const MaeConfig *want = &seg_net_config(net)->mae;
   if (!mae_config_equal(&ci.config, want))
-    return sm_error_set(err, "%s: checkpoint is config %s (embed_dim %d, depth %d), expected %s "
-                             "(embed_dim %d, depth %d)",
+    return sm_error_set(err,
+                        "%s: checkpoint is config %s (embed_dim %d, depth %d), expected %s "
+                        "(embed_dim %d, depth %d)",
                         path, ci.config_name, ci.config.enc_dim, ci.config.enc_depth,
                         sm_config_name(want), want->enc_dim, want->enc_depth);
   SmSafetensors st;
-  if (sm_safetensors_open(path, &st, err)) return -1;
+  if (sm_safetensors_open(path, &st, err))
+    return -1;
   int loaded = 0;
   for (int i = 0; i < seg_net_n_tensors(net); i++) {
     SegTensor *t = seg_net_tensor(net, i);
-    if (t->group == SEG_G_DECODER) continue;
+    if (t->group == SEG_G_DECODER)
+      continue;
     if (sm_safetensors_read_f32(&st, t->name, t->data, (int64_t)t->numel, err)) {
       sm_safetensors_close(&st);
       return -1;

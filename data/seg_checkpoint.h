@@ -14,7 +14,7 @@ typedef struct SmSegInfo {
   SegTask task;
   double scale_lo, scale_hi; /* 0, 0 when not recorded */
   int64_t step;
-  char score[96];            /* "arand=0.123" or "" */
+  char score[96]; /* "arand=0.123" or "" */
 } SmSegInfo;
 
 int sm_seg_checkpoint_save(const char *path, SegNet *net, const SmSegInfo *info, SmError *err);

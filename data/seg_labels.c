@@ -8,17 +8,20 @@ int sm_seg_labels_prepare(const char *path, const SmVolume *v, uint32_t **out, b
                           SmError *err) {
   size_t n = sm_volume_voxels(v);
   *out = NULL;
-  if (binary) *binary = false;
+  if (binary)
+    *binary = false;
   if (!sm_dtype_is_integer(v->dtype))
     return sm_error_set(err, "%s: labels must be integers (instance ids or a 0/255 mask), not %s",
                         path, sm_dtype_name(v->dtype));
   uint32_t *ids = malloc(n * sizeof(uint32_t) + 1);
-  if (!ids) return sm_error_set(err, "%s: out of memory for the labels", path);
+  if (!ids)
+    return sm_error_set(err, "%s: out of memory for the labels", path);
   if (v->dtype == SM_U8 || v->dtype == SM_U16) {
     uint32_t top = v->dtype == SM_U8 ? 255 : 65535;
     size_t extreme = 0;
     for (size_t i = 0; i < n; i++) {
-      uint32_t x = v->dtype == SM_U8 ? ((const uint8_t *)v->data)[i] : ((const uint16_t *)v->data)[i];
+      uint32_t x =
+          v->dtype == SM_U8 ? ((const uint8_t *)v->data)[i] : ((const uint16_t *)v->data)[i];
       extreme += x == 0 || x == top;
     }
     if (n && extreme >= n - n / 100) {
@@ -29,7 +32,8 @@ int sm_seg_labels_prepare(const char *path, const SmVolume *v, uint32_t **out, b
       }
       uint32_t half = (top + 1) / 2;
       for (size_t i = 0; i < n; i++) {
-        uint32_t x = v->dtype == SM_U8 ? ((const uint8_t *)v->data)[i] : ((const uint16_t *)v->data)[i];
+        uint32_t x =
+            v->dtype == SM_U8 ? ((const uint8_t *)v->data)[i] : ((const uint16_t *)v->data)[i];
         fg[i] = x >= half;
       }
       PpError pe;
@@ -40,7 +44,8 @@ int sm_seg_labels_prepare(const char *path, const SmVolume *v, uint32_t **out, b
         free(ids);
         return sm_error_set(err, "%s: %s", path, pe.message);
       }
-      if (binary) *binary = true;
+      if (binary)
+        *binary = true;
       *out = ids;
       return 0;
     }
@@ -48,12 +53,24 @@ int sm_seg_labels_prepare(const char *path, const SmVolume *v, uint32_t **out, b
   for (size_t i = 0; i < n; i++) {
     int64_t x;
     switch (v->dtype) {
-    case SM_U8: x = ((const uint8_t *)v->data)[i]; break;
-    case SM_I8: x = ((const int8_t *)v->data)[i]; break;
-    case SM_U16: x = ((const uint16_t *)v->data)[i]; break;
-    case SM_I16: x = ((const int16_t *)v->data)[i]; break;
-    case SM_U32: x = ((const uint32_t *)v->data)[i]; break;
-    default: x = ((const int32_t *)v->data)[i]; break;
+    case SM_U8:
+      x = ((const uint8_t *)v->data)[i];
+      break;
+    case SM_I8:
+      x = ((const int8_t *)v->data)[i];
+      break;
+    case SM_U16:
+      x = ((const uint16_t *)v->data)[i];
+      break;
+    case SM_I16:
+      x = ((const int16_t *)v->data)[i];
+      break;
+    case SM_U32:
+      x = ((const uint32_t *)v->data)[i];
+      break;
+    default:
+      x = ((const int32_t *)v->data)[i];
+      break;
     }
     if (x < 0) {
       free(ids);

@@ -20,7 +20,8 @@ static void scatter(float *out, const float *tmp, const float *bias, int OC, int
           for (int h = 0; h < H; h++) {
             float *o = out + (((size_t)oc * D + d) * Ho + (size_t)h * s + i) * Wo + j;
             const float *tr = t + ((size_t)d * H + h) * W;
-            for (int w = 0; w < W; w++) o[(size_t)w * s] = tr[w] + b;
+            for (int w = 0; w < W; w++)
+              o[(size_t)w * s] = tr[w] + b;
           }
       }
   }
@@ -37,7 +38,8 @@ static void gather(float *tmp, const float *dout, int OC, int D, int H, int W, i
           for (int h = 0; h < H; h++) {
             const float *g = dout + (((size_t)oc * D + d) * Ho + (size_t)h * s + i) * Wo + j;
             float *tr = t + ((size_t)d * H + h) * W;
-            for (int w = 0; w < W; w++) tr[w] = g[(size_t)w * s];
+            for (int w = 0; w < W; w++)
+              tr[w] = g[(size_t)w * s];
           }
       }
 }
@@ -58,7 +60,8 @@ void nn_convtranspose_backward(float *dinp, float *dweight, float *dbias, float 
     size_t per = (size_t)N * s * s;
     for (int oc = 0; oc < OC; oc++) {
       double sum = 0;
-      for (size_t i = 0; i < per; i++) sum += dout[(size_t)oc * per + i];
+      for (size_t i = 0; i < per; i++)
+        sum += dout[(size_t)oc * per + i];
       dbias[oc] += (float)sum;
     }
   }
@@ -66,5 +69,6 @@ void nn_convtranspose_backward(float *dinp, float *dweight, float *dbias, float 
   /* dW (IC, R) += inp (IC, N) tmp^T (N, R) */
   nn_sgemm(CblasNoTrans, CblasTrans, IC, R, N, 1.f, inp, N, tmp, N, 1.f, dweight, R);
   /* dinp (IC, N) = W (IC, R) tmp (R, N) */
-  if (dinp) nn_sgemm(CblasNoTrans, CblasNoTrans, IC, N, R, 1.f, weight, R, tmp, N, 0.f, dinp, N);
+  if (dinp)
+    nn_sgemm(CblasNoTrans, CblasNoTrans, IC, N, R, 1.f, weight, R, tmp, N, 0.f, dinp, N);
 }

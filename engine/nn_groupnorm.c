@@ -11,7 +11,8 @@ void nn_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp
     const float *x = inp + (size_t)g * cg * V;
     size_t n = (size_t)cg * V;
     double s = 0, ss = 0;
-    for (size_t i = 0; i < n; i++) s += x[i];
+    for (size_t i = 0; i < n; i++)
+      s += x[i];
     double m = s / n;
     for (size_t i = 0; i < n; i++) {
       double d = x[i] - m;
@@ -24,7 +25,8 @@ void nn_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp
       float a = r * weight[c], b = bias[c] - (float)m * r * weight[c];
       const float *xc = inp + (size_t)c * V;
       float *o = out + (size_t)c * V;
-      for (size_t i = 0; i < V; i++) o[i] = a * xc[i] + b;
+      for (size_t i = 0; i < V; i++)
+        o[i] = a * xc[i] + b;
     }
   }
 }
@@ -65,9 +67,11 @@ void nn_groupnorm_backward(float *dinp, float *dweight, float *dbias, const floa
 }
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
-  for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.f ? inp[i] : 0.f;
+  for (size_t i = 0; i < n; i++)
+    out[i] = inp[i] > 0.f ? inp[i] : 0.f;
 }
 
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
-  for (size_t i = 0; i < n; i++) dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
+  for (size_t i = 0; i < n; i++)
+    dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
 }

@@ -22,17 +22,21 @@ void seg_sample_crop(float *img, uint32_t *out_lab, const float *vol, const uint
     }
     gain = 1 + (float)a->jitter * (2 * rng_uniform(rng) - 1);
     shift = (float)a->jitter * (2 * rng_uniform(rng) - 1);
-    if (rng_uniform(rng) < a->p_missing) missing = (int)rng_below(rng, (uint64_t)D);
+    if (rng_uniform(rng) < a->p_missing)
+      missing = (int)rng_below(rng, (uint64_t)D);
   }
   for (int d = 0; d < D; d++)
     for (int y = 0; y < H; y++)
       for (int x = 0; x < W; x++) {
         /* source offsets inside the crop */
         int sd = fz ? D - 1 - d : d, sy = tr ? x : y, sx = tr ? y : x;
-        if (fy) sy = H - 1 - sy;
-        if (fx) sx = W - 1 - sx;
+        if (fy)
+          sy = H - 1 - sy;
+        if (fx)
+          sx = W - 1 - sx;
         int64_t zz = z0 + sd, yy = y0 + sy, xx = x0 + sx;
-        if (sd >= mis_from) yy = clampi(yy + dy, dims[1] - 1), xx = clampi(xx + dx, dims[2] - 1);
+        if (sd >= mis_from)
+          yy = clampi(yy + dy, dims[1] - 1), xx = clampi(xx + dx, dims[2] - 1);
         size_t src = (size_t)((zz * dims[1] + yy) * dims[2] + xx);
         size_t dst = ((size_t)d * H + y) * W + x;
         img[dst] = d == missing ? 0.f : gain * vol[src] + shift;

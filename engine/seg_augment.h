@@ -14,10 +14,10 @@
 #include "rng.h"
 
 typedef struct SegAugment {
-  int enabled;            /* 0: plain random crops */
-  double p_misalign;      /* 0.1 */
-  double p_missing;       /* 0.05 */
-  double jitter;          /* 0.1 */
+  int enabled;       /* 0: plain random crops */
+  double p_misalign; /* 0.1 */
+  double p_missing;  /* 0.05 */
+  double jitter;     /* 0.1 */
 } SegAugment;
 
 void seg_augment_default(SegAugment *a);

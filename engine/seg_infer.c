@@ -12,9 +12,11 @@ static int starts(int64_t *out, int64_t n, int w, double overlap) {
     return 1;
   }
   int64_t stride = (int64_t)floor(w * (1 - overlap));
-  if (stride < 1) stride = 1;
+  if (stride < 1)
+    stride = 1;
   int64_t count = (n - w + stride - 1) / stride + 1;
-  for (int64_t i = 0; i < count; i++) out[i] = count == 1 ? 0 : (n - w) * i / (count - 1);
+  for (int64_t i = 0; i < count; i++)
+    out[i] = count == 1 ? 0 : (n - w) * i / (count - 1);
   return (int)count;
 }
 
@@ -55,9 +57,11 @@ static void shift_channel(float *p, int D, int H, int W, int axis) {
     float *q = p + (size_t)d * H * W;
     if (axis == 2)
       for (int y = 0; y < H; y++)
-        for (int x = W - 1; x > 0; x--) q[y * W + x] = q[y * W + x - 1];
+        for (int x = W - 1; x > 0; x--)
+          q[y * W + x] = q[y * W + x - 1];
     else
-      for (int y = H - 1; y > 0; y--) memcpy(q + y * W, q + (y - 1) * W, sizeof(float) * W);
+      for (int y = H - 1; y > 0; y--)
+        memcpy(q + y * W, q + (y - 1) * W, sizeof(float) * W);
   }
 }
 
@@ -67,7 +71,8 @@ int seg_infer_volume(SegNet *net, SegTask task, float *probs, const float *vol,
   const SegConfig *cfg = seg_net_config(net);
   const int D = cfg->mae.input[0], H = cfg->mae.input[1], W = cfg->mae.input[2];
   const int OUT = cfg->out_channels;
-  if (!(overlap >= 0 && overlap < 1)) return mae_error_set(err, "seg_infer: overlap must be in [0, 1)");
+  if (!(overlap >= 0 && overlap < 1))
+    return mae_error_set(err, "seg_infer: overlap must be in [0, 1)");
   size_t V = (size_t)D * H * W, NV = (size_t)(dims[0] * dims[1] * dims[2]);
   int64_t *sz = malloc(sizeof(int64_t) * (size_t)(dims[0] + dims[1] + dims[2] + 3));
   float *win = malloc(sizeof(float) * V), *flipped = malloc(sizeof(float) * V);
@@ -92,10 +97,9 @@ int seg_infer_volume(SegNet *net, SegTask task, float *probs, const float *vol,
           for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
               int64_t zz = z0 + d, yy = y0 + y, xx = x0 + x;
-              win[((size_t)d * H + y) * W + x] =
-                  zz < dims[0] && yy < dims[1] && xx < dims[2]
-                      ? vol[(zz * dims[1] + yy) * dims[2] + xx]
-                      : 0.f;
+              win[((size_t)d * H + y) * W + x] = zz < dims[0] && yy < dims[1] && xx < dims[2]
+                                                     ? vol[(zz * dims[1] + yy) * dims[2] + xx]
+                                                     : 0.f;
             }
         int passes = tta ? 4 : 1;
         memset(acc, 0, sizeof(float) * OUT * V);
@@ -107,13 +111,17 @@ int seg_infer_volume(SegNet *net, SegTask task, float *probs, const float *vol,
             rc = -1;
             goto done;
           }
-          for (size_t i = 0; i < OUT * V; i++) lg[i] = sigm(lg[i]);
+          for (size_t i = 0; i < OUT * V; i++)
+            lg[i] = sigm(lg[i]);
           flip(lg, OUT, D, H, W, fy, fx);
           if (task == SEG_TASK_NEURONS) {
-            if (fy) shift_channel(lg + V, D, H, W, 1);
-            if (fx) shift_channel(lg + 2 * V, D, H, W, 2);
+            if (fy)
+              shift_channel(lg + V, D, H, W, 1);
+            if (fx)
+              shift_channel(lg + 2 * V, D, H, W, 2);
           }
-          for (size_t i = 0; i < OUT * V; i++) acc[i] += lg[i] / passes;
+          for (size_t i = 0; i < OUT * V; i++)
+            acc[i] += lg[i] / passes;
         }
         for (int d = 0; d < D && z0 + d < dims[0]; d++)
           for (int y = 0; y < H && y0 + y < dims[1]; y++)
@@ -122,13 +130,16 @@ int seg_infer_volume(SegNet *net, SegTask task, float *probs, const float *vol,
               size_t o = (size_t)(((z0 + d) * dims[1] + y0 + y) * dims[2] + x0 + x);
               size_t i = ((size_t)d * H + y) * W + x;
               wsum[o] += w;
-              for (int c = 0; c < OUT; c++) probs[(size_t)c * NV + o] += w * acc[(size_t)c * V + i];
+              for (int c = 0; c < OUT; c++)
+                probs[(size_t)c * NV + o] += w * acc[(size_t)c * V + i];
             }
         done_n++;
-        if (progress) progress(done_n, total, user);
+        if (progress)
+          progress(done_n, total, user);
       }
   for (int c = 0; c < OUT; c++)
-    for (size_t o = 0; o < NV; o++) probs[(size_t)c * NV + o] /= wsum[o];
+    for (size_t o = 0; o < NV; o++)
+      probs[(size_t)c * NV + o] /= wsum[o];
 done:
   free(sz), free(win), free(flipped), free(lg), free(acc), free(wsum), free(g);
   return rc;

@@ -17,7 +17,7 @@
 typedef void (*SegInferProgress)(int64_t done, int64_t total, void *user);
 
 int seg_infer_volume(SegNet *net, SegTask task,
-                     float *probs,       // (OUT, Z, Y, X)
-                     const float *vol,   // (Z, Y, X) scaled to [-1, 1]
-                     const int64_t dims[3], double overlap, int tta,
-                     SegInferProgress progress, void *user, MaeError *err);
+                     float *probs,     // (OUT, Z, Y, X)
+                     const float *vol, // (Z, Y, X) scaled to [-1, 1]
+                     const int64_t dims[3], double overlap, int tta, SegInferProgress progress,
+                     void *user, MaeError *err);

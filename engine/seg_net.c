@@ -38,10 +38,12 @@ void seg_config_default(SegConfig *cfg, const MaeConfig *mae, int out_channels) 
 }
 
 int seg_config_validate(const SegConfig *c, MaeError *err) {
-  if (mae_config_validate(&c->mae, err)) return -1;
+  if (mae_config_validate(&c->mae, err))
+    return -1;
   if (c->mae.patch[0] != 1 || c->mae.patch[1] != 16 || c->mae.patch[2] != 16)
-    return mae_error_set(err, "seg_net: tokens must be 1x16x16 voxels (four 2x upsamplings), got "
-                              "%dx%dx%d",
+    return mae_error_set(err,
+                         "seg_net: tokens must be 1x16x16 voxels (four 2x upsamplings), got "
+                         "%dx%dx%d",
                          c->mae.patch[0], c->mae.patch[1], c->mae.patch[2]);
   if (c->mae.enc_depth < 4)
     return mae_error_set(err, "seg_net: the encoder needs at least 4 blocks, has %d",
@@ -60,26 +62,30 @@ int seg_config_equal(const SegConfig *a, const SegConfig *b) {
 }
 
 void seg_feature_blocks(int depth, int fb[4]) {
-  for (int k = 0; k < 4; k++) fb[k] = ((k + 1) * depth + 3) / 4;
+  for (int k = 0; k < 4; k++)
+    fb[k] = ((k + 1) * depth + 3) / 4;
 }
 
 int seg_config_to_kv(const SegConfig *c, MaeKvFunc emit, void *user) {
   char v[32];
   int r;
   snprintf(v, sizeof v, "%d", c->out_channels);
-  if ((r = emit(user, "seg_out_channels", v))) return r;
+  if ((r = emit(user, "seg_out_channels", v)))
+    return r;
   snprintf(v, sizeof v, "%d", c->base);
-  if ((r = emit(user, "seg_base", v))) return r;
+  if ((r = emit(user, "seg_base", v)))
+    return r;
   snprintf(v, sizeof v, "%d", c->norm_groups);
   return emit(user, "seg_norm_groups", v);
 }
 
 int seg_config_set_kv(SegConfig *c, const char *key, const char *value, MaeError *err) {
-  int *slot = strcmp(key, "seg_out_channels") == 0 ? &c->out_channels
+  int *slot = strcmp(key, "seg_out_channels") == 0  ? &c->out_channels
               : strcmp(key, "seg_base") == 0        ? &c->base
               : strcmp(key, "seg_norm_groups") == 0 ? &c->norm_groups
                                                     : NULL;
-  if (!slot) return 0;
+  if (!slot)
+    return 0;
   char *end;
   long x = strtol(value, &end, 10);
   if (end == value || *end || x < 1 || x > 4096)
@@ -95,29 +101,29 @@ typedef struct Level {
 } Level;
 
 typedef struct EncActs {
-  float *patches;                 // (B, L, P)
-  float *emb;                     // (B, L, C)
-  float **res;                    // [depth + 1] of (B, N, C), N = L + 1
-  MaeBlockActs *blk;              // [depth]
+  float *patches;                      // (B, L, P)
+  float *emb;                          // (B, L, C)
+  float **res;                         // [depth + 1] of (B, N, C), N = L + 1
+  MaeBlockActs *blk;                   // [depth]
   float *norm, *norm_mean, *norm_rstd; // (B, N, C), (B, N), (B, N)
-  float *feat[4];                 // (B, C, L) token grids, feat[3] normed
-  float *d_res, *d_ln, *d_att;    // (B, N, C)
-  float *d_qkv;                   // (B, N, 3C)
-  float *d_hid;                   // (B, N, HID)
-  float *d_probs;                 // (B, H, N, N)
-  float *d_emb;                   // (B, L, C)
-  float *dfeat[4];                // (B, C, L)
+  float *feat[4];                      // (B, C, L) token grids, feat[3] normed
+  float *d_res, *d_ln, *d_att;         // (B, N, C)
+  float *d_qkv;                        // (B, N, 3C)
+  float *d_hid;                        // (B, N, HID)
+  float *d_probs;                      // (B, H, N, N)
+  float *d_emb;                        // (B, L, C)
+  float *dfeat[4];                     // (B, C, L)
 } EncActs;
 
 typedef struct DecActs {
-  float *crops;                   // (B, D, H, W) the input, kept for the stem
-  float *cat[5];                  // [l] (B, 2 CH_l, V_l) up_l then skip_l
-  float *conv[5];                 // [l] (B, CH_l, V_l) before the norm
-  float *act[5];                  // [l] (B, CH_l, V_l) ReLU(GroupNorm(conv))
-  float *mean[5], *rstd[5];       // [l] (B, G)
+  float *crops;                        // (B, D, H, W) the input, kept for the stem
+  float *cat[5];                       // [l] (B, 2 CH_l, V_l) up_l then skip_l
+  float *conv[5];                      // [l] (B, CH_l, V_l) before the norm
+  float *act[5];                       // [l] (B, CH_l, V_l) ReLU(GroupNorm(conv))
+  float *mean[5], *rstd[5];            // [l] (B, G)
   float *stem, *stem_mean, *stem_rstd; // (B, CH4, V4), (B, G), (B, G)
-  float *col, *tmp;               // per-sample scratch
-  float *d_act, *d_conv, *d_cat;  // per-sample scratch
+  float *col, *tmp;                    // per-sample scratch
+  float *d_act, *d_conv, *d_cat;       // per-sample scratch
 } DecActs;
 
 struct SegNet {
@@ -146,7 +152,8 @@ static void bind_one(void *ctx, const char *name, int init, int trainable, int g
                      int ndim, const int64_t shape[5], float **slot) {
   Binder *b = ctx;
   size_t numel = 1;
-  for (int d = 0; d < ndim; d++) numel *= (size_t)shape[d];
+  for (int d = 0; d < ndim; d++)
+    numel *= (size_t)shape[d];
   *slot = b->base ? b->base + b->off : NULL;
   SegNet *n = b->n;
   if (n && n->n_tensors < n->cap_tensors) {
@@ -154,7 +161,8 @@ static void bind_one(void *ctx, const char *name, int init, int trainable, int g
     memset(e, 0, sizeof *e);
     snprintf(e->t.name, sizeof e->t.name, "%s", name);
     e->t.ndim = ndim;
-    for (int d = 0; d < 5; d++) e->t.shape[d] = d < ndim ? shape[d] : 1;
+    for (int d = 0; d < 5; d++)
+      e->t.shape[d] = d < ndim ? shape[d] : 1;
     e->t.numel = numel;
     e->t.trainable = trainable;
     e->t.group = group;
@@ -186,24 +194,32 @@ static void init_params(SegNet *n, uint64_t seed) {
     float *x = t->data;
     size_t fan_in = t->numel / (size_t)t->shape[0];
     switch (n->table[i].init) {
-    case MAE_INIT_ZERO: memset(x, 0, t->numel * sizeof(float)); break;
+    case MAE_INIT_ZERO:
+      memset(x, 0, t->numel * sizeof(float));
+      break;
     case MAE_INIT_ONE:
-      for (size_t k = 0; k < t->numel; k++) x[k] = 1.f;
+      for (size_t k = 0; k < t->numel; k++)
+        x[k] = 1.f;
       break;
     case MAE_INIT_NORMAL:
-      for (size_t k = 0; k < t->numel; k++) x[k] = 0.02f * rng_normal(&rng);
+      for (size_t k = 0; k < t->numel; k++)
+        x[k] = 0.02f * rng_normal(&rng);
       break;
     case MAE_INIT_XAVIER: {
       float a = sqrtf(6.f / (float)(fan_in + (size_t)t->shape[0]));
-      for (size_t k = 0; k < t->numel; k++) x[k] = a * (2.f * rng_uniform(&rng) - 1.f);
+      for (size_t k = 0; k < t->numel; k++)
+        x[k] = a * (2.f * rng_uniform(&rng) - 1.f);
       break;
     }
-    case MAE_INIT_SINCOS: mae_sincos_table(x, n->grid, n->C); break;
+    case MAE_INIT_SINCOS:
+      mae_sincos_table(x, n->grid, n->C);
+      break;
     case SEG_INIT_KAIMING:
     case SEG_INIT_KAIMING_T: {
       size_t fi = n->table[i].init == SEG_INIT_KAIMING ? fan_in : (size_t)t->shape[0];
       float s = sqrtf(2.f / (float)fi);
-      for (size_t k = 0; k < t->numel; k++) x[k] = s * rng_normal(&rng);
+      for (size_t k = 0; k < t->numel; k++)
+        x[k] = s * rng_normal(&rng);
       break;
     }
     }
@@ -211,17 +227,22 @@ static void init_params(SegNet *n, uint64_t seed) {
 }
 
 static void levels(Level lv[5], const SegParams *p) {
-  lv[1] = (Level){p->up1_w, p->up1_b, p->skip1_w, p->skip1_b, p->conv1_w, p->conv1_b, p->norm1_w, p->norm1_b};
-  lv[2] = (Level){p->up2_w, p->up2_b, p->skip2_w, p->skip2_b, p->conv2_w, p->conv2_b, p->norm2_w, p->norm2_b};
-  lv[3] = (Level){p->up3_w, p->up3_b, p->skip3_w, p->skip3_b, p->conv3_w, p->conv3_b, p->norm3_w, p->norm3_b};
+  lv[1] = (Level){p->up1_w,   p->up1_b,   p->skip1_w, p->skip1_b,
+                  p->conv1_w, p->conv1_b, p->norm1_w, p->norm1_b};
+  lv[2] = (Level){p->up2_w,   p->up2_b,   p->skip2_w, p->skip2_b,
+                  p->conv2_w, p->conv2_b, p->norm2_w, p->norm2_b};
+  lv[3] = (Level){p->up3_w,   p->up3_b,   p->skip3_w, p->skip3_b,
+                  p->conv3_w, p->conv3_b, p->norm3_w, p->norm3_b};
   lv[4] = (Level){p->up4_w, p->up4_b, NULL, NULL, p->conv4_w, p->conv4_b, p->norm4_w, p->norm4_b};
 }
 
 int seg_net_create(SegNet **out, const SegConfig *cfg, uint64_t seed, MaeError *err) {
   *out = NULL;
-  if (seg_config_validate(cfg, err)) return -1;
+  if (seg_config_validate(cfg, err))
+    return -1;
   SegNet *n = calloc(1, sizeof *n);
-  if (!n) return mae_error_set(err, "seg_net: out of memory");
+  if (!n)
+    return mae_error_set(err, "seg_net: out of memory");
   n->cfg = *cfg;
   const MaeConfig *m = &cfg->mae;
   n->L = mae_config_tokens(m), n->P = mae_config_patch_voxels(m), n->N = n->L + 1;
@@ -230,7 +251,8 @@ int seg_net_create(SegNet **out, const SegConfig *cfg, uint64_t seed, MaeError *
   seg_feature_blocks(m->enc_depth, n->fb);
   n->ch[0] = n->C;
   for (int l = 0; l <= 4; l++) {
-    if (l) n->ch[l] = cfg->base << (4 - l);
+    if (l)
+      n->ch[l] = cfg->base << (4 - l);
     n->hl[l] = n->grid[1] << l, n->wl[l] = n->grid[2] << l;
     n->vl[l] = (size_t)n->D * n->hl[l] * n->wl[l];
   }
@@ -240,11 +262,13 @@ int seg_net_create(SegNet **out, const SegConfig *cfg, uint64_t seed, MaeError *
   seg_walk(cfg, &n->params, count_one, &count);
   n->table = calloc((size_t)count, sizeof(SegTensorEntry));
   n->cap_tensors = count;
-  if (!n->params.blocks || !n->grads.blocks || !n->table) goto oom;
+  if (!n->params.blocks || !n->grads.blocks || !n->table)
+    goto oom;
   n->n_floats = bind_params(n, &n->params, NULL, 1);
   n->param_mem = aligned_alloc(64, n->n_floats * sizeof(float));
   n->grad_mem = aligned_alloc(64, n->n_floats * sizeof(float));
-  if (!n->param_mem || !n->grad_mem) goto oom;
+  if (!n->param_mem || !n->grad_mem)
+    goto oom;
   memset(n->param_mem, 0, n->n_floats * sizeof(float));
   memset(n->grad_mem, 0, n->n_floats * sizeof(float));
   bind_params(n, &n->params, n->param_mem, 0);
@@ -264,7 +288,8 @@ oom:
 }
 
 void seg_net_free(SegNet *n) {
-  if (!n) return;
+  if (!n)
+    return;
   free(n->params.blocks), free(n->grads.blocks), free(n->table);
   free(n->param_mem), free(n->grad_mem), free(n->act_mem);
   free(n->enc.res), free(n->enc.blk);
@@ -278,12 +303,14 @@ SegTensor *seg_net_tensor(SegNet *n, int i) {
 }
 SegTensor *seg_net_find_tensor(SegNet *n, const char *name) {
   for (int i = 0; i < n->n_tensors; i++)
-    if (strcmp(n->table[i].t.name, name) == 0) return &n->table[i].t;
+    if (strcmp(n->table[i].t.name, name) == 0)
+      return &n->table[i].t;
   return NULL;
 }
 size_t seg_net_n_params(const SegNet *n) {
   size_t s = 0;
-  for (int i = 0; i < n->n_tensors; i++) s += n->table[i].t.numel;
+  for (int i = 0; i < n->n_tensors; i++)
+    s += n->table[i].t.numel;
   return s;
 }
 void seg_net_zero_grad(SegNet *n) { memset(n->grad_mem, 0, n->n_floats * sizeof(float)); }
@@ -311,7 +338,8 @@ static size_t layout_acts(SegNet *n, float *base, int B) {
   EncActs *e = &n->enc;
   e->patches = take(&l, Bs * L * n->P);
   e->emb = take(&l, Bs * L * C);
-  for (int i = 0; i <= m->enc_depth; i++) e->res[i] = take(&l, Bs * N * C);
+  for (int i = 0; i <= m->enc_depth; i++)
+    e->res[i] = take(&l, Bs * N * C);
   for (int i = 0; i < m->enc_depth; i++) {
     MaeBlockActs *a = &e->blk[i];
     a->ln1 = take(&l, Bs * N * C), a->ln1_mean = take(&l, Bs * N), a->ln1_rstd = take(&l, Bs * N);
@@ -324,13 +352,15 @@ static size_t layout_acts(SegNet *n, float *base, int B) {
     a->gelu = take(&l, Bs * N * HID);
   }
   e->norm = take(&l, Bs * N * C), e->norm_mean = take(&l, Bs * N), e->norm_rstd = take(&l, Bs * N);
-  for (int k = 0; k < 4; k++) e->feat[k] = take(&l, Bs * C * L);
+  for (int k = 0; k < 4; k++)
+    e->feat[k] = take(&l, Bs * C * L);
   e->d_res = take(&l, Bs * N * C), e->d_ln = take(&l, Bs * N * C), e->d_att = take(&l, Bs * N * C);
   e->d_qkv = take(&l, Bs * N * 3 * C);
   e->d_hid = take(&l, Bs * N * HID);
   e->d_probs = take(&l, Bs * H * N * N);
   e->d_emb = take(&l, Bs * L * C);
-  for (int k = 0; k < 4; k++) e->dfeat[k] = take(&l, Bs * C * L);
+  for (int k = 0; k < 4; k++)
+    e->dfeat[k] = take(&l, Bs * C * L);
   DecActs *d = &n->dec;
   d->crops = take(&l, Bs * n->vl[4]);
   size_t col = nn_conv3d_col_floats(1, n->hl[4], n->wl[4], 3), big = 0;
@@ -354,12 +384,14 @@ static size_t layout_acts(SegNet *n, float *base, int B) {
 }
 
 static int ensure_acts(SegNet *n, int B, MaeError *err) {
-  if (B <= n->act_B) return 0;
+  if (B <= n->act_B)
+    return 0;
   const MaeConfig *m = &n->cfg.mae;
   if (!n->enc.res) {
     n->enc.res = calloc((size_t)m->enc_depth + 1, sizeof(float *));
     n->enc.blk = calloc((size_t)m->enc_depth, sizeof(MaeBlockActs));
-    if (!n->enc.res || !n->enc.blk) return mae_error_set(err, "seg_net: out of memory");
+    if (!n->enc.res || !n->enc.blk)
+      return mae_error_set(err, "seg_net: out of memory");
   }
   size_t need = layout_acts(n, NULL, B);
   float *mem = aligned_alloc(64, need * sizeof(float));
@@ -414,7 +446,8 @@ static void to_grid(float *feat, const float *x, int B, int N, int C, int L) {
   for (int b = 0; b < B; b++)
     for (int t = 0; t < L; t++) {
       const float *row = x + ((size_t)b * N + 1 + t) * C;
-      for (int c = 0; c < C; c++) feat[((size_t)b * C + c) * L + t] = row[c];
+      for (int c = 0; c < C; c++)
+        feat[((size_t)b * C + c) * L + t] = row[c];
     }
 }
 
@@ -423,7 +456,8 @@ static void add_from_grid(float *d, const float *dfeat, int B, int N, int C, int
   for (int b = 0; b < B; b++)
     for (int t = 0; t < L; t++) {
       float *row = d + ((size_t)b * N + 1 + t) * C;
-      for (int c = 0; c < C; c++) row[c] += dfeat[((size_t)b * C + c) * L + t];
+      for (int c = 0; c < C; c++)
+        row[c] += dfeat[((size_t)b * C + c) * L + t];
     }
 }
 
@@ -438,7 +472,8 @@ static void encoder_forward(SegNet *n, const float *crops, int B) {
   nn_linear_forward(e->emb, e->patches, p->patch_w, p->patch_b, B * L, P, C);
   for (int b = 0; b < B; b++) {
     float *x = e->res[0] + (size_t)b * N * C;
-    for (int c = 0; c < C; c++) x[c] = p->cls_token[c] + p->pos_embed[c];
+    for (int c = 0; c < C; c++)
+      x[c] = p->cls_token[c] + p->pos_embed[c];
     for (int t = 0; t < L; t++)
       for (int c = 0; c < C; c++)
         x[(size_t)(1 + t) * C + c] =
@@ -449,7 +484,8 @@ static void encoder_forward(SegNet *n, const float *crops, int B) {
                   m->ln_eps);
   nn_layernorm_forward(e->norm, e->norm_mean, e->norm_rstd, e->res[m->enc_depth], p->norm_w,
                        p->norm_b, B * N, C, m->ln_eps);
-  for (int k = 0; k < 3; k++) to_grid(e->feat[k], e->res[n->fb[k]], B, N, C, L);
+  for (int k = 0; k < 3; k++)
+    to_grid(e->feat[k], e->res[n->fb[k]], B, N, C, L);
   to_grid(e->feat[3], e->norm, B, N, C, L);
 }
 
@@ -468,13 +504,15 @@ static void encoder_backward(SegNet *n, int B) {
                         e->norm_mean, e->norm_rstd, B * N, C);
   for (int i = m->enc_depth - 1; i >= 0; i--) {
     for (int k = 0; k < 3; k++)
-      if (n->fb[k] == i + 1) add_from_grid(e->d_res, e->dfeat[k], B, N, C, L);
+      if (n->fb[k] == i + 1)
+        add_from_grid(e->d_res, e->dfeat[k], B, N, C, L);
     block_backward(&g->blocks[i], e->d_res, e, &e->blk[i], e->res[i], &p->blocks[i], B, N, C,
                    m->enc_heads, HID);
   }
   for (int b = 0; b < B; b++) {
     const float *x = e->d_res + (size_t)b * N * C;
-    for (int c = 0; c < C; c++) g->cls_token[c] += x[c];
+    for (int c = 0; c < C; c++)
+      g->cls_token[c] += x[c];
     memcpy(e->d_emb + (size_t)b * L * C, x + C, sizeof(float) * (size_t)L * C);
   }
   nn_linear_backward(NULL, g->patch_w, g->patch_b, e->d_emb, e->patches, p->patch_w, B * L, P, C);
@@ -536,8 +574,8 @@ static void decoder_backward(SegNet *n, int b, const float *dlogits, int encoder
     nn_relu_backward(d->d_act, d->d_act, act, cv);
     nn_groupnorm_backward(d->d_conv, lg->norm_w, lg->norm_b, d->d_act, conv, lv->norm_w,
                           d->mean[l] + (size_t)b * G, d->rstd[l] + (size_t)b * G, ch, V, G);
-    nn_conv3d_backward(d->d_cat, lg->conv_w, lg->conv_b, d->col, d->d_conv, cat, lv->conv_w,
-                       2 * ch, ch, D, n->hl[l], n->wl[l], 3);
+    nn_conv3d_backward(d->d_cat, lg->conv_w, lg->conv_b, d->col, d->d_conv, cat, lv->conv_w, 2 * ch,
+                       ch, D, n->hl[l], n->wl[l], 3);
     if (l < 4) {
       nn_convtranspose_backward(encoder_grads ? e->dfeat[3 - l] + (size_t)b * C * L : NULL,
                                 lg->skip_w, lg->skip_b, d->tmp, d->d_cat + cv,
@@ -560,21 +598,27 @@ static void decoder_backward(SegNet *n, int b, const float *dlogits, int encoder
 }
 
 int seg_net_forward(SegNet *n, const float *crops, int B, float *logits, MaeError *err) {
-  if (B < 1) return mae_error_set(err, "seg_net: batch must be positive");
-  if (ensure_acts(n, B, err)) return -1;
+  if (B < 1)
+    return mae_error_set(err, "seg_net: batch must be positive");
+  if (ensure_acts(n, B, err))
+    return -1;
   size_t V = n->vl[4], OV = (size_t)n->cfg.out_channels * V;
   memcpy(n->dec.crops, crops, sizeof(float) * B * V);
   encoder_forward(n, crops, B);
-  for (int b = 0; b < B; b++) decoder_forward(n, b, logits + b * OV);
+  for (int b = 0; b < B; b++)
+    decoder_forward(n, b, logits + b * OV);
   n->last_B = B;
   return 0;
 }
 
 int seg_net_backward(SegNet *n, const float *dlogits, int encoder_grads, MaeError *err) {
   int B = n->last_B;
-  if (B < 1) return mae_error_set(err, "seg_net: backward without a forward");
+  if (B < 1)
+    return mae_error_set(err, "seg_net: backward without a forward");
   size_t OV = (size_t)n->cfg.out_channels * n->vl[4];
-  for (int b = 0; b < B; b++) decoder_backward(n, b, dlogits + b * OV, encoder_grads);
-  if (encoder_grads) encoder_backward(n, B);
+  for (int b = 0; b < B; b++)
+    decoder_backward(n, b, dlogits + b * OV, encoder_grads);
+  if (encoder_grads)
+    encoder_backward(n, B);
   return 0;
 }

@@ -37,10 +37,10 @@ int seg_task_parse(const char *name, SegTask *t); /* 0 or -1 */
 int seg_task_channels(SegTask t);
 
 typedef struct SegConfig {
-  MaeConfig mae;     /* the encoder (and the pre-trained MAE's decoder shape) */
-  int out_channels;  /* OUT */
-  int base;          /* CH4; CH_l = base * 2^(4-l) (8) */
-  int norm_groups;   /* GroupNorm groups at every level (4); must divide base */
+  MaeConfig mae;    /* the encoder (and the pre-trained MAE's decoder shape) */
+  int out_channels; /* OUT */
+  int base;         /* CH4; CH_l = base * 2^(4-l) (8) */
+  int norm_groups;  /* GroupNorm groups at every level (4); must divide base */
 } SegConfig;
 
 void seg_config_default(SegConfig *cfg, const MaeConfig *mae, int out_channels);
@@ -60,12 +60,12 @@ typedef struct SegTensor {
   int ndim;
   int64_t shape[5];
   size_t numel;
-  float *data;  /* row-major float32, PyTorch layout */
-  float *grad;  /* same shape */
-  int trainable;/* 0 for pos_embed (fixed sin-cos) */
-  int group;    /* SEG_G_* */
-  int layer;    /* encoder depth for layer-wise lr decay: 0 embedding,
-                   1 + i block i, depth + 1 final norm and decoder */
+  float *data;   /* row-major float32, PyTorch layout */
+  float *grad;   /* same shape */
+  int trainable; /* 0 for pos_embed (fixed sin-cos) */
+  int group;     /* SEG_G_* */
+  int layer;     /* encoder depth for layer-wise lr decay: 0 embedding,
+                    1 + i block i, depth + 1 final norm and decoder */
 } SegTensor;
 
 typedef struct SegNet SegNet;
@@ -84,7 +84,7 @@ void seg_net_zero_grad(SegNet *n);
 int seg_net_forward(SegNet *n,
                     const float *crops, // (B, D, H, W) scaled to [-1, 1]
                     int B,
-                    float *logits,      // (B, OUT, D, H, W)
+                    float *logits, // (B, OUT, D, H, W)
                     MaeError *err);
 /* Parameter gradients += d loss / d params for the last forward. With
  * encoder_grads 0 the encoder is treated as frozen: its gradients are left

@@ -12,8 +12,13 @@ struct SegOptim {
 };
 
 void seg_optim_options_default(SegOptimOptions *o) {
-  *o = (SegOptimOptions){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                         .weight_decay = 0.01, .clip = 1.0, .layer_decay = 1.0};
+  *o = (SegOptimOptions){.lr = 1e-3,
+                         .beta1 = 0.9,
+                         .beta2 = 0.999,
+                         .eps = 1e-8,
+                         .weight_decay = 0.01,
+                         .clip = 1.0,
+                         .layer_decay = 1.0};
 }
 
 static int moves(const SegOptim *opt, const SegTensor *t) {
@@ -26,13 +31,15 @@ int seg_optim_create(SegOptim **out, SegNet *net, const SegOptimOptions *o, MaeE
     return mae_error_set(err, "seg_optim: lr must be > 0 and layer decay in (0, 1]");
   SegOptim *opt = calloc(1, sizeof *opt);
   int nt = seg_net_n_tensors(net);
-  if (opt) opt->offset = calloc((size_t)nt, sizeof(size_t));
+  if (opt)
+    opt->offset = calloc((size_t)nt, sizeof(size_t));
   size_t total = 0;
   for (int i = 0; opt && opt->offset && i < nt; i++) {
     opt->offset[i] = total;
     total += 2 * seg_net_tensor(net, i)->numel;
   }
-  if (opt && opt->offset) opt->moments = calloc(total ? total : 1, sizeof(float));
+  if (opt && opt->offset)
+    opt->moments = calloc(total ? total : 1, sizeof(float));
   if (!opt || !opt->offset || !opt->moments) {
     seg_optim_free(opt);
     return mae_error_set(err, "seg_optim: out of memory");
@@ -44,7 +51,8 @@ int seg_optim_create(SegOptim **out, SegNet *net, const SegOptimOptions *o, MaeE
 }
 
 void seg_optim_free(SegOptim *opt) {
-  if (!opt) return;
+  if (!opt)
+    return;
   free(opt->moments), free(opt->offset), free(opt);
 }
 
@@ -53,9 +61,11 @@ int64_t seg_optim_steps(const SegOptim *opt) { return opt->step; }
 double seg_optim_lr(const SegOptimOptions *o, int64_t step) {
   if (o->warmup_steps > 0 && step <= o->warmup_steps)
     return o->lr * (double)step / (double)o->warmup_steps;
-  if (o->total_steps <= o->warmup_steps) return o->lr;
+  if (o->total_steps <= o->warmup_steps)
+    return o->lr;
   double t = (double)(step - o->warmup_steps) / (double)(o->total_steps - o->warmup_steps);
-  if (t > 1) t = 1;
+  if (t > 1)
+    t = 1;
   return o->min_lr + (o->lr - o->min_lr) * 0.5 * (1 + cos(M_PI * t));
 }
 
@@ -66,12 +76,16 @@ int seg_optim_step(SegOptim *opt, double *grad_norm, MaeError *err) {
   double ss = 0;
   for (int i = 0; i < nt; i++) {
     SegTensor *t = seg_net_tensor(net, i);
-    if (!moves(opt, t)) continue;
-    for (size_t k = 0; k < t->numel; k++) ss += (double)t->grad[k] * t->grad[k];
+    if (!moves(opt, t))
+      continue;
+    for (size_t k = 0; k < t->numel; k++)
+      ss += (double)t->grad[k] * t->grad[k];
   }
   double norm = sqrt(ss);
-  if (grad_norm) *grad_norm = norm;
-  if (!isfinite(norm)) return mae_error_set(err, "seg_optim: non-finite gradient");
+  if (grad_norm)
+    *grad_norm = norm;
+  if (!isfinite(norm))
+    return mae_error_set(err, "seg_optim: non-finite gradient");
   double scale = opt->o.clip > 0 && norm > opt->o.clip ? opt->o.clip / norm : 1.0;
   int64_t step = ++opt->step;
   double lr = seg_optim_lr(&opt->o, step);
@@ -79,7 +93,8 @@ int seg_optim_step(SegOptim *opt, double *grad_norm, MaeError *err) {
   double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
   for (int i = 0; i < nt; i++) {
     SegTensor *t = seg_net_tensor(net, i);
-    if (!moves(opt, t)) continue;
+    if (!moves(opt, t))
+      continue;
     double tl = lr;
     if (opt->o.layer_decay < 1 && t->group != SEG_G_DECODER)
       tl *= pow(opt->o.layer_decay, depth + 1 - t->layer);

@@ -11,15 +11,15 @@
 #include "seg_net.h"
 
 typedef struct SegOptimOptions {
-  double lr;            /* peak learning rate (1e-3) */
-  double min_lr;        /* cosine floor (0) */
-  int64_t warmup_steps; /* linear warm-up (0) */
-  int64_t total_steps;  /* cosine length; 0 = constant after warm-up */
+  double lr;                /* peak learning rate (1e-3) */
+  double min_lr;            /* cosine floor (0) */
+  int64_t warmup_steps;     /* linear warm-up (0) */
+  int64_t total_steps;      /* cosine length; 0 = constant after warm-up */
   double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
-  double weight_decay;  /* decoupled (0.01) */
-  double clip;          /* global L2 norm; 0 = off (1) */
-  double layer_decay;   /* 1 = off */
-  int freeze_encoder;   /* encoder tensors never move */
+  double weight_decay;      /* decoupled (0.01) */
+  double clip;              /* global L2 norm; 0 = off (1) */
+  double layer_decay;       /* 1 = off */
+  int freeze_encoder;       /* encoder tensors never move */
 } SegOptimOptions;
 
 void seg_optim_options_default(SegOptimOptions *o);

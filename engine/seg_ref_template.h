@@ -11,9 +11,10 @@
 #error "define SEG_REAL and SEG_REF before including seg_ref_template.h"
 #endif
 
-__attribute__((unused)) static void SEG_REF(conv3d_forward)(SEG_REAL *out, const SEG_REAL *inp, const SEG_REAL *weight,
-                                    const SEG_REAL *bias, int IC, int OC, int D, int H, int W,
-                                    int k) {
+__attribute__((unused)) static void SEG_REF(conv3d_forward)(SEG_REAL *out, const SEG_REAL *inp,
+                                                            const SEG_REAL *weight,
+                                                            const SEG_REAL *bias, int IC, int OC,
+                                                            int D, int H, int W, int k) {
   int p = k / 2;
   for (int oc = 0; oc < OC; oc++)
     for (int z = 0; z < D; z++)
@@ -25,7 +26,8 @@ __attribute__((unused)) static void SEG_REF(conv3d_forward)(SEG_REAL *out, const
               for (int b = 0; b < k; b++)
                 for (int c = 0; c < k; c++) {
                   int zz = z + a - p, yy = y + b - p, xx = x + c - p;
-                  if (zz < 0 || zz >= D || yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                  if (zz < 0 || zz >= D || yy < 0 || yy >= H || xx < 0 || xx >= W)
+                    continue;
                   s += weight[(((size_t)oc * IC + ic) * k + a) * k * k + b * k + c] *
                        inp[(((size_t)ic * D + zz) * H + yy) * W + xx];
                 }
@@ -33,36 +35,41 @@ __attribute__((unused)) static void SEG_REF(conv3d_forward)(SEG_REAL *out, const
         }
 }
 
-__attribute__((unused)) static void SEG_REF(conv3d_backward)(SEG_REAL *dinp, SEG_REAL *dweight, SEG_REAL *dbias,
-                                     const SEG_REAL *dout, const SEG_REAL *inp,
-                                     const SEG_REAL *weight, int IC, int OC, int D, int H, int W,
-                                     int k) {
+__attribute__((unused)) static void SEG_REF(conv3d_backward)(SEG_REAL *dinp, SEG_REAL *dweight,
+                                                             SEG_REAL *dbias, const SEG_REAL *dout,
+                                                             const SEG_REAL *inp,
+                                                             const SEG_REAL *weight, int IC, int OC,
+                                                             int D, int H, int W, int k) {
   int p = k / 2;
   if (dinp)
-    for (size_t i = 0; i < (size_t)IC * D * H * W; i++) dinp[i] = 0;
+    for (size_t i = 0; i < (size_t)IC * D * H * W; i++)
+      dinp[i] = 0;
   for (int oc = 0; oc < OC; oc++)
     for (int z = 0; z < D; z++)
       for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
           SEG_REAL g = dout[(((size_t)oc * D + z) * H + y) * W + x];
-          if (dbias) dbias[oc] += g;
+          if (dbias)
+            dbias[oc] += g;
           for (int ic = 0; ic < IC; ic++)
             for (int a = 0; a < k; a++)
               for (int b = 0; b < k; b++)
                 for (int c = 0; c < k; c++) {
                   int zz = z + a - p, yy = y + b - p, xx = x + c - p;
-                  if (zz < 0 || zz >= D || yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                  if (zz < 0 || zz >= D || yy < 0 || yy >= H || xx < 0 || xx >= W)
+                    continue;
                   size_t wi = (((size_t)oc * IC + ic) * k + a) * k * k + b * k + c;
                   size_t ii = (((size_t)ic * D + zz) * H + yy) * W + xx;
                   dweight[wi] += g * inp[ii];
-                  if (dinp) dinp[ii] += g * weight[wi];
+                  if (dinp)
+                    dinp[ii] += g * weight[wi];
                 }
         }
 }
 
-__attribute__((unused)) static void SEG_REF(convtranspose_forward)(SEG_REAL *out, const SEG_REAL *inp,
-                                           const SEG_REAL *weight, const SEG_REAL *bias, int IC,
-                                           int OC, int D, int H, int W, int s) {
+__attribute__((unused)) static void
+SEG_REF(convtranspose_forward)(SEG_REAL *out, const SEG_REAL *inp, const SEG_REAL *weight,
+                               const SEG_REAL *bias, int IC, int OC, int D, int H, int W, int s) {
   int Ho = H * s, Wo = W * s;
   for (int oc = 0; oc < OC; oc++)
     for (int d = 0; d < D; d++)
@@ -76,40 +83,46 @@ __attribute__((unused)) static void SEG_REF(convtranspose_forward)(SEG_REAL *out
         }
 }
 
-__attribute__((unused)) static void SEG_REF(convtranspose_backward)(SEG_REAL *dinp, SEG_REAL *dweight, SEG_REAL *dbias,
-                                            const SEG_REAL *dout, const SEG_REAL *inp,
-                                            const SEG_REAL *weight, int IC, int OC, int D, int H,
-                                            int W, int s) {
+__attribute__((unused)) static void
+SEG_REF(convtranspose_backward)(SEG_REAL *dinp, SEG_REAL *dweight, SEG_REAL *dbias,
+                                const SEG_REAL *dout, const SEG_REAL *inp, const SEG_REAL *weight,
+                                int IC, int OC, int D, int H, int W, int s) {
   int Ho = H * s, Wo = W * s;
   if (dinp)
-    for (size_t i = 0; i < (size_t)IC * D * H * W; i++) dinp[i] = 0;
+    for (size_t i = 0; i < (size_t)IC * D * H * W; i++)
+      dinp[i] = 0;
   for (int oc = 0; oc < OC; oc++)
     for (int d = 0; d < D; d++)
       for (int y = 0; y < Ho; y++)
         for (int x = 0; x < Wo; x++) {
           SEG_REAL g = dout[(((size_t)oc * D + d) * Ho + y) * Wo + x];
-          if (dbias) dbias[oc] += g;
+          if (dbias)
+            dbias[oc] += g;
           for (int ic = 0; ic < IC; ic++) {
             size_t ii = (((size_t)ic * D + d) * H + y / s) * W + x / s;
             size_t wi = (((size_t)ic * OC + oc) * s + y % s) * s + x % s;
             dweight[wi] += g * inp[ii];
-            if (dinp) dinp[ii] += g * weight[wi];
+            if (dinp)
+              dinp[ii] += g * weight[wi];
           }
         }
 }
 
-__attribute__((unused)) static void SEG_REF(groupnorm_forward)(SEG_REAL *out, SEG_REAL *mean, SEG_REAL *rstd,
-                                       const SEG_REAL *inp, const SEG_REAL *weight,
-                                       const SEG_REAL *bias, int C, size_t V, int G,
-                                       SEG_REAL eps) {
+__attribute__((unused)) static void SEG_REF(groupnorm_forward)(SEG_REAL *out, SEG_REAL *mean,
+                                                               SEG_REAL *rstd, const SEG_REAL *inp,
+                                                               const SEG_REAL *weight,
+                                                               const SEG_REAL *bias, int C,
+                                                               size_t V, int G, SEG_REAL eps) {
   int cg = C / G;
   for (int g = 0; g < G; g++) {
     size_t n = (size_t)cg * V;
     const SEG_REAL *x = inp + (size_t)g * n;
     SEG_REAL m = 0, var = 0;
-    for (size_t i = 0; i < n; i++) m += x[i];
+    for (size_t i = 0; i < n; i++)
+      m += x[i];
     m /= (SEG_REAL)n;
-    for (size_t i = 0; i < n; i++) var += (x[i] - m) * (x[i] - m);
+    for (size_t i = 0; i < n; i++)
+      var += (x[i] - m) * (x[i] - m);
     var /= (SEG_REAL)n;
     SEG_REAL r = 1 / sqrt(var + eps);
     mean[g] = m, rstd[g] = r;
@@ -120,10 +133,10 @@ __attribute__((unused)) static void SEG_REF(groupnorm_forward)(SEG_REAL *out, SE
   }
 }
 
-__attribute__((unused)) static void SEG_REF(groupnorm_backward)(SEG_REAL *dinp, SEG_REAL *dweight, SEG_REAL *dbias,
-                                        const SEG_REAL *dout, const SEG_REAL *inp,
-                                        const SEG_REAL *weight, const SEG_REAL *mean,
-                                        const SEG_REAL *rstd, int C, size_t V, int G) {
+__attribute__((unused)) static void
+SEG_REF(groupnorm_backward)(SEG_REAL *dinp, SEG_REAL *dweight, SEG_REAL *dbias,
+                            const SEG_REAL *dout, const SEG_REAL *inp, const SEG_REAL *weight,
+                            const SEG_REAL *mean, const SEG_REAL *rstd, int C, size_t V, int G) {
   int cg = C / G;
   for (int g = 0; g < G; g++) {
     size_t n = (size_t)cg * V, o = (size_t)g * n;

@@ -33,10 +33,14 @@ void seg_task_targets(SegTask task, float *target, uint8_t *valid, const uint32_
           target[v] = l != 0;
           int contour = 0;
           if (l) {
-            if (y > 0 && lab[v - W] != l) contour = 1;
-            if (y + 1 < H && lab[v + W] != l) contour = 1;
-            if (x > 0 && lab[v - 1] != l) contour = 1;
-            if (x + 1 < W && lab[v + 1] != l) contour = 1;
+            if (y > 0 && lab[v - W] != l)
+              contour = 1;
+            if (y + 1 < H && lab[v + W] != l)
+              contour = 1;
+            if (x > 0 && lab[v - 1] != l)
+              contour = 1;
+            if (x + 1 < W && lab[v + 1] != l)
+              contour = 1;
           }
           target[V + v] = (float)contour;
         } else {
@@ -55,17 +59,21 @@ double seg_loss_bce_dice(float *dlogits, const float *logits, const float *targe
     for (int b = 0; b < B; b++) {
       size_t o = ((size_t)b * OUT + c) * V;
       for (size_t i = 0; i < V; i++) {
-        if (valid && !valid[o + i]) continue;
+        if (valid && !valid[o + i])
+          continue;
         float p = sigmoidf(logits[o + i]), t = target[o + i];
         n += 1, pos += t, inter += p * t, sum_p += p, sum_t += t;
       }
     }
-    if (n == 0) continue;
+    if (n == 0)
+      continue;
     /* class balance: each class weighs half (clamped so a class of a few
      * voxels cannot dominate) */
     double f = pos / n;
-    if (f < 0.01) f = 0.01;
-    if (f > 0.99) f = 0.99;
+    if (f < 0.01)
+      f = 0.01;
+    if (f > 0.99)
+      f = 0.99;
     double w_pos = 0.5 / f, w_neg = 0.5 / (1 - f);
     double bce = 0;
     double S = sum_p + sum_t + 1, dice = (2 * inter + 1) / S;
@@ -73,7 +81,8 @@ double seg_loss_bce_dice(float *dlogits, const float *logits, const float *targe
       size_t o = ((size_t)b * OUT + c) * V;
       for (size_t i = 0; i < V; i++) {
         if (valid && !valid[o + i]) {
-          if (dlogits) dlogits[o + i] = 0.f;
+          if (dlogits)
+            dlogits[o + i] = 0.f;
           continue;
         }
         float x = logits[o + i], t = target[o + i], p = sigmoidf(x);
@@ -105,9 +114,11 @@ int64_t seg_task_instances(SegTask task, uint32_t *labels, const float *probs,
   int64_t k;
   if (task == SEG_TASK_NEURONS) {
     uint32_t *frag = malloc(V * sizeof(uint32_t));
-    if (!frag) return mae_error_set(err, "seg_task: out of memory");
+    if (!frag)
+      return mae_error_set(err, "seg_task: out of memory");
     k = ws_affinity_fragments(frag, probs, dims, 0.1f, 10, CC_CONN_PLANE4, &pe);
-    if (k >= 0) k = agglo_mean_affinity(labels, frag, probs, dims, 0.5, &pe);
+    if (k >= 0)
+      k = agglo_mean_affinity(labels, frag, probs, dims, 0.5, &pe);
     free(frag);
   } else if (task == SEG_TASK_MITO) {
     MitoWatershedParams mp;
@@ -115,9 +126,11 @@ int64_t seg_task_instances(SegTask task, uint32_t *labels, const float *probs,
     k = ws_mito_instances(labels, probs, probs + V, dims, &mp, &pe);
   } else {
     k = ws_seeds_below_f32(labels, probs, dims, 0.5f, 10, CC_CONN_PLANE4, &pe);
-    if (k >= 0 && ws_seeded_f32(labels, probs, NULL, dims, CC_CONN_PLANE4, &pe)) k = -1;
+    if (k >= 0 && ws_seeded_f32(labels, probs, NULL, dims, CC_CONN_PLANE4, &pe))
+      k = -1;
   }
-  if (k < 0) return pp_fail(err, &pe);
+  if (k < 0)
+    return pp_fail(err, &pe);
   return k;
 }
 
@@ -135,7 +148,8 @@ int seg_task_score(SegTask task, SegScores *out, const uint32_t *pred, const flo
       free(fg), free(cells);
       return mae_error_set(err, "seg_task: out of memory");
     }
-    for (size_t i = 0; i < V; i++) fg[i] = truth[i] != 0;
+    for (size_t i = 0; i < V; i++)
+      fg[i] = truth[i] != 0;
     int64_t k = cc_label_u8(cells, fg, dims, CC_CONN_PLANE4, &pe);
     free(fg);
     if (k < 0) {
@@ -161,7 +175,8 @@ int seg_task_score(SegTask task, SegScores *out, const uint32_t *pred, const flo
     rc = metrics_adapted_rand(&rs, &table, &pe);
     if (task == SEG_TASK_NEURONS) {
       VoiScores vs;
-      if (!rc) rc = metrics_voi(&vs, &table, true, &pe);
+      if (!rc)
+        rc = metrics_voi(&vs, &table, true, &pe);
       *out = (SegScores){rs.error, vs.split + vs.merge, 1, "arand", "voi"};
     } else {
       double inter = 0, np = 0, nt = 0;
@@ -175,6 +190,7 @@ int seg_task_score(SegTask task, SegScores *out, const uint32_t *pred, const flo
   }
   metrics_contingency_free(&table);
   free(cells);
-  if (rc) return pp_fail(err, &pe);
+  if (rc)
+    return pp_fail(err, &pe);
   return 0;
 }

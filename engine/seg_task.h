@@ -28,10 +28,10 @@ void seg_task_targets(SegTask task,
 
 /* Returns the loss of B samples; dlogits (may be NULL) gets its gradient
  * (overwritten). */
-double seg_loss_bce_dice(float *dlogits,        // (B, OUT, V) or NULL
-                         const float *logits,   // (B, OUT, V)
-                         const float *target,   // (B, OUT, V)
-                         const uint8_t *valid,  // (B, OUT, V) or NULL (all valid)
+double seg_loss_bce_dice(float *dlogits,       // (B, OUT, V) or NULL
+                         const float *logits,  // (B, OUT, V)
+                         const float *target,  // (B, OUT, V)
+                         const uint8_t *valid, // (B, OUT, V) or NULL (all valid)
                          int B, int OUT, size_t V);
 
 /* Instances from probabilities of the task's channels (sigmoids of the

@@ -58,20 +58,30 @@ typedef struct Args {
 } Args;
 
 static int parse(int argc, char **argv, Args *a) {
-  *a = (Args){.steps = 500, .batch = 2, .val_every = 100, .base = 8, .lr = 1e-3,
-              .weight_decay = 0.01, .layer_decay = 1.0};
+  *a = (Args){.steps = 500,
+              .batch = 2,
+              .val_every = 100,
+              .base = 8,
+              .lr = 1e-3,
+              .weight_decay = 0.01,
+              .layer_decay = 1.0};
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i];
     bool flag = strcmp(o, "--scratch") == 0 || strcmp(o, "--freeze-encoder") == 0 ||
                 strcmp(o, "--no-augment") == 0;
     if (flag) {
-      if (o[2] == 's') a->scratch = true;
-      else if (o[2] == 'f') a->freeze = true;
-      else a->no_augment = true;
+      if (o[2] == 's')
+        a->scratch = true;
+      else if (o[2] == 'f')
+        a->freeze = true;
+      else
+        a->no_augment = true;
       continue;
     }
-    if (strncmp(o, "--", 2) != 0) return cli_usage_error("finetune", "unexpected argument '%s'", o);
-    if (i + 1 >= argc) return cli_usage_error("finetune", "%s needs a value", o);
+    if (strncmp(o, "--", 2) != 0)
+      return cli_usage_error("finetune", "unexpected argument '%s'", o);
+    if (i + 1 >= argc)
+      return cli_usage_error("finetune", "%s needs a value", o);
     const char *v = argv[++i];
     const char **s = strcmp(o, "--data") == 0         ? &a->data
                      : strcmp(o, "--labels") == 0     ? &a->labels
@@ -116,10 +126,12 @@ static int parse(int argc, char **argv, Args *a) {
   }
   if (!a->data || !a->labels || !a->task || !a->out)
     return cli_usage_error("finetune", "--data, --labels, --task and --out are required");
-  if (a->init && a->scratch) return cli_usage_error("finetune", "--init and --scratch exclude each other");
+  if (a->init && a->scratch)
+    return cli_usage_error("finetune", "--init and --scratch exclude each other");
   if (!!a->val_data != !!a->val_labels)
     return cli_usage_error("finetune", "--val-data and --val-labels go together");
-  if (!(a->lr > 0)) return cli_usage_error("finetune", "--lr must be positive");
+  if (!(a->lr > 0))
+    return cli_usage_error("finetune", "--lr must be positive");
   if (a->layer_decay <= 0 || a->layer_decay > 1)
     return cli_usage_error("finetune", "--layer-decay must be in (0, 1]");
   return 0;
@@ -136,21 +148,24 @@ typedef struct Labelled {
 
 static int read_labelled(const char *data, const char *labels, Labelled *out) {
   memset(out, 0, sizeof *out);
-  if (cli_read_scaled_volume(data, &out->vol, &out->info, &out->lo, &out->hi)) return -1;
+  if (cli_read_scaled_volume(data, &out->vol, &out->info, &out->lo, &out->hi))
+    return -1;
   SmVolume lab;
   SmError err;
-  if (sm_volume_read(labels, &lab, &err)) return cli_fail("%s", err.message), -1;
+  if (sm_volume_read(labels, &lab, &err))
+    return cli_fail("%s", err.message), -1;
   if (lab.nz != out->info.nz || lab.ny != out->info.ny || lab.nx != out->info.nx) {
     cli_fail("%s: labels are %lldx%lldx%lld but the image %s is %lldx%lldx%lld", labels,
-             (long long)lab.nz, (long long)lab.ny, (long long)lab.nx, data,
-             (long long)out->info.nz, (long long)out->info.ny, (long long)out->info.nx);
+             (long long)lab.nz, (long long)lab.ny, (long long)lab.nx, data, (long long)out->info.nz,
+             (long long)out->info.ny, (long long)out->info.nx);
     sm_volume_free(&lab);
     return -1;
   }
   bool binary;
   int rc = sm_seg_labels_prepare(labels, &lab, &out->ids, &binary, &err);
   sm_volume_free(&lab);
-  if (rc) return cli_fail("%s", err.message), -1;
+  if (rc)
+    return cli_fail("%s", err.message), -1;
   out->dims[0] = out->info.nz, out->dims[1] = out->info.ny, out->dims[2] = out->info.nx;
   fprintf(stderr, "semmae: %s: %s labels\n", labels,
           binary ? "binary mask (thresholded at half range, 6-connected components)"
@@ -177,8 +192,7 @@ static int validate(SegNet *net, SegTask task, const Labelled *v, double *loss, 
     cli_fail("%s", err.message);
     goto done;
   }
-  seg_task_targets(task, target, valid, v->ids, (int)v->dims[0], (int)v->dims[1],
-                   (int)v->dims[2]);
+  seg_task_targets(task, target, valid, v->ids, (int)v->dims[0], (int)v->dims[1], (int)v->dims[2]);
   /* loss of the blended probabilities, as logits */
   float *lg = malloc(sizeof(float) * OUT * NV);
   if (!lg) {
@@ -209,17 +223,20 @@ int cmd_finetune(int argc, char **argv) {
   }
   Args a;
   int rc = parse(argc, argv, &a);
-  if (rc) return rc;
+  if (rc)
+    return rc;
   SegTask task;
   if (seg_task_parse(a.task, &task))
     return cli_usage_error("finetune", "unknown task '%s' (neurons, mito, membrane)", a.task);
   MaeConfig mcfg;
   MaeError me;
   SmError se;
-  if (a.config && mae_config_named(&mcfg, a.config, &me)) return cli_fail("%s", me.message);
+  if (a.config && mae_config_named(&mcfg, a.config, &me))
+    return cli_fail("%s", me.message);
   if (a.init) {
     SmCheckpointInfo ci;
-    if (sm_checkpoint_probe(a.init, &ci, &se)) return cli_fail("%s", se.message);
+    if (sm_checkpoint_probe(a.init, &ci, &se))
+      return cli_fail("%s", se.message);
     if (a.config && !mae_config_equal(&ci.config, &mcfg))
       return cli_fail("%s: checkpoint is config %s, expected %s", a.init, ci.config_name, a.config);
     mcfg = ci.config;
@@ -229,13 +246,17 @@ int cmd_finetune(int argc, char **argv) {
   SegConfig cfg;
   seg_config_default(&cfg, &mcfg, seg_task_channels(task));
   cfg.base = (int)a.base;
-  if (cfg.base % cfg.norm_groups) cfg.norm_groups = 1;
-  if (seg_config_validate(&cfg, &me)) return cli_fail("%s", me.message);
-  if (cli_check_writable(a.out)) return 1;
+  if (cfg.base % cfg.norm_groups)
+    cfg.norm_groups = 1;
+  if (seg_config_validate(&cfg, &me))
+    return cli_fail("%s", me.message);
+  if (cli_check_writable(a.out))
+    return 1;
   int threads = cli_setup_threads((int)a.threads);
 
   Labelled tr, va = {0};
-  if (read_labelled(a.data, a.labels, &tr)) return 1;
+  if (read_labelled(a.data, a.labels, &tr))
+    return 1;
   if (cli_check_volume_fits(a.data, &tr.info, &mcfg, sm_config_name(&mcfg)) ||
       (a.val_data && read_labelled(a.val_data, a.val_labels, &va))) {
     labelled_free(&tr);
@@ -282,11 +303,12 @@ int cmd_finetune(int argc, char **argv) {
     cli_fail("finetune: out of memory");
     goto done;
   }
-  fprintf(stderr,
-          "semmae: finetune %s %s on %s (%lldx%lldx%lld), %s, batch %d, %zu parameters, %d threads\n",
-          seg_task_name(task), sm_config_name(&mcfg), a.data, (long long)tr.dims[0],
-          (long long)tr.dims[1], (long long)tr.dims[2],
-          a.init ? "pre-trained encoder" : "from scratch", B, seg_net_n_params(net), threads);
+  fprintf(
+      stderr,
+      "semmae: finetune %s %s on %s (%lldx%lldx%lld), %s, batch %d, %zu parameters, %d threads\n",
+      seg_task_name(task), sm_config_name(&mcfg), a.data, (long long)tr.dims[0],
+      (long long)tr.dims[1], (long long)tr.dims[2], a.init ? "pre-trained encoder" : "from scratch",
+      B, seg_net_n_params(net), threads);
   SegAugment aug;
   seg_augment_default(&aug);
   aug.enabled = !a.no_augment;
@@ -320,7 +342,8 @@ int cmd_finetune(int argc, char **argv) {
     SegScores sc = {.primary = NAN};
     int last = step == a.steps;
     if (va.vol && (step % a.val_every == 0 || last)) {
-      if (validate(net, task, &va, &vloss, &sc)) goto done;
+      if (validate(net, task, &va, &vloss, &sc))
+        goto done;
       int better = !have_best || (sc.lower_is_better ? sc.primary < best : sc.primary > best);
       cli_progress_end(&prog);
       fprintf(stderr, "semmae: step %lld  val loss %.4f  %s %.4f  %s %.4f%s\n", (long long)step,
@@ -346,14 +369,16 @@ int cmd_finetune(int argc, char **argv) {
     if (log)
       fprintf(log, "%lld,%.8g,%.6g,%.8g,%.8g,%.3f\n", (long long)step, loss,
               seg_optim_lr(&oo, step), vloss, sc.primary, cli_now() - t0);
-    if (log) fflush(log);
+    if (log)
+      fflush(log);
   }
   cli_progress_end(&prog);
   fprintf(stderr, "semmae: wrote %s%s (%.1f s)\n", a.out, have_best ? " (best validation)" : "",
           cli_now() - t0);
   rc = 0;
 done:
-  if (log) fclose(log);
+  if (log)
+    fclose(log);
   free(x), free(t), free(lg), free(dl), free(valid), free(clab);
   seg_optim_free(opt);
   seg_net_free(net);

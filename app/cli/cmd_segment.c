@@ -52,12 +52,17 @@ int cmd_segment(int argc, char **argv) {
       tta = true;
       continue;
     }
-    if (i + 1 >= argc) return cli_usage_error("segment", "%s needs a value", o);
+    if (i + 1 >= argc)
+      return cli_usage_error("segment", "%s needs a value", o);
     const char *v = argv[++i];
-    if (strcmp(o, "--model") == 0) model = v;
-    else if (strcmp(o, "--data") == 0) data = v;
-    else if (strcmp(o, "--out") == 0) out = v;
-    else if (strcmp(o, "--probs") == 0) probs_path = v;
+    if (strcmp(o, "--model") == 0)
+      model = v;
+    else if (strcmp(o, "--data") == 0)
+      data = v;
+    else if (strcmp(o, "--out") == 0)
+      out = v;
+    else if (strcmp(o, "--probs") == 0)
+      probs_path = v;
     else if (strcmp(o, "--overlap") == 0) {
       if (!cli_parse_double(v, &overlap) || !(overlap >= 0 && overlap < 1))
         return cli_usage_error("segment", "--overlap must be in [0, 1), got '%s'", v);
@@ -69,18 +74,21 @@ int cmd_segment(int argc, char **argv) {
   }
   if (!model || !data || !out)
     return cli_usage_error("segment", "--model, --data and --out are required");
-  if (cli_check_writable(out) || (probs_path && cli_check_writable(probs_path))) return 1;
+  if (cli_check_writable(out) || (probs_path && cli_check_writable(probs_path)))
+    return 1;
   cli_setup_threads((int)threads);
   SegNet *net;
   SmSegInfo info;
   SmError se;
   MaeError me;
-  if (sm_seg_checkpoint_load(model, &net, &info, &se)) return cli_fail("%s", se.message);
+  if (sm_seg_checkpoint_load(model, &net, &info, &se))
+    return cli_fail("%s", se.message);
   float *vol = NULL, *probs = NULL;
   SmVolume vinfo, lab = {0}, pv = {0};
   double lo, hi;
   int rc = 1;
-  if (cli_read_scaled_volume(data, &vol, &vinfo, &lo, &hi)) goto done;
+  if (cli_read_scaled_volume(data, &vol, &vinfo, &lo, &hi))
+    goto done;
   const int64_t dims[3] = {vinfo.nz, vinfo.ny, vinfo.nx};
   const int OUT = seg_net_config(net)->out_channels;
   size_t NV = (size_t)(dims[0] * dims[1] * dims[2]);
@@ -91,8 +99,8 @@ int cmd_segment(int argc, char **argv) {
   double t0 = cli_now();
   CliProgress prog;
   cli_progress_begin(&prog, "window", 0, 0, 100);
-  int irc = seg_infer_volume(net, info.task, probs, vol, dims, overlap, tta, on_progress, &prog,
-                             &me);
+  int irc =
+      seg_infer_volume(net, info.task, probs, vol, dims, overlap, tta, on_progress, &prog, &me);
   cli_progress_end(&prog);
   if (irc) {
     cli_fail("%s", me.message);
@@ -114,8 +122,12 @@ int cmd_segment(int argc, char **argv) {
     goto done;
   }
   if (probs_path) {
-    pv = (SmVolume){.dtype = SM_F32, .nz = OUT * dims[0], .ny = dims[1], .nx = dims[2],
-                    .bits_per_sample = 32, .data = probs};
+    pv = (SmVolume){.dtype = SM_F32,
+                    .nz = OUT * dims[0],
+                    .ny = dims[1],
+                    .nx = dims[2],
+                    .bits_per_sample = 32,
+                    .data = probs};
     memcpy(pv.voxel_size, vinfo.voxel_size, sizeof pv.voxel_size);
     memcpy(pv.unit, vinfo.unit, sizeof pv.unit);
     if (sm_volume_write(probs_path, &pv, &se)) {

@@ -27,7 +27,8 @@ static int run(const char *args) {
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  if (!f)
+    return NULL;
   fseek(f, 0, SEEK_END);
   long n = ftell(f);
   fseek(f, 0, SEEK_SET);
@@ -40,11 +41,14 @@ static char *slurp(const char *path) {
 
 static int one_line_error(const char *needle) {
   char *e = slurp(errfile);
-  if (!e) return 0;
+  if (!e)
+    return 0;
   int lines = 0;
-  for (char *p = e; *p; p++) lines += *p == '\n';
+  for (char *p = e; *p; p++)
+    lines += *p == '\n';
   int ok = lines == 1 && strstr(e, needle) != NULL;
-  if (!ok) tap_diag("stderr was: %s", e);
+  if (!ok)
+    tap_diag("stderr was: %s", e);
   free(e);
   return ok;
 }
@@ -52,7 +56,8 @@ static int one_line_error(const char *needle) {
 static int stderr_has(const char *needle) {
   char *e = slurp(errfile);
   int ok = e && strstr(e, needle);
-  if (!ok && e) tap_diag("stderr was: %s", e);
+  if (!ok && e)
+    tap_diag("stderr was: %s", e);
   free(e);
   return ok;
 }
@@ -69,7 +74,8 @@ static const char *in_dir(const char *name) {
 static int same_tensor(const char *a, const char *b, const char *name, int64_t n) {
   SmSafetensors sa, sb;
   SmError err;
-  if (sm_safetensors_open(a, &sa, &err)) return 0;
+  if (sm_safetensors_open(a, &sa, &err))
+    return 0;
   if (sm_safetensors_open(b, &sb, &err)) {
     sm_safetensors_close(&sa);
     return 0;
@@ -83,10 +89,12 @@ static int same_tensor(const char *a, const char *b, const char *name, int64_t n
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) return tap_skip_all("usage: test_finetune_cli SEMMAE");
+  if (argc < 2)
+    return tap_skip_all("usage: test_finetune_cli SEMMAE");
   semmae = argv[1];
   snprintf(dir, sizeof dir, "/tmp/semmae-ft-XXXXXX");
-  if (!mkdtemp(dir)) return tap_skip_all("no temporary directory");
+  if (!mkdtemp(dir))
+    return tap_skip_all("no temporary directory");
   snprintf(errfile, sizeof errfile, "%s/stderr.txt", dir);
 
   TAP_OK(run("phantom img.tif --labels lab.tif --shape 7,100,104 --seed 3") == 0, "phantom");
@@ -97,28 +105,29 @@ int main(int argc, char **argv) {
   TAP_OK(run("finetune --data img.tif --labels lab.tif --task neurons --out s.safetensors "
              "--init mae.safetensors --freeze-encoder --steps 2 --batch 1 --threads 1 "
              "--val-data img.tif --val-labels lab.tif --val-every 1 --log ft.csv") == 0 &&
-             stderr_has("encoder initialised from mae.safetensors") &&
-             stderr_has("arand"),
+             stderr_has("encoder initialised from mae.safetensors") && stderr_has("arand"),
          "finetune --init with validation runs");
-  TAP_OK(same_tensor(in_dir("mae.safetensors"), in_dir("s.safetensors"), "blocks.1.attn.qkv.weight",
-                     3 * 192 * 192) &&
-             same_tensor(in_dir("mae.safetensors"), in_dir("s.safetensors"), "pos_embed",
-                         217 * 192),
-         "the pre-trained encoder was loaded (frozen: identical tensors in the result)");
+  TAP_OK(
+      same_tensor(in_dir("mae.safetensors"), in_dir("s.safetensors"), "blocks.1.attn.qkv.weight",
+                  3 * 192 * 192) &&
+          same_tensor(in_dir("mae.safetensors"), in_dir("s.safetensors"), "pos_embed", 217 * 192),
+      "the pre-trained encoder was loaded (frozen: identical tensors in the result)");
   SmSafetensors st;
   SmError err;
   int meta_ok = 0;
   if (!sm_safetensors_open(in_dir("s.safetensors"), &st, &err)) {
     const char *t = sm_safetensors_meta(&st, "task"), *f = sm_safetensors_meta(&st, "format");
     meta_ok = t && strcmp(t, "neurons") == 0 && f && strcmp(f, "semmae-seg") == 0 &&
-              sm_safetensors_find(&st, "seg.head.weight") && sm_safetensors_meta(&st, "embed_dim") &&
+              sm_safetensors_find(&st, "seg.head.weight") &&
+              sm_safetensors_meta(&st, "embed_dim") &&
               !sm_safetensors_find(&st, "decoder_pred.weight");
     sm_safetensors_close(&st);
   }
   TAP_OK(meta_ok, "checkpoint: MAE encoder names + seg.*, task and config in the metadata");
   char *log = slurp(in_dir("ft.csv"));
   int rows = 0;
-  for (char *p = log; p && *p; p++) rows += *p == '\n';
+  for (char *p = log; p && *p; p++)
+    rows += *p == '\n';
   TAP_OK(rows == 2, "CSV log: one row per step (%d)", rows);
   free(log);
 
@@ -138,7 +147,9 @@ int main(int argc, char **argv) {
     }
     sm_volume_free(&lab);
   }
-  TAP_OK(shapes, "segment: uint32 labels of the volume's shape, probabilities as 3*Z float pages in [0, 1]");
+  TAP_OK(
+      shapes,
+      "segment: uint32 labels of the volume's shape, probabilities as 3*Z float pages in [0, 1]");
 
   /* bad input */
   TAP_OK(run("finetune --data img.tif --labels small.tif --task neurons --out bad.safetensors "
@@ -168,6 +179,7 @@ int main(int argc, char **argv) {
          "nothing written by failed runs");
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd)) tap_diag("could not remove %s", dir);
+  if (system(cmd))
+    tap_diag("could not remove %s", dir);
   return tap_done();
 }

@@ -25,18 +25,21 @@ static Rng rng;
 
 static float *randv(size_t n, float scale) {
   float *x = malloc(sizeof(float) * n);
-  for (size_t i = 0; i < n; i++) x[i] = scale * (2.f * rng_uniform(&rng) - 1.f);
+  for (size_t i = 0; i < n; i++)
+    x[i] = scale * (2.f * rng_uniform(&rng) - 1.f);
   return x;
 }
 static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
 static double *to_d(const float *x, size_t n) {
   double *d = malloc(sizeof(double) * n);
-  for (size_t i = 0; i < n; i++) d[i] = x[i];
+  for (size_t i = 0; i < n; i++)
+    d[i] = x[i];
   return d;
 }
 static double max_diff(const float *a, const float *b, size_t n) {
   double m = 0;
-  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+  for (size_t i = 0; i < n; i++)
+    m = fmax(m, fabs((double)a[i] - b[i]));
   return m;
 }
 
@@ -54,7 +57,8 @@ static int check_grad(const char *what, const float *g, double *x, size_t n, Obj
     x[i] = x0;
     double num = (fp - fm) / (2 * h);
     double excess = fabs(num - g[i]) / (1e-4 + 1e-3 * fabs(num));
-    if (excess > worst) worst = excess;
+    if (excess > worst)
+      worst = excess;
   }
   return TAP_OK(worst <= 1.0, "%s: gradient matches finite differences (worst %.3g of tolerance)",
                 what, worst);
@@ -70,7 +74,8 @@ typedef struct {
 
 static double obj(const double *out, const float *R, size_t n) {
   double s = 0;
-  for (size_t i = 0; i < n; i++) s += out[i] * R[i];
+  for (size_t i = 0; i < n; i++)
+    s += out[i] * R[i];
   return s;
 }
 static double conv_obj(void *p) {
@@ -80,8 +85,7 @@ static double conv_obj(void *p) {
 }
 
 static void test_conv(int IC, int OC, int D, int H, int W, int k) {
-  size_t ni = (size_t)IC * D * H * W, no = (size_t)OC * D * H * W,
-         nw = (size_t)OC * IC * k * k * k;
+  size_t ni = (size_t)IC * D * H * W, no = (size_t)OC * D * H * W, nw = (size_t)OC * IC * k * k * k;
   float *inp = randv(ni, 1), *w = randv(nw, 0.5f), *b = randv(OC, 0.5f), *R = randv(no, 1);
   float *out = zeros(no), *ref = zeros(no);
   float *col = zeros(nn_conv3d_col_floats(IC, H, W, k));
@@ -96,8 +100,20 @@ static void test_conv(int IC, int OC, int D, int H, int W, int k) {
   TAP_OK(max_diff(di, di_r, ni) < 1e-4 && max_diff(dw, dw_r, nw) < 1e-3 &&
              max_diff(db, db_r, OC) < 1e-3,
          "conv3d k%d backward parity", k);
-  Ctx c = {to_d(inp, ni), to_d(w, nw), to_d(b, OC), calloc(no, sizeof(double)), R,
-           IC, OC, D, H, W, k, 1, 1, no};
+  Ctx c = {to_d(inp, ni),
+           to_d(w, nw),
+           to_d(b, OC),
+           calloc(no, sizeof(double)),
+           R,
+           IC,
+           OC,
+           D,
+           H,
+           W,
+           k,
+           1,
+           1,
+           no};
   char what[64];
   snprintf(what, sizeof what, "conv3d k%d dinp", k);
   check_grad(what, di, c.inp, ni, conv_obj, &c);
@@ -121,7 +137,8 @@ static void test_tconv(int IC, int OC, int D, int H, int W, int s) {
   size_t ni = (size_t)IC * D * H * W, no = (size_t)OC * D * H * W * s * s,
          nw = (size_t)IC * OC * s * s;
   float *inp = randv(ni, 1), *w = randv(nw, 0.5f), *b = randv(OC, 0.5f), *R = randv(no, 1);
-  float *out = zeros(no), *ref = zeros(no), *tmp = zeros(nn_convtranspose_tmp_floats(OC, D, H, W, s));
+  float *out = zeros(no), *ref = zeros(no),
+        *tmp = zeros(nn_convtranspose_tmp_floats(OC, D, H, W, s));
   nn_convtranspose_forward(out, tmp, inp, w, b, IC, OC, D, H, W, s);
   ref_f_convtranspose_forward(ref, inp, w, b, IC, OC, D, H, W, s);
   TAP_OK(max_diff(out, ref, no) < 1e-4, "convtranspose s%d forward parity", s);
@@ -132,8 +149,20 @@ static void test_tconv(int IC, int OC, int D, int H, int W, int s) {
   TAP_OK(max_diff(di, di_r, ni) < 1e-4 && max_diff(dw, dw_r, nw) < 1e-3 &&
              max_diff(db, db_r, OC) < 1e-3,
          "convtranspose s%d backward parity", s);
-  Ctx c = {to_d(inp, ni), to_d(w, nw), to_d(b, OC), calloc(no, sizeof(double)), R,
-           IC, OC, D, H, W, 1, s, 1, no};
+  Ctx c = {to_d(inp, ni),
+           to_d(w, nw),
+           to_d(b, OC),
+           calloc(no, sizeof(double)),
+           R,
+           IC,
+           OC,
+           D,
+           H,
+           W,
+           1,
+           s,
+           1,
+           no};
   check_grad("convtranspose dinp", di, c.inp, ni, tconv_obj, &c);
   check_grad("convtranspose dweight", dw, c.w, nw, tconv_obj, &c);
   check_grad("convtranspose dbias", db, c.b, OC, tconv_obj, &c);
@@ -155,7 +184,8 @@ static void test_groupnorm(int C, int G, size_t V) {
   size_t n = (size_t)C * V;
   float *inp = randv(n, 2), *w = randv(C, 1), *b = randv(C, 1), *R = randv(n, 1);
   float *out = zeros(n), *ref = zeros(n), mean[16], rstd[16], mr[16], rr[16];
-  for (size_t i = 0; i < n; i++) inp[i] += 0.5f; /* a non-zero mean */
+  for (size_t i = 0; i < n; i++)
+    inp[i] += 0.5f; /* a non-zero mean */
   nn_groupnorm_forward(out, mean, rstd, inp, w, b, C, V, G, 1e-5f);
   ref_f_groupnorm_forward(ref, mr, rr, inp, w, b, C, V, G, 1e-5f);
   TAP_OK(max_diff(out, ref, n) < 1e-4, "groupnorm C%d G%d forward parity", C, G);
@@ -166,8 +196,20 @@ static void test_groupnorm(int C, int G, size_t V) {
   TAP_OK(max_diff(di, di_r, n) < 1e-4 && max_diff(dw, dw_r, C) < 1e-3 &&
              max_diff(db, db_r, C) < 1e-3,
          "groupnorm backward parity");
-  Ctx c = {to_d(inp, n), to_d(w, C), to_d(b, C), calloc(n, sizeof(double)), R,
-           C, C, 1, 1, (int)V, 1, 1, G, n};
+  Ctx c = {to_d(inp, n),
+           to_d(w, C),
+           to_d(b, C),
+           calloc(n, sizeof(double)),
+           R,
+           C,
+           C,
+           1,
+           1,
+           (int)V,
+           1,
+           1,
+           G,
+           n};
   check_grad("groupnorm dinp", di, c.inp, n, gn_obj, &c);
   check_grad("groupnorm dweight", dw, c.w, C, gn_obj, &c);
   check_grad("groupnorm dbias", db, c.b, C, gn_obj, &c);
