@@ -315,14 +315,24 @@ on_error_map_clicked (GtkButton *b, SmTrainPanel *self)
   sm_engine_thread_request_error_map (self->engine);
 }
 
+static gboolean preview_timeout (gpointer data);
+
+static void
+schedule_preview (SmTrainPanel *self)
+{
+  if (self->preview_timeout)
+    g_source_remove (self->preview_timeout);
+  self->preview_timeout = g_timeout_add (PREVIEW_DEBOUNCE_MS, preview_timeout, self);
+}
+
 static void
 on_mask_changed (GtkAdjustment *adjustment, SmTrainPanel *self)
 {
   /* The engine marks the change on the curve itself (the next point's ratio differs). */
   sm_engine_thread_set_mask_ratio (self->engine, gtk_adjustment_get_value (adjustment));
-  /* Show the new mask at once, even between refreshes. */
+  /* Show the new mask soon, even between refreshes; a drag asks once it rests. */
   if (self->train_state != SM_TRAIN_STATE_IDLE)
-    request_preview_at_cursor (self);
+    schedule_preview (self);
 }
 
 static void
@@ -481,9 +491,7 @@ on_cursor (SmViewState *state, GParamSpec *pspec, SmTrainPanel *self)
   /* A click moves y/x; scrolling through slices (z only) leaves the preview where it is. */
   if (!self->have_image || (y == self->preview_y && x == self->preview_x) || self->train_state == SM_TRAIN_STATE_IDLE)
     return;
-  if (self->preview_timeout)
-    g_source_remove (self->preview_timeout);
-  self->preview_timeout = g_timeout_add (PREVIEW_DEBOUNCE_MS, preview_timeout, self);
+  schedule_preview (self);
 }
 
 void
