@@ -144,9 +144,10 @@ on_progress (SmEngineThread *engine, const SmTrainProgress *p, SmTrainPanel *sel
                                            p->latest.loss, rate, eta, p->latest.mask_ratio,
                                            p->latest.visible_tokens, p->tokens, p->latest.lr);
   gtk_label_set_text (self->status_label, text);
-  g_autofree char *line = g_strdup_printf ("training: step %" G_GINT64_FORMAT " · loss %.3f · %.1f steps/s · ETA %s%s",
+  g_autofree char *line = g_strdup_printf ("training: step %" G_GINT64_FORMAT " · loss %.3f · %.1f steps/s · ETA %s%s%s",
                                            p->latest.step, p->latest.loss, rate, eta,
-                                           p->state == SM_TRAIN_STATE_RUNNING ? "" : " · paused");
+                                           p->state == SM_TRAIN_STATE_RUNNING ? "" : " · ",
+                                           p->state == SM_TRAIN_STATE_RUNNING ? "" : sm_train_state_name (p->state));
   set_summary (self, line);
 }
 
