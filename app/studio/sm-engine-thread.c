@@ -327,6 +327,7 @@ post_progress (SmEngineThread *self, Run *run, const SmTrainPoint *point)
   self->latest.steps_per_second = run->rate;
   self->latest.mask_ratio = run->mask_ratio;
   self->latest.batch = run->batch;
+  self->latest.peak_lr = run->have_session ? mae_trainer_options (run->session.trainer)->lr : 0;
   schedule_progress_locked (self);
   g_mutex_unlock (&self->lock);
 }

@@ -69,6 +69,7 @@ typedef struct {
   double steps_per_second; /* over the last few seconds of running */
   double mask_ratio;     /* what the next step will use */
   int batch;
+  double peak_lr;        /* the schedule's peak learning rate */
   SmTrainPoint *points;  /* every step since the previous delivery */
   guint n_points;
 } SmTrainProgress;

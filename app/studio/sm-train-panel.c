@@ -26,6 +26,7 @@ struct _SmTrainPanel {
   gboolean autostart_pending, autostart_done;
   gboolean autostart_wait_for_end;
   gboolean sync_from_run;       /* a loaded checkpoint: its settings go into the widgets */
+  gboolean syncing;             /* widgets follow the run: their handlers stay quiet */
   gboolean final_preview;       /* the finished run's preview (or, not waiting for the end, any) has arrived */
   gint64 last_step, total_steps;
   double last_loss;
@@ -131,6 +132,9 @@ on_progress (SmEngineThread *engine, const SmTrainProgress *p, SmTrainPanel *sel
       gtk_adjustment_set_value (self->steps_adjustment, (double) p->total_steps);
       gtk_adjustment_set_value (self->batch_adjustment, p->batch);
       gtk_adjustment_set_value (self->mask_adjustment, p->mask_ratio);
+      self->syncing = TRUE; /* the run's own lr: no marker, nothing to send */
+      gtk_adjustment_set_value (self->lr_adjustment, p->peak_lr);
+      self->syncing = FALSE;
     }
   if (p->n_points == 0 && p->latest.step == 0)
     return;
@@ -339,7 +343,7 @@ on_mask_changed (GtkAdjustment *adjustment, SmTrainPanel *self)
 static void
 on_lr_changed (GtkAdjustment *adjustment, SmTrainPanel *self)
 {
-  if (self->train_state == SM_TRAIN_STATE_IDLE)
+  if (self->train_state == SM_TRAIN_STATE_IDLE || self->syncing)
     return;
   double lr = gtk_adjustment_get_value (adjustment);
   sm_engine_thread_set_lr (self->engine, lr);
