@@ -88,14 +88,33 @@ brick_span (int i, int n_bricks, int *b0, int *b1)
   *b1 = MIN ((i + 1) / SM_BRICK, n_bricks - 1);
 }
 
+/* Min/max over x in [8b-1, 8b+8] of one row, per x-brick b (texel values). */
+#define ROW_BRICK_RANGES(ctype, scale)                                               \
+  do {                                                                               \
+    const ctype *r = (const ctype *) texels + row;                                   \
+    for (int bx = 0; bx < brick_shape[2]; bx++) {                                    \
+      const int x0 = MAX (bx * SM_BRICK - 1, 0), x1 = MIN (bx * SM_BRICK + SM_BRICK + 1, shape[2]); \
+      ctype l = r[x0], h = r[x0];                                                    \
+      for (int x = x0 + 1; x < x1; x++) {                                            \
+        l = MIN (l, r[x]);                                                           \
+        h = MAX (h, r[x]);                                                           \
+      }                                                                              \
+      row_lo[bx] = (float) l * (scale);                                              \
+      row_hi[bx] = (float) h * (scale);                                              \
+    }                                                                                \
+  } while (0)
+
 /* Per-brick min/max over the texels its samples can read (see
- * SmVolumeTexture.bricks), rounded outwards to bytes. */
+ * SmVolumeTexture.bricks), rounded outwards to bytes. Row by row: the x
+ * ranges of a row first, then merged into every brick whose y and z reach
+ * covers the row. */
 static guint8 *
 build_bricks (SmTexelType type, const void *texels, const int shape[3], int brick_shape[3])
 {
   for (int a = 0; a < 3; a++) brick_shape[a] = (shape[a] + SM_BRICK - 1) / SM_BRICK;
   const gsize n_bricks = (gsize) brick_shape[0] * brick_shape[1] * brick_shape[2];
   float *lo = g_new (float, n_bricks), *hi = g_new (float, n_bricks);
+  float *row_lo = g_new (float, brick_shape[2]), *row_hi = g_new (float, brick_shape[2]);
   for (gsize b = 0; b < n_bricks; b++) {
     lo[b] = G_MAXFLOAT;
     hi[b] = -G_MAXFLOAT;
@@ -107,18 +126,20 @@ build_bricks (SmTexelType type, const void *texels, const int shape[3], int bric
       int y0, y1;
       brick_span (y, brick_shape[1], &y0, &y1);
       const gsize row = ((gsize) z * shape[1] + y) * shape[2];
-      for (int x = 0; x < shape[2]; x++) {
-        const float v = texel_value (type, texels, row + x);
-        int x0, x1;
-        brick_span (x, brick_shape[2], &x0, &x1);
-        for (int bz = z0; bz <= z1; bz++)
-          for (int by = y0; by <= y1; by++)
-            for (int bx = x0; bx <= x1; bx++) {
-              const gsize b = ((gsize) bz * brick_shape[1] + by) * brick_shape[2] + bx;
-              lo[b] = MIN (lo[b], v);
-              hi[b] = MAX (hi[b], v);
-            }
+      switch (type) {
+      case SM_TEXEL_U8: ROW_BRICK_RANGES (guint8, 1.0f / 255.0f); break;
+      case SM_TEXEL_U16: ROW_BRICK_RANGES (guint16, 1.0f / 65535.0f); break;
+      case SM_TEXEL_F32: ROW_BRICK_RANGES (float, 1.0f); break;
       }
+      for (int bz = z0; bz <= z1; bz++)
+        for (int by = y0; by <= y1; by++) {
+          float *blo = lo + ((gsize) bz * brick_shape[1] + by) * brick_shape[2];
+          float *bhi = hi + ((gsize) bz * brick_shape[1] + by) * brick_shape[2];
+          for (int bx = 0; bx < brick_shape[2]; bx++) {
+            blo[bx] = MIN (blo[bx], row_lo[bx]);
+            bhi[bx] = MAX (bhi[bx], row_hi[bx]);
+          }
+        }
     }
   }
   guint8 *out = g_new (guint8, 2 * n_bricks);
@@ -128,8 +149,11 @@ build_bricks (SmTexelType type, const void *texels, const int shape[3], int bric
   }
   g_free (lo);
   g_free (hi);
+  g_free (row_lo);
+  g_free (row_hi);
   return out;
 }
+#undef ROW_BRICK_RANGES
 
 static int
 compare_floats (const void *a, const void *b)
@@ -191,7 +215,22 @@ sm_volume_texture_build (const SmVolume *v, const int factor[3], gboolean allow_
   }
 
   float fmin = G_MAXFLOAT, fmax = -G_MAXFLOAT;
-  for (int z = 0; z < oz; z++) {
+  /* Unshrunk integer data is a copy (shifted for signed types), not a filter. */
+  const gboolean copy = fz == 1 && fy == 1 && fx == 1 && type != SM_TEXEL_F32;
+  if (copy) {
+    switch (v->dtype) {
+    case SM_U8: case SM_U16: memcpy (texels_buf, v->data, texels * tsize); break;
+    case SM_I8:
+      for (gsize i = 0; i < texels; i++) ((guint8 *) texels_buf)[i] = (guint8) (((const gint8 *) v->data)[i] + 128);
+      break;
+    case SM_I16:
+      for (gsize i = 0; i < texels; i++)
+        ((guint16 *) texels_buf)[i] = (guint16) (((const gint16 *) v->data)[i] + 32768);
+      break;
+    default: break;
+    }
+  }
+  for (int z = 0; z < (copy ? 0 : oz); z++) {
     if (cancel && g_atomic_int_get (cancel)) {
       g_free (texels_buf); g_free (acc); g_free (row);
       return FALSE;
