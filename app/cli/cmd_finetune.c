@@ -45,12 +45,16 @@ static const char usage[] =
     "                     metric (neurons: arand; mito: ap75; membrane: arand of cells);\n"
     "                     S.safetensors then holds the best model\n"
     "  --val-every N      (100)\n"
+    "  --z-range A:B      train on slices A..B-1 of VOLUME and LABELS only (e.g. 0:24)\n"
+    "  --val-z-range A:B  the same for the validation volume (e.g. 24:30); V and W default\n"
+    "                     to VOLUME and LABELS when only this is given\n"
     "  --seed S           initialisation and crops (0)\n"
     "  --threads T        BLAS/OpenMP threads (all CPUs)\n"
     "  --log L.csv        append step,loss,lr,val_loss,val_metric,seconds\n";
 
 typedef struct Args {
   const char *data, *labels, *task, *out, *init, *config, *val_data, *val_labels, *log;
+  const char *z_range, *val_z_range;
   int64_t steps, batch, val_every, threads, base;
   double lr, weight_decay, layer_decay;
   uint64_t seed;
@@ -83,16 +87,18 @@ static int parse(int argc, char **argv, Args *a) {
     if (i + 1 >= argc)
       return cli_usage_error("finetune", "%s needs a value", o);
     const char *v = argv[++i];
-    const char **s = strcmp(o, "--data") == 0         ? &a->data
-                     : strcmp(o, "--labels") == 0     ? &a->labels
-                     : strcmp(o, "--task") == 0       ? &a->task
-                     : strcmp(o, "--out") == 0        ? &a->out
-                     : strcmp(o, "--init") == 0       ? &a->init
-                     : strcmp(o, "--config") == 0     ? &a->config
-                     : strcmp(o, "--val-data") == 0   ? &a->val_data
-                     : strcmp(o, "--val-labels") == 0 ? &a->val_labels
-                     : strcmp(o, "--log") == 0        ? &a->log
-                                                      : NULL;
+    const char **s = strcmp(o, "--data") == 0          ? &a->data
+                     : strcmp(o, "--labels") == 0      ? &a->labels
+                     : strcmp(o, "--task") == 0        ? &a->task
+                     : strcmp(o, "--out") == 0         ? &a->out
+                     : strcmp(o, "--init") == 0        ? &a->init
+                     : strcmp(o, "--config") == 0      ? &a->config
+                     : strcmp(o, "--val-data") == 0    ? &a->val_data
+                     : strcmp(o, "--val-labels") == 0  ? &a->val_labels
+                     : strcmp(o, "--log") == 0         ? &a->log
+                     : strcmp(o, "--z-range") == 0     ? &a->z_range
+                     : strcmp(o, "--val-z-range") == 0 ? &a->val_z_range
+                                                       : NULL;
     if (s) {
       *s = v;
       continue;
@@ -144,7 +150,25 @@ typedef struct Labelled {
   SmVolume info;
   int64_t dims[3];
   double lo, hi;
+  bool binary; /* labels were a 0/max mask */
 } Labelled;
+
+/* Keeps slices [z0, z1) of l; "A:B" with 0 <= A < B <= nz. */
+static int keep_z_range(Labelled *l, const char *range, const char *what) {
+  if (!range)
+    return 0;
+  long long z0, z1;
+  char tail;
+  if (sscanf(range, "%lld:%lld%c", &z0, &z1, &tail) != 2 || z0 < 0 || z1 <= z0 || z1 > l->dims[0])
+    return cli_fail(
+        "%s: bad z range '%s' for a volume of %lld slices (want A:B, 0 <= A < B <= %lld)", what,
+        range, (long long)l->dims[0], (long long)l->dims[0]);
+  size_t plane = (size_t)(l->dims[1] * l->dims[2]), n = (size_t)(z1 - z0) * plane;
+  memmove(l->vol, l->vol + (size_t)z0 * plane, n * sizeof(float));
+  memmove(l->ids, l->ids + (size_t)z0 * plane, n * sizeof(uint32_t));
+  l->dims[0] = l->info.nz = z1 - z0;
+  return 0;
+}
 
 static int read_labelled(const char *data, const char *labels, Labelled *out) {
   memset(out, 0, sizeof *out);
@@ -167,9 +191,7 @@ static int read_labelled(const char *data, const char *labels, Labelled *out) {
   if (rc)
     return cli_fail("%s", err.message), -1;
   out->dims[0] = out->info.nz, out->dims[1] = out->info.ny, out->dims[2] = out->info.nx;
-  fprintf(stderr, "semmae: %s: %s labels\n", labels,
-          binary ? "binary mask (thresholded at half range, 6-connected components)"
-                 : "instance ids");
+  out->binary = binary;
   return 0;
 }
 
@@ -255,13 +277,21 @@ int cmd_finetune(int argc, char **argv) {
   int threads = cli_setup_threads((int)a.threads);
 
   Labelled tr, va = {0};
-  if (read_labelled(a.data, a.labels, &tr))
+  if (a.val_z_range && !a.val_data)
+    a.val_data = a.data, a.val_labels = a.labels;
+  if (read_labelled(a.data, a.labels, &tr) || keep_z_range(&tr, a.z_range, a.data))
     return 1;
   if (cli_check_volume_fits(a.data, &tr.info, &mcfg, sm_config_name(&mcfg)) ||
-      (a.val_data && read_labelled(a.val_data, a.val_labels, &va))) {
+      (a.val_data && (read_labelled(a.val_data, a.val_labels, &va) ||
+                      keep_z_range(&va, a.val_z_range, a.val_data)))) {
     labelled_free(&tr);
     return 1;
   }
+  for (int k = 0; k < (va.vol ? 2 : 1); k++)
+    fprintf(stderr, "semmae: %s: %s\n", k ? a.val_labels : a.labels,
+            (k ? va.binary : tr.binary)
+                ? "binary mask (thresholded at half range, 6-connected components)"
+                : "instance ids");
   SegNet *net = NULL;
   SegOptim *opt = NULL;
   FILE *log = NULL;

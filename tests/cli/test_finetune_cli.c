@@ -151,6 +151,15 @@ int main(int argc, char **argv) {
       shapes,
       "segment: uint32 labels of the volume's shape, probabilities as 3*Z float pages in [0, 1]");
 
+  TAP_OK(run("finetune --data img.tif --labels lab.tif --task membrane --out z.safetensors "
+             "--z-range 0:6 --val-z-range 1:7 --steps 1 --batch 1 --threads 1") == 0 &&
+             stderr_has("(6x100x104)") && stderr_has("arand"),
+         "--z-range / --val-z-range: train and validate on slice ranges of one volume");
+  TAP_OK(run("finetune --data img.tif --labels lab.tif --task membrane --out bad.safetensors "
+             "--z-range 3:9 --steps 1") == 1 &&
+             one_line_error("bad z range '3:9' for a volume of 7 slices"),
+         "z range outside the volume: one-line error");
+
   /* bad input */
   TAP_OK(run("finetune --data img.tif --labels small.tif --task neurons --out bad.safetensors "
              "--steps 1") == 1 &&
