@@ -210,6 +210,15 @@ on_failed (SmEngineThread *engine, const char *message, SmTrainPanel *self)
   gtk_label_set_text (self->error_label, message);
   if (headless ())
     g_printerr ("semmae-studio: %s\n", message);
+  if (self->train_state != SM_TRAIN_STATE_RUNNING)
+    {
+      /* Next to the buttons too: the error label may be scrolled out of sight. */
+      g_autofree char *text = g_strdup_printf ("Not training: %s", message);
+      gtk_label_set_text (self->status_label, text);
+      /* An autostarted run that cannot go on: the screenshot shows why instead of waiting for a preview. */
+      if (self->autostart_done)
+        self->final_preview = TRUE;
+    }
 }
 
 /* --- commands ---------------------------------------------------------------- */
@@ -536,7 +545,8 @@ sm_train_panel_is_settled (SmTrainPanel *self)
   if (!self->autostart_pending && !self->autostart_done)
     return TRUE;
   graphene_rect_t panes[3];
-  return self->final_preview && sm_preview_triptych_get_panes (self->triptych, panes);
+  return self->final_preview &&
+         (sm_preview_triptych_get_panes (self->triptych, panes) || self->train_state != SM_TRAIN_STATE_RUNNING);
 }
 
 void

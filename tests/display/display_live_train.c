@@ -132,6 +132,19 @@ main (int argc, char **argv)
       TAP_OK (p[2].sd > 5 && p[2].mask_share < 0.02, "reconstruction fills every token (grey sd %.1f)", p[2].sd);
       g_free (shot.rgb);
     }
+
+  /* A volume smaller than one crop: a one-line reason, and the shot is taken anyway. */
+  const char *small[] = { "xvfb-run", "-a", "-s", XVFB_SCREEN, argv[1], "--phantom", "4x64x64", "--train-steps", "5",
+                          "--screenshot", png, NULL };
+  char **env2 = xvfb_environment ();
+  env2 = g_environ_setenv (env2, "SEMMAE_STUDIO_HEADLESS", "1", TRUE);
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  g_clear_error (&error);
+  spawned = g_spawn_sync (NULL, (char **) small, env2, G_SPAWN_SEARCH_PATH, NULL, NULL, &out2, &err2, &status, &error);
+  g_strfreev (env2);
+  TAP_OK (spawned && WIFEXITED (status) && WEXITSTATUS (status) == 0 && err2 &&
+          strstr (err2, "is smaller than one 6 x 96 x 96 crop"),
+          "too small a volume: the reason is reported, the studio does not hang");
   g_unlink (png);
   g_rmdir (dir);
   return tap_done ();
