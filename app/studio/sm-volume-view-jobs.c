@@ -18,6 +18,10 @@
  * copy, tens of ms, so the first picture has them); bigger ones, which need the
  * box filter, on a worker thread so the UI never freezes. */
 #define SYNC_VOXEL_LIMIT TEXEL_BUDGET
+/* Label masks are rebuilt on every selection change (a click while
+ * proofreading), and cost ~15 ns a voxel with smoothing: past 4 Mvoxels
+ * (~60 ms) they are built on a worker and the surfaces follow a moment later. */
+#define MASK_SYNC_VOXEL_LIMIT ((gsize) 4 * 1024 * 1024)
 
 /* ---------------------------------------------------------------- geometry */
 
@@ -75,9 +79,9 @@ worker_finish (SmVolumeWorker *w, guint generation)
 static gsize sync_voxel_limit = SYNC_VOXEL_LIMIT;
 
 static gboolean
-too_big_for_main_thread (const SmVolume *v)
+too_big_for_main_thread (const SmVolume *v, gsize limit)
 {
-  return (gsize) v->nz * v->ny * v->nx > sync_voxel_limit;
+  return (gsize) v->nz * v->ny * v->nx > MIN (limit, sync_voxel_limit);
 }
 
 /* ------------------------------------------------------------ label mask */
@@ -168,7 +172,7 @@ sm_volume_view_mask_rebuild (SmVolumeView *self)
       g_clear_pointer (&job, mask_job_free);
     }
   }
-  if (!job || !too_big_for_main_thread (labels)) {
+  if (!job || !too_big_for_main_thread (labels, MASK_SYNC_VOXEL_LIMIT)) {
     g_clear_pointer (&self->mask, g_free);
     self->mask_box_dirty = FALSE;
     self->mask_full_dirty = TRUE;
@@ -275,7 +279,7 @@ sm_volume_view_prepare_volume (SmVolumeView *self)
   job->generation = self->image_worker.generation;
   sm_volume_texture_plan (v->nz, v->ny, v->nx, max_texture_axis (self), TEXEL_BUDGET, job->factor);
   update_geometry (self, v);
-  if (!too_big_for_main_thread (v)) {
+  if (!too_big_for_main_thread (v, SYNC_VOXEL_LIMIT)) {
     job->ok = sm_volume_texture_build (v, job->factor, job->allow_unorm16, NULL, &job->result);
     if (job->ok)
       accept_texture (self, &job->result);
