@@ -9,6 +9,7 @@
 
 #include "app/studio/sm-engine-thread.h"
 #include "data/phantom.h"
+#include "data/pretrain_session.h"
 #include "tap.h"
 
 typedef struct {
@@ -146,6 +147,9 @@ main (void)
   settings.batch = 2;
   settings.steps = 3000;
   settings.threads = 1;
+  /* A preview after every step: it must not change what training does. */
+  sm_engine_thread_set_preview_every (engine, 1);
+  MaeConfig run_config = settings.config;
   sm_engine_thread_start (engine, &settings);
   sm_train_settings_clear (&settings);
 
@@ -162,6 +166,36 @@ main (void)
   TAP_OK (wait_for (&s, progress_state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)) && s.state == SM_TRAIN_STATE_PAUSED,
           "pause: paused");
   gint64 k = s.last_step;
+  sm_engine_thread_set_preview_every (engine, 0);
+
+  /* One training loop: the same steps straight through data/pretrain_session (as `semmae pretrain`
+   * runs them) give the same losses, bit for bit, previews or not. */
+  {
+    SmPretrainSession direct;
+    MaeTrainOptions opt;
+    mae_train_options_default (&opt);
+    opt.seed = 0, opt.lr = 1e-3, opt.total_steps = 3000, opt.warmup_steps = 50;
+    gsize n = sm_volume_voxels (&image);
+    float *scaled = g_new (float, n);
+    double lo, hi;
+    sm_volume_to_float (&image, scaled, &lo, &hi);
+    mae_set_threads (1);
+    sm_pretrain_session_init (&direct);
+    gboolean same = sm_pretrain_session_create (&direct, &run_config, &opt, &err) == 0 &&
+                    sm_pretrain_session_set_volume (&direct, scaled, image.nz, image.ny, image.nx, lo, hi, &err) == 0;
+    for (gint64 i = 1; same && i <= k; i++)
+      {
+        MaeStepResult r;
+        same = sm_pretrain_session_step (&direct, 2, 0.75, &r, &err) == 0 && r.step == i &&
+               r.loss == s.by_step[i].loss && r.lr == s.by_step[i].lr;
+        if (!same)
+          tap_diag ("step %" G_GINT64_FORMAT ": direct %.9g, studio engine %.9g", i, r.loss, s.by_step[i].loss);
+      }
+    TAP_OK (same, "the engine thread's first %" G_GINT64_FORMAT " losses equal the shared session's, bit for bit", k);
+    sm_pretrain_session_clear (&direct);
+    g_free (scaled);
+  }
+
   TAP_OK (k >= 5 && k < 4000 && s.by_step[k].mask_ratio == 0.75 &&
           s.by_step[k].visible_tokens == mae_keep_count (tokens, 0.75f),
           "step %" G_GINT64_FORMAT " ran at ratio 0.75 with %d visible tokens", k, s.by_step[k].visible_tokens);
