@@ -24,9 +24,9 @@ void sm_volume_view_get_resolution_scales (SmVolumeView *self, double *interacti
 /* > 0 fixes the resolution scale of all frames (no adaptation); 0 adapts. */
 void sm_volume_view_pin_resolution (SmVolumeView *self, double scale);
 
-/* Volumes above this many voxels are converted on a worker thread (default
- * 256^3, the texel budget); tests lower it to exercise the worker on small
- * volumes. */
+/* Caps the voxel counts up to which images (default 256^3, the texel budget)
+ * and label masks (default 4 Mi) are prepared on the main thread rather than a
+ * worker; tests lower it to exercise the workers on small volumes. */
 void sm_volume_view_set_sync_limit (gsize voxels);
 
 /* The voxel (z, y, x) seen at widget point (x, y), as a double-click would
