@@ -42,3 +42,19 @@ sm_gl_shared_texture_release (SmLayer *layer)
   g_object_unref (entry->layer);
   g_free (entry);
 }
+
+gboolean
+sm_gl_shared_texture_update_box (SmLayer *layer, const gint64 lo[3], const gint64 hi[3],
+                                 const guint32 *ids)
+{
+  SharedTexture *entry = shared ? g_hash_table_lookup (shared, layer) : NULL;
+  if (!entry || sm_layer_is_downsampled (layer) || !entry->texture.integer)
+    return FALSE;
+  glBindTexture (GL_TEXTURE_3D, entry->texture.texture);
+  glPixelStorei (GL_UNPACK_ALIGNMENT, 1);
+  glTexSubImage3D (GL_TEXTURE_3D, 0, (GLint) lo[2], (GLint) lo[1], (GLint) lo[0],
+                   (GLsizei) (hi[2] - lo[2]), (GLsizei) (hi[1] - lo[1]), (GLsizei) (hi[0] - lo[0]),
+                   GL_RED_INTEGER, GL_UNSIGNED_INT, ids);
+  glBindTexture (GL_TEXTURE_3D, 0);
+  return TRUE;
+}

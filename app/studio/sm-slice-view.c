@@ -187,6 +187,12 @@ sm_slice_view_set_gl_error (SmSliceView *self, const char *message)
   update_title (self);
 }
 
+gboolean
+sm_slice_view_voxel_at (SmSliceView *self, double x, double y, double voxel_out[3])
+{
+  return self->state && sm_view_state_get_image (self->state) && voxel_at (self, x, y, voxel_out, FALSE);
+}
+
 /* --- input ----------------------------------------------------------------- */
 
 static void

@@ -33,6 +33,8 @@ void sm_slice_view_step_slice (SmSliceView *self, int delta);
 /* Where the slice plane (the whole volume extent) is drawn, in widget
  * coordinates; may reach outside the widget. */
 void sm_slice_view_get_plane_rect (SmSliceView *self, graphene_rect_t *rect);
+/* The voxel (z, y, x) under widget point (x, y); FALSE outside the volume. */
+gboolean sm_slice_view_voxel_at (SmSliceView *self, double x, double y, double voxel_out[3]);
 
 /* TRUE once the view has drawn the current image (and, for a downsampled
  * image, the full-resolution slice) or has given up with an error. */

@@ -1,0 +1,1252 @@
+/* Proofreading controller (see sm-proofread-controller.h). Main thread only,
+ * except the flood fill's compute, which reads the store on a GTask worker
+ * while the controller refuses every other edit (the store has no lock). */
+#include "sm-proofread-controller.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "data/label_edit.h"
+#include "data/label_io.h"
+#include "data/label_journal.h"
+#include "data/label_split.h"
+#include "data/label_undo.h"
+#include "sm-gl-shared.h"
+#include "sm-layer.h"
+
+#define PATH_KEY "sm-proofread-path"
+#define FILL_BUDGET_VOXELS (64u * 1024u * 1024u)
+/* Split previews are shown by uploading these ids into the split box. */
+#define PREVIEW_ID_BASE 0xFFFFFF00u
+
+struct _SmProofreadController {
+  GObject parent_instance;
+  SmViewState *state;
+  SmSliceView *views[3];
+  SmVolumeView *volume_view;
+  GtkWindow *window;
+
+  SmLayer *layer;          /* the label layer the store was made from (a reference) */
+  SmLabelStore *store;
+  char *path;              /* where Ctrl+S writes; NULL for labels without a file */
+  char *message;           /* last error or result, for the panel */
+  guint n_hidden;
+
+  SmProofTool tool;
+  double radius;
+  gboolean brush_3d;
+  GArray *selection;       /* guint32 */
+  double hover[3];
+  gboolean hover_inside;
+
+  gboolean stroking;
+  SmSliceView *stroke_view;
+  double stroke_start[2];
+
+  int64_t seeds[SM_SPLIT_MAX_SEEDS][3];
+  int n_seeds;
+  guint32 split_segment;
+  SmLabelSplit split;
+  gboolean split_ready;
+
+  GCancellable *fill_cancellable;
+  volatile int fill_cancel;
+  gboolean fill_running;
+  gboolean close_confirmed;
+  gboolean failed; /* the last message reports a failure (test scripts stop on it) */
+};
+
+G_DEFINE_FINAL_TYPE (SmProofreadController, sm_proofread_controller, G_TYPE_OBJECT)
+
+enum { SEGMENTS_CHANGED, STATUS_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static const char *const tool_names[] = { "select", "split", "paint", "erase", "fill" };
+
+static void
+set_message (SmProofreadController *self, const char *message)
+{
+  self->failed = FALSE;
+  g_free (self->message);
+  self->message = g_strdup (message);
+  g_signal_emit (self, signals[STATUS_CHANGED], 0);
+}
+
+static void
+fail (SmProofreadController *self, const char *message)
+{
+  set_message (self, message);
+  self->failed = TRUE;
+}
+
+void
+sm_proofread_set_layer_path (gpointer layer, const char *path)
+{
+  g_object_set_data_full (G_OBJECT (layer), PATH_KEY, g_strdup (path), g_free);
+}
+
+/* --- repaint --------------------------------------------------------------- */
+
+static void
+queue_render_views (SmProofreadController *self)
+{
+  for (int i = 0; i < 3; i++)
+    if (self->views[i])
+      gtk_gl_area_queue_render (GTK_GL_AREA (self->views[i]));
+}
+
+/* Writes ids (the box lo..hi, row-major) into the layer's volume (what the
+ * status bar and the 3D view read) and, hidden segments blanked, into its
+ * shared texture. */
+static void
+upload_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3], guint32 *ids,
+            gboolean to_volume)
+{
+  const SmVolume *v = sm_layer_get_volume (self->layer);
+  int64_t bz = hi[0] - lo[0], by = hi[1] - lo[1], bx = hi[2] - lo[2];
+  if (to_volume && (v->dtype == SM_U32 || v->dtype == SM_I32) && v->data)
+    for (int64_t z = 0; z < bz; z++)
+      for (int64_t y = 0; y < by; y++)
+        memcpy ((guint32 *) v->data + ((lo[0] + z) * v->ny + lo[1] + y) * v->nx + lo[2],
+                ids + (z * by + y) * bx, (size_t) bx * sizeof (guint32));
+  if (self->n_hidden > 0)
+    for (size_t i = 0, n = (size_t) (bz * by * bx); i < n; i++)
+      {
+        const SmSegment *seg = ids[i] ? sm_label_store_segment (self->store, ids[i]) : NULL;
+        if (seg && (seg->flags & SM_SEGMENT_HIDDEN))
+          ids[i] = 0;
+      }
+  if (self->views[0] && gtk_widget_get_realized (GTK_WIDGET (self->views[0])))
+    {
+      gtk_gl_area_make_current (GTK_GL_AREA (self->views[0]));
+      sm_gl_shared_texture_update_box (self->layer, lo, hi, ids);
+    }
+  queue_render_views (self);
+}
+
+static void
+refresh_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3])
+{
+  size_t n = (size_t) ((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
+  if (n == 0)
+    return;
+  g_autofree guint32 *ids = g_malloc (n * sizeof (guint32));
+  sm_label_store_read_box (self->store, lo, hi, ids);
+  upload_box (self, lo, hi, ids, TRUE);
+}
+
+static void
+push_selection (SmProofreadController *self)
+{
+  guint32 first = self->selection->len ? g_array_index (self->selection, guint32, 0) : 0;
+  if (sm_view_state_get_selected_id (self->state) != first)
+    sm_view_state_set_selected_id (self->state, first);
+  if (self->volume_view)
+    sm_volume_view_set_selected_segments (self->volume_view, (const guint32 *) self->selection->data,
+                                          self->selection->len);
+  g_signal_emit (self, signals[STATUS_CHANGED], 0);
+}
+
+static void
+on_store_changed (const SmLabelChange *change, void *user)
+{
+  SmProofreadController *self = user;
+  if (change->voxels_changed)
+    {
+      refresh_box (self, change->lo, change->hi);
+      if (self->volume_view && !change->in_progress)
+        sm_volume_view_labels_changed (self->volume_view, change->lo, change->hi);
+    }
+  if (change->in_progress)
+    return;
+  /* Drop selected ids that no longer exist (merged away, deleted). */
+  for (guint i = self->selection->len; i-- > 0;)
+    if (!sm_label_store_segment (self->store, g_array_index (self->selection, guint32, i)))
+      g_array_remove_index (self->selection, i);
+  push_selection (self);
+  if (change->table_changed)
+    g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+  g_signal_emit (self, signals[STATUS_CHANGED], 0);
+}
+
+/* --- attach / detach ------------------------------------------------------- */
+
+static void
+clear_split (SmProofreadController *self, gboolean restore)
+{
+  if (self->split_ready && restore && self->store)
+    refresh_box (self, self->split.lo, self->split.hi);
+  if (self->split_ready)
+    sm_label_split_free (&self->split);
+  self->split_ready = FALSE;
+  self->n_seeds = 0;
+  self->split_segment = 0;
+}
+
+static void
+detach (SmProofreadController *self)
+{
+  if (!self->store)
+    return;
+  clear_split (self, FALSE);
+  if (self->fill_cancellable)
+    g_cancellable_cancel (self->fill_cancellable);
+  self->fill_cancel = 1;
+  /* Clean: the journal has nothing to recover. Dirty: keep it for the next start. */
+  sm_label_store_set_listener (self->store, NULL, NULL);
+  sm_label_store_free (self->store); /* closes (keeps) the journal */
+  self->store = NULL;
+  g_clear_pointer (&self->path, g_free);
+  g_clear_object (&self->layer);
+  g_array_set_size (self->selection, 0);
+  g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+}
+
+static SmLabelStore *
+store_from_layer (SmLayer *layer, SmError *err)
+{
+  const SmVolume *src = sm_layer_get_volume (layer);
+  SmVolume copy = *src;
+  copy.data = g_try_malloc (sm_volume_bytes (src));
+  if (!copy.data)
+    {
+      snprintf (err->message, sizeof err->message, "%s: out of memory", sm_layer_get_name (layer));
+      return NULL;
+    }
+  memcpy (copy.data, src->data, sm_volume_bytes (src));
+  SmLabelStore *s = sm_label_store_adopt (&copy, sm_layer_get_name (layer), err);
+  g_free (copy.data); /* NULL when adopted */
+  return s;
+}
+
+static void
+start_journal (SmProofreadController *self, const char *journal_path, gboolean recover)
+{
+  SmError err = { { 0 } };
+  SmLabelJournal *j = NULL;
+  uint64_t identity = sm_label_store_content_hash (self->store);
+  if (recover)
+    {
+      SmJournalInfo info;
+      j = sm_label_journal_recover (journal_path, self->store, identity, &info, &err);
+      if (j)
+        {
+          g_autofree char *m = g_strdup_printf ("Recovered %" G_GUINT64_FORMAT " edits", info.edits);
+          set_message (self, m);
+        }
+      else
+        fail (self, err.message);
+    }
+  if (!j)
+    {
+      g_unlink (journal_path);
+      j = sm_label_journal_create (journal_path, self->store, identity, &err);
+      if (!j)
+        {
+          fail (self, err.message);
+          return;
+        }
+    }
+  if (sm_label_journal_set_async (j, true, &err) != 0)
+    fail (self, err.message);
+}
+
+static void
+refresh_all (SmProofreadController *self)
+{
+  int64_t shape[3];
+  sm_label_store_shape (self->store, shape);
+  refresh_box (self, (int64_t[3]) { 0, 0, 0 }, shape);
+  if (self->volume_view)
+    sm_volume_view_labels_changed (self->volume_view, (gint64[3]) { 0, 0, 0 }, shape);
+}
+
+static void
+on_recover_response (GtkDialog *dialog, int response, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  char *journal_path = g_object_get_data (G_OBJECT (dialog), "journal");
+  if (self->store)
+    {
+      start_journal (self, journal_path, response == GTK_RESPONSE_YES);
+      refresh_all (self);
+      g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+    }
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_object_unref (self);
+}
+
+/* Tests: SEMMAE_PROOFREAD_SCRIPT runs a script once the labels are open
+ * (before any --screenshot); a failing line ends the process with status 1. */
+static void
+run_env_script (SmProofreadController *self)
+{
+  const char *script = g_getenv ("SEMMAE_PROOFREAD_SCRIPT");
+  static gboolean done;
+  if (!script || done)
+    return;
+  done = TRUE;
+  g_autoptr (GError) error = NULL;
+  if (!sm_proofread_controller_run_script (self, script, &error))
+    {
+      g_printerr ("semmae-studio: %s\n", error->message);
+      exit (1);
+    }
+}
+
+static void
+attach (SmProofreadController *self, SmLayer *layer)
+{
+  SmError err = { { 0 } };
+  const char *path = g_object_get_data (G_OBJECT (layer), PATH_KEY);
+  const SmVolume *v = sm_layer_get_volume (layer);
+  int64_t shape[3] = { v->nz, v->ny, v->nx };
+  SmLabelStore *s = path ? sm_label_store_load (path, shape, &err) : store_from_layer (layer, &err);
+  if (!s)
+    {
+      fail (self, err.message);
+      return;
+    }
+  self->store = s;
+  self->layer = g_object_ref (layer);
+  self->path = g_strdup (path);
+  self->n_hidden = 0;
+  for (size_t i = 0; i < sm_label_store_n_segments (s); i++)
+    self->n_hidden += (sm_label_store_segment_at (s, i)->flags & SM_SEGMENT_HIDDEN) != 0;
+  sm_label_store_set_listener (s, on_store_changed, self);
+  set_message (self, path ? "Labels open for proofreading" : "Labels without a file: Ctrl+S cannot save them");
+  g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+  if (!path)
+    {
+      run_env_script (self);
+      return;
+    }
+
+  char journal_path[4096];
+  sm_label_journal_default_path (path, NULL, journal_path, sizeof journal_path);
+  SmJournalInfo info;
+  SmError probe_err = { { 0 } };
+  gboolean exists = g_file_test (journal_path, G_FILE_TEST_EXISTS) &&
+                    sm_label_journal_probe (journal_path, &info, &probe_err) == 0 && info.edits > 0;
+  const char *answer = g_getenv ("SEMMAE_PROOFREAD_RECOVER"); /* tests: "yes" / "no" */
+  if (!exists || answer || !self->window)
+    {
+      start_journal (self, journal_path, exists && g_strcmp0 (answer, "yes") == 0);
+      if (exists)
+        refresh_all (self);
+      run_env_script (self);
+      return;
+    }
+  g_autoptr (GDateTime) when = g_date_time_new_from_unix_local (info.created);
+  g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%d %H:%M");
+  GtkWidget *dialog = gtk_message_dialog_new (self->window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              GTK_MESSAGE_QUESTION, GTK_BUTTONS_YES_NO,
+                                              "Recover %" G_GUINT64_FORMAT " unsaved edits from %s?",
+                                              info.edits, stamp);
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
+                                            "The last session on %s ended without saving. "
+                                            "No discards them.", path);
+  g_object_set_data_full (G_OBJECT (dialog), "journal", g_strdup (journal_path), g_free);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_recover_response), g_object_ref (self));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+on_state_changed (SmViewState *state, SmProofreadController *self)
+{
+  SmLayer *layer = sm_view_state_get_label_layer (state);
+  /* A hidden label layer stays attached: H must not drop the undo history. */
+  if (!layer && self->layer)
+    {
+      GListModel *layers = sm_view_state_get_layers (state);
+      for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+        {
+          g_autoptr (SmLayer) l = g_list_model_get_item (layers, i);
+          if (l == self->layer)
+            layer = l;
+        }
+    }
+  if (layer != self->layer)
+    {
+      detach (self);
+      if (layer)
+        attach (self, layer);
+    }
+  /* Ctrl+click in a slice view selects through the view state. */
+  guint32 id = sm_view_state_get_selected_id (state);
+  guint32 first = self->selection->len ? g_array_index (self->selection, guint32, 0) : 0;
+  if (id != first && self->store)
+    {
+      g_array_set_size (self->selection, 0);
+      if (id)
+        g_array_append_val (self->selection, id);
+      push_selection (self);
+    }
+}
+
+/* --- editing --------------------------------------------------------------- */
+
+static gboolean
+can_edit (SmProofreadController *self)
+{
+  if (!self->store)
+    {
+      fail (self, "Open a label volume to proofread");
+      return FALSE;
+    }
+  if (self->fill_running)
+    {
+      fail (self, "A fill is running (Esc cancels it)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+report (SmProofreadController *self, int rc, const SmError *err, const char *done)
+{
+  if (rc == 0)
+    set_message (self, done);
+  else
+    fail (self, err->message);
+}
+
+static guint32
+first_selected (SmProofreadController *self)
+{
+  return self->selection->len ? g_array_index (self->selection, guint32, 0) : 0;
+}
+
+void
+sm_proofread_controller_select (SmProofreadController *self, guint32 id, gboolean add)
+{
+  if (!add)
+    g_array_set_size (self->selection, 0);
+  for (guint i = 0; i < self->selection->len; i++)
+    if (g_array_index (self->selection, guint32, i) == id)
+      {
+        if (add) /* Shift+click on a selected segment takes it out again */
+          g_array_remove_index (self->selection, i);
+        push_selection (self);
+        return;
+      }
+  if (id)
+    g_array_append_val (self->selection, id);
+  push_selection (self);
+}
+
+/* The id paint and fill write: the first selected segment, else a new one. */
+static guint32
+paint_value (SmProofreadController *self)
+{
+  if (self->tool == SM_TOOL_ERASE)
+    return 0;
+  guint32 id = first_selected (self);
+  if (id)
+    return id;
+  id = sm_label_store_fresh_id (self->store);
+  sm_proofread_controller_select (self, id, FALSE);
+  return id;
+}
+
+static SmBrushShape
+brush_shape (SmProofreadController *self, SmSliceView *view)
+{
+  if (self->brush_3d)
+    return SM_BRUSH_BALL;
+  SmAxis axis = view ? sm_slice_view_get_axis (view) : SM_AXIS_XY;
+  return axis == SM_AXIS_XZ ? SM_BRUSH_XZ : axis == SM_AXIS_YZ ? SM_BRUSH_YZ : SM_BRUSH_XY;
+}
+
+static gboolean
+stroke_begin (SmProofreadController *self, SmSliceView *view, const double p[3])
+{
+  if (!can_edit (self))
+    return FALSE;
+  SmError err = { { 0 } };
+  SmBrush brush = { .radius = self->radius, .shape = brush_shape (self, view) };
+  if (sm_label_stroke_begin (self->store, paint_value (self), &brush, &err) != 0 ||
+      sm_label_stroke_to (self->store, p, &err) != 0)
+    {
+      fail (self, err.message);
+      return FALSE;
+    }
+  self->stroking = TRUE;
+  return TRUE;
+}
+
+static void
+stroke_end (SmProofreadController *self)
+{
+  SmError err = { { 0 } };
+  self->stroking = FALSE;
+  report (self, sm_label_stroke_end (self->store, &err), &err,
+          self->tool == SM_TOOL_ERASE ? "Erased" : "Painted");
+}
+
+/* Split: seeds go into the segment under the first one; two or more show a preview. */
+static void
+split_add_seed (SmProofreadController *self, const double p[3])
+{
+  if (!can_edit (self))
+    return;
+  int64_t s[3] = { (int64_t) p[0], (int64_t) p[1], (int64_t) p[2] };
+  guint32 id = sm_label_store_id_at (self->store, s[0], s[1], s[2]);
+  if (self->n_seeds == 0)
+    {
+      if (!id)
+        {
+          fail (self, "Split: click inside the segment to split");
+          return;
+        }
+      self->split_segment = id;
+      sm_proofread_controller_select (self, id, FALSE);
+    }
+  else if (id != self->split_segment)
+    {
+      fail (self, "Split: every seed must lie in the same segment");
+      return;
+    }
+  if (self->n_seeds == SM_SPLIT_MAX_SEEDS)
+    return;
+  memcpy (self->seeds[self->n_seeds++], s, sizeof s);
+  if (self->n_seeds < 2)
+    {
+      set_message (self, "Split: click a second seed");
+      return;
+    }
+  if (self->split_ready)
+    sm_label_split_free (&self->split);
+  self->split_ready = FALSE;
+  SmError err = { { 0 } };
+  SmLayer *image = sm_view_state_get_image (self->state);
+  const SmVolume *map = image ? sm_layer_get_volume (image) : NULL;
+  if (sm_label_split_compute (self->store, self->split_segment, (const int64_t (*)[3]) self->seeds,
+                              self->n_seeds, map, false, &self->split, &err) != 0)
+    {
+      fail (self, err.message);
+      return;
+    }
+  self->split_ready = TRUE;
+  /* Preview: the split box drawn with one made-up id per part. */
+  const int64_t *lo = self->split.lo, *hi = self->split.hi;
+  size_t n = (size_t) ((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
+  g_autofree guint32 *ids = g_malloc (n * sizeof (guint32));
+  sm_label_store_read_box (self->store, lo, hi, ids);
+  for (size_t i = 0; i < n; i++)
+    if (self->split.assign[i])
+      ids[i] = PREVIEW_ID_BASE + self->split.assign[i];
+  upload_box (self, lo, hi, ids, FALSE);
+  g_autofree char *m = g_strdup_printf ("Split preview: %d parts — Enter commits, Esc cancels", self->n_seeds);
+  set_message (self, m);
+}
+
+static void
+split_commit (SmProofreadController *self)
+{
+  if (!self->split_ready)
+    {
+      fail (self, "Split: place two seeds first");
+      return;
+    }
+  SmError err = { { 0 } };
+  guint32 new_ids[SM_SPLIT_MAX_SEEDS];
+  int rc = sm_label_split_apply (self->store, &self->split, new_ids, &err);
+  int n = self->split.n_seeds;
+  clear_split (self, rc != 0);
+  if (rc == 0)
+    {
+      g_array_set_size (self->selection, 0);
+      g_array_append_vals (self->selection, new_ids, (guint) n);
+      push_selection (self);
+    }
+  report (self, rc, &err, "Split");
+}
+
+typedef struct {
+  SmLabelStore *store;
+  int64_t seed[3];
+  SmFillOptions opts;
+  SmLabelRegion region;
+  SmError err;
+  guint32 value;
+} FillJob;
+
+static void
+fill_job_free (FillJob *job)
+{
+  sm_label_region_free (&job->region);
+  g_free (job);
+}
+
+static void
+fill_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  FillJob *job = data;
+  if (sm_label_fill_compute (job->store, job->seed, &job->opts, &job->region, &job->err) != 0)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", job->err.message);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+fill_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SmProofreadController *self = SM_PROOFREAD_CONTROLLER (source);
+  FillJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  self->fill_running = FALSE;
+  g_clear_object (&self->fill_cancellable);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    fail (self, error->message);
+  else if (self->store == job->store)
+    {
+      SmError err = { { 0 } };
+      g_autofree char *m = g_strdup_printf ("Filled %" G_GUINT64_FORMAT " voxels", job->region.voxels);
+      report (self, sm_label_region_apply (self->store, &job->region, job->value, &err), &err, m);
+    }
+}
+
+static void
+fill_at (SmProofreadController *self, SmSliceView *view, const double p[3], gboolean wait)
+{
+  if (!can_edit (self))
+    return;
+  FillJob *job = g_new0 (FillJob, 1);
+  job->store = self->store;
+  for (int i = 0; i < 3; i++)
+    job->seed[i] = (int64_t) p[i];
+  sm_fill_options_default (self->store, brush_shape (self, view), job->seed, &job->opts);
+  job->opts.max_voxels = FILL_BUDGET_VOXELS;
+  self->fill_cancel = 0;
+  job->opts.cancel = &self->fill_cancel;
+  job->value = paint_value (self);
+  self->fill_running = TRUE;
+  self->fill_cancellable = g_cancellable_new ();
+  set_message (self, "Filling… (Esc cancels)");
+  g_autoptr (GTask) task = g_task_new (self, self->fill_cancellable, fill_done, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) fill_job_free);
+  if (wait)
+    {
+      /* Tests: same work, same completion, on this thread. */
+      fill_thread (task, self, job, NULL);
+      return;
+    }
+  g_task_run_in_thread (task, fill_thread);
+}
+
+/* --- actions --------------------------------------------------------------- */
+
+static void
+set_tool (SmProofreadController *self, SmProofTool tool)
+{
+  if (self->tool == SM_TOOL_SPLIT && tool != SM_TOOL_SPLIT)
+    clear_split (self, TRUE);
+  self->tool = tool;
+  GAction *a = g_action_map_lookup_action (G_ACTION_MAP (g_object_get_data (G_OBJECT (self), "group")), "tool");
+  g_simple_action_set_state (G_SIMPLE_ACTION (a), g_variant_new_string (tool_names[tool]));
+  g_signal_emit (self, signals[STATUS_CHANGED], 0);
+}
+
+static void
+on_tool (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  const char *name = g_variant_get_string (value, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (tool_names); i++)
+    if (strcmp (name, tool_names[i]) == 0)
+      set_tool (user_data, (SmProofTool) i);
+}
+
+static void
+on_merge (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  if (!can_edit (self))
+    return;
+  if (self->selection->len < 2)
+    {
+      fail (self, "Merge: Shift+click two or more segments first");
+      return;
+    }
+  SmError err = { { 0 } };
+  g_autofree guint32 *ids = g_memdup2 (self->selection->data, self->selection->len * sizeof (guint32));
+  guint n = self->selection->len;
+  int rc = sm_label_merge (self->store, ids, n, &err);
+  if (rc == 0)
+    sm_proofread_controller_select (self, ids[0], FALSE);
+  report (self, rc, &err, "Merged");
+}
+
+static void
+on_delete (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  if (!can_edit (self))
+    return;
+  SmError err = { { 0 } };
+  g_autofree guint32 *ids = g_memdup2 (self->selection->data, self->selection->len * sizeof (guint32));
+  guint n = self->selection->len;
+  int rc = 0;
+  for (guint i = 0; i < n && rc == 0; i++)
+    rc = sm_label_delete_segment (self->store, ids[i], &err);
+  report (self, rc, &err, n ? "Deleted" : "Delete: select a segment first");
+}
+
+static void
+on_new_id (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  if (!can_edit (self))
+    return;
+  SmError err = { { 0 } };
+  guint32 id = 0;
+  int rc = sm_label_new_segment (self->store, &id, &err);
+  if (rc == 0)
+    sm_proofread_controller_select (self, id, FALSE);
+  g_autofree char *m = g_strdup_printf ("New segment %u: paint it (P)", id);
+  report (self, rc, &err, m);
+}
+
+static void
+on_pick (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  if (!self->store)
+    return;
+  double z, y, x;
+  if (self->hover_inside)
+    z = self->hover[0], y = self->hover[1], x = self->hover[2];
+  else
+    sm_view_state_get_cursor (self->state, &z, &y, &x);
+  sm_proofread_controller_select (self, sm_label_store_id_at (self->store, (int64_t) z, (int64_t) y, (int64_t) x),
+                                  FALSE);
+}
+
+static void
+on_flag (SmProofreadController *self, gboolean lock)
+{
+  if (!can_edit (self) || !self->selection->len)
+    return;
+  SmError err = { { 0 } };
+  for (guint i = 0; i < self->selection->len; i++)
+    {
+      guint32 id = g_array_index (self->selection, guint32, i);
+      const SmSegment *seg = sm_label_store_segment (self->store, id);
+      if (!seg)
+        continue;
+      if (lock)
+        sm_label_set_locked (self->store, id, !(seg->flags & SM_SEGMENT_LOCKED), &err);
+      else
+        {
+          gboolean hide = !(seg->flags & SM_SEGMENT_HIDDEN);
+          if (sm_label_set_hidden (self->store, id, hide, &err) == 0)
+            self->n_hidden = hide ? self->n_hidden + 1 : self->n_hidden - 1;
+          seg = sm_label_store_segment (self->store, id);
+          int64_t lo[3] = { seg->lo[0], seg->lo[1], seg->lo[2] }, hi[3] = { seg->hi[0], seg->hi[1], seg->hi[2] };
+          refresh_box (self, lo, hi);
+        }
+    }
+  g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+  set_message (self, err.message[0] ? err.message : lock ? "Lock toggled" : "Hidden toggled");
+}
+
+static void on_hide (GSimpleAction *a, GVariant *p, gpointer self) { on_flag (self, FALSE); }
+static void on_lock (GSimpleAction *a, GVariant *p, gpointer self) { on_flag (self, TRUE); }
+
+static void
+on_brush_size (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  int step = g_variant_get_int32 (p);
+  self->radius = CLAMP (step > 0 ? self->radius * 1.25 + 0.5 : self->radius / 1.25 - 0.4, 0.5, 200);
+  g_signal_emit (self, signals[STATUS_CHANGED], 0);
+}
+
+static void
+on_brush_3d (GSimpleAction *a, GVariant *value, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  self->brush_3d = g_variant_get_boolean (value);
+  g_simple_action_set_state (a, value);
+  g_signal_emit (self, signals[STATUS_CHANGED], 0);
+}
+
+static void
+on_undo_redo (SmProofreadController *self, gboolean redo)
+{
+  if (!can_edit (self))
+    return;
+  clear_split (self, TRUE);
+  SmError err = { { 0 } };
+  const char *name = redo ? sm_label_redo_name (self->store) : sm_label_undo_name (self->store);
+  if (!name)
+    {
+      set_message (self, redo ? "Nothing to redo" : "Nothing to undo");
+      return;
+    }
+  g_autofree char *m = g_strdup_printf ("%s %s", redo ? "Redid" : "Undid", name);
+  report (self, redo ? sm_label_redo (self->store, &err) : sm_label_undo (self->store, &err), &err, m);
+}
+
+static void on_undo (GSimpleAction *a, GVariant *p, gpointer self) { on_undo_redo (self, FALSE); }
+static void on_redo (GSimpleAction *a, GVariant *p, gpointer self) { on_undo_redo (self, TRUE); }
+
+static gboolean
+save_to (SmProofreadController *self, const char *path)
+{
+  if (!can_edit (self))
+    return FALSE;
+  if (!path)
+    {
+      fail (self, "These labels have no file to save to");
+      return FALSE;
+    }
+  SmError err = { { 0 } };
+  int rc = sm_label_store_save (self->store, path, &err);
+  g_autofree char *m = g_strdup_printf ("Saved %s", path);
+  report (self, rc, &err, m);
+  return rc == 0;
+}
+
+static void on_save (GSimpleAction *a, GVariant *p, gpointer self) { save_to (self, SM_PROOFREAD_CONTROLLER (self)->path); }
+
+static void
+on_commit (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  if (self->tool == SM_TOOL_SPLIT)
+    split_commit (self);
+}
+
+/* Esc: cancel a fill, drop split seeds, else clear the selection. */
+static void
+on_cancel (GSimpleAction *a, GVariant *p, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  if (self->fill_running)
+    {
+      self->fill_cancel = 1;
+      g_cancellable_cancel (self->fill_cancellable);
+      set_message (self, "Fill cancelled");
+    }
+  else if (self->n_seeds > 0)
+    {
+      clear_split (self, TRUE);
+      set_message (self, "Split cancelled");
+    }
+  else
+    sm_proofread_controller_select (self, 0, FALSE);
+}
+
+static void
+on_select_id (GSimpleAction *a, GVariant *p, gpointer self)
+{
+  sm_proofread_controller_select (self, g_variant_get_uint32 (p), FALSE);
+}
+
+static void
+on_jump_to (GSimpleAction *a, GVariant *p, gpointer self)
+{
+  sm_proofread_controller_jump_to (self, g_variant_get_uint32 (p));
+}
+
+void
+sm_proofread_controller_jump_to (SmProofreadController *self, guint32 id)
+{
+  if (!self->store || !id)
+    return;
+  SmError err = { { 0 } };
+  int64_t zyx[3];
+  if (sm_label_store_find_voxel (self->store, id, zyx, &err) != 0)
+    {
+      fail (self, err.message);
+      return;
+    }
+  sm_proofread_controller_select (self, id, FALSE);
+  sm_view_state_set_cursor (self->state, (double) zyx[0] + 0.5, (double) zyx[1] + 0.5, (double) zyx[2] + 0.5);
+}
+
+/* --- pointer ---------------------------------------------------------------- */
+
+static void
+on_hover (SmSliceView *view, double z, double y, double x, gboolean inside, SmProofreadController *self)
+{
+  self->hover[0] = z, self->hover[1] = y, self->hover[2] = x;
+  self->hover_inside = inside;
+}
+
+static void
+on_drag_begin (GtkGestureDrag *gesture, double x, double y, SmProofreadController *self)
+{
+  SmSliceView *view = SM_SLICE_VIEW (gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture)));
+  double p[3];
+  if (!self->store || self->tool == SM_TOOL_SELECT || !sm_slice_view_voxel_at (view, x, y, p))
+    return; /* the view pans / moves the crosshair as usual */
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  self->stroke_view = view;
+  self->stroke_start[0] = x, self->stroke_start[1] = y;
+  if (self->tool == SM_TOOL_PAINT || self->tool == SM_TOOL_ERASE)
+    stroke_begin (self, view, p);
+  else if (self->tool == SM_TOOL_SPLIT)
+    split_add_seed (self, p);
+  else if (self->tool == SM_TOOL_FILL)
+    fill_at (self, view, p, FALSE);
+}
+
+static void
+on_drag_update (GtkGestureDrag *gesture, double dx, double dy, SmProofreadController *self)
+{
+  double p[3];
+  if (!self->stroking ||
+      !sm_slice_view_voxel_at (self->stroke_view, self->stroke_start[0] + dx, self->stroke_start[1] + dy, p))
+    return;
+  SmError err = { { 0 } };
+  if (sm_label_stroke_to (self->store, p, &err) != 0)
+    fail (self, err.message);
+}
+
+static void
+on_drag_end (GtkGestureDrag *gesture, double dx, double dy, SmProofreadController *self)
+{
+  if (self->stroking)
+    {
+      stroke_end (self);
+      return;
+    }
+  if (!self->store || self->tool != SM_TOOL_SELECT || hypot (dx, dy) > 4)
+    return;
+  SmSliceView *view = SM_SLICE_VIEW (gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture)));
+  double x, y, p[3];
+  gtk_gesture_drag_get_start_point (gesture, &x, &y);
+  if (!sm_slice_view_voxel_at (view, x, y, p))
+    return;
+  guint32 id = sm_label_store_id_at (self->store, (int64_t) p[0], (int64_t) p[1], (int64_t) p[2]);
+  GdkModifierType mods = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture));
+  /* Sticky: a click on background keeps the selection; Shift adds / removes. */
+  if (id)
+    sm_proofread_controller_select (self, id, (mods & GDK_SHIFT_MASK) != 0);
+}
+
+/* --- close ------------------------------------------------------------------ */
+
+static void
+on_close_response (GtkDialog *dialog, int response, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  if (response == GTK_RESPONSE_CANCEL || response == GTK_RESPONSE_DELETE_EVENT)
+    return;
+  if (response == GTK_RESPONSE_ACCEPT && !save_to (self, self->path))
+    return;
+  self->close_confirmed = TRUE;
+  gtk_window_close (self->window);
+}
+
+static gboolean
+on_close_request (GtkWindow *window, SmProofreadController *self)
+{
+  if (self->close_confirmed || !sm_proofread_controller_has_unsaved (self))
+    return FALSE;
+  GtkWidget *dialog = gtk_message_dialog_new (window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              GTK_MESSAGE_WARNING, GTK_BUTTONS_NONE,
+                                              "Save the label edits before closing?");
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
+                                            "Closing without saving keeps them in the journal: the next "
+                                            "start offers to recover them.");
+  gtk_dialog_add_buttons (GTK_DIALOG (dialog), "_Cancel", GTK_RESPONSE_CANCEL, "Close _without saving",
+                          GTK_RESPONSE_REJECT, "_Save", GTK_RESPONSE_ACCEPT, NULL);
+  gtk_dialog_set_default_response (GTK_DIALOG (dialog), GTK_RESPONSE_ACCEPT);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_close_response), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
+/* --- object ----------------------------------------------------------------- */
+
+void
+sm_proofread_controller_install (SmProofreadController *self, GtkWindow *window)
+{
+  self->window = window;
+  static const GActionEntry entries[] = {
+    { "tool", NULL, "s", "'select'", on_tool, { 0 } },
+    { "merge", on_merge, NULL, NULL, NULL, { 0 } },
+    { "delete", on_delete, NULL, NULL, NULL, { 0 } },
+    { "new-id", on_new_id, NULL, NULL, NULL, { 0 } },
+    { "pick", on_pick, NULL, NULL, NULL, { 0 } },
+    { "hide", on_hide, NULL, NULL, NULL, { 0 } },
+    { "lock", on_lock, NULL, NULL, NULL, { 0 } },
+    { "brush-size", on_brush_size, "i", NULL, NULL, { 0 } },
+    { "brush-3d", NULL, NULL, "false", on_brush_3d, { 0 } },
+    { "undo", on_undo, NULL, NULL, NULL, { 0 } },
+    { "redo", on_redo, NULL, NULL, NULL, { 0 } },
+    { "save", on_save, NULL, NULL, NULL, { 0 } },
+    { "commit", on_commit, NULL, NULL, NULL, { 0 } },
+    { "cancel", on_cancel, NULL, NULL, NULL, { 0 } },
+    { "select-id", on_select_id, "u", NULL, NULL, { 0 } },
+    { "jump-to", on_jump_to, "u", NULL, NULL, { 0 } },
+  };
+  GSimpleActionGroup *group = g_object_get_data (G_OBJECT (self), "group");
+  g_action_map_add_action_entries (G_ACTION_MAP (group), entries, G_N_ELEMENTS (entries), self);
+  gtk_widget_insert_action_group (GTK_WIDGET (window), "proof", G_ACTION_GROUP (group));
+
+  struct { guint key; GdkModifierType mods; const char *action; const char *arg; } keys[] = {
+    { GDK_KEY_v, 0, "proof.tool", "'select'" }, { GDK_KEY_s, 0, "proof.tool", "'split'" },
+    { GDK_KEY_p, 0, "proof.tool", "'paint'" }, { GDK_KEY_e, 0, "proof.tool", "'erase'" },
+    { GDK_KEY_f, 0, "proof.tool", "'fill'" }, { GDK_KEY_m, 0, "proof.merge", NULL },
+    { GDK_KEY_x, 0, "proof.delete", NULL }, { GDK_KEY_n, 0, "proof.new-id", NULL },
+    { GDK_KEY_i, 0, "proof.pick", NULL }, { GDK_KEY_b, 0, "proof.brush-3d", NULL },
+    { GDK_KEY_bracketright, 0, "proof.brush-size", "1" }, { GDK_KEY_bracketleft, 0, "proof.brush-size", "-1" },
+    { GDK_KEY_h, GDK_CONTROL_MASK, "proof.hide", NULL }, { GDK_KEY_l, GDK_CONTROL_MASK, "proof.lock", NULL },
+    { GDK_KEY_z, GDK_CONTROL_MASK, "proof.undo", NULL },
+    { GDK_KEY_z, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "proof.redo", NULL },
+    { GDK_KEY_Z, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "proof.redo", NULL },
+    { GDK_KEY_s, GDK_CONTROL_MASK, "proof.save", NULL },
+    { GDK_KEY_Return, 0, "proof.commit", NULL }, { GDK_KEY_KP_Enter, 0, "proof.commit", NULL },
+    { GDK_KEY_Escape, 0, "proof.cancel", NULL },
+  };
+  GtkEventController *shortcuts = gtk_shortcut_controller_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      GtkShortcut *shortcut = gtk_shortcut_new (gtk_keyval_trigger_new (keys[i].key, keys[i].mods),
+                                                gtk_named_action_new (keys[i].action));
+      if (keys[i].arg)
+        gtk_shortcut_set_arguments (shortcut, g_variant_parse (NULL, keys[i].arg, NULL, NULL, NULL));
+      gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), shortcut);
+    }
+  gtk_widget_add_controller (GTK_WIDGET (window), shortcuts);
+  g_signal_connect (window, "close-request", G_CALLBACK (on_close_request), self);
+}
+
+SmProofreadController *
+sm_proofread_controller_new (SmViewState *state, SmSliceView *views[3], SmVolumeView *volume_view)
+{
+  SmProofreadController *self = g_object_new (SM_TYPE_PROOFREAD_CONTROLLER, NULL);
+  self->state = g_object_ref (state);
+  self->volume_view = volume_view;
+  for (int i = 0; i < 3; i++)
+    {
+      self->views[i] = views[i];
+      GtkGesture *drag = gtk_gesture_drag_new ();
+      gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), GDK_BUTTON_PRIMARY);
+      gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (drag), GTK_PHASE_CAPTURE);
+      g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
+      g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
+      g_signal_connect (drag, "drag-end", G_CALLBACK (on_drag_end), self);
+      gtk_widget_add_controller (GTK_WIDGET (views[i]), GTK_EVENT_CONTROLLER (drag));
+      g_signal_connect (views[i], "hover", G_CALLBACK (on_hover), self);
+    }
+  g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
+  return self;
+}
+
+static void
+sm_proofread_controller_dispose (GObject *object)
+{
+  SmProofreadController *self = SM_PROOFREAD_CONTROLLER (object);
+  detach (self);
+  if (self->state)
+    g_signal_handlers_disconnect_by_data (self->state, self);
+  g_clear_object (&self->state);
+  G_OBJECT_CLASS (sm_proofread_controller_parent_class)->dispose (object);
+}
+
+static void
+sm_proofread_controller_finalize (GObject *object)
+{
+  SmProofreadController *self = SM_PROOFREAD_CONTROLLER (object);
+  g_array_unref (self->selection);
+  g_free (self->message);
+  G_OBJECT_CLASS (sm_proofread_controller_parent_class)->finalize (object);
+}
+
+static void
+sm_proofread_controller_class_init (SmProofreadControllerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  object_class->dispose = sm_proofread_controller_dispose;
+  object_class->finalize = sm_proofread_controller_finalize;
+  /* The segment table changed (list rows), or anything the status line shows. */
+  signals[SEGMENTS_CHANGED] = g_signal_new ("segments-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                            0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[STATUS_CHANGED] = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+sm_proofread_controller_init (SmProofreadController *self)
+{
+  self->selection = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->radius = 4;
+  g_object_set_data_full (G_OBJECT (self), "group", g_simple_action_group_new (), g_object_unref);
+}
+
+/* --- queries ----------------------------------------------------------------- */
+
+SmLabelStore *sm_proofread_controller_get_store (SmProofreadController *self) { return self->store; }
+const char *sm_proofread_controller_get_path (SmProofreadController *self) { return self->path; }
+SmProofTool sm_proofread_controller_get_tool (SmProofreadController *self) { return self->tool; }
+double sm_proofread_controller_get_brush_radius (SmProofreadController *self) { return self->radius; }
+gboolean sm_proofread_controller_get_brush_3d (SmProofreadController *self) { return self->brush_3d; }
+
+const guint32 *
+sm_proofread_controller_get_selection (SmProofreadController *self, gsize *n)
+{
+  *n = self->selection->len;
+  return (const guint32 *) self->selection->data;
+}
+
+gboolean
+sm_proofread_controller_has_unsaved (SmProofreadController *self)
+{
+  return self->store && sm_label_store_is_dirty (self->store);
+}
+
+char *
+sm_proofread_controller_describe (SmProofreadController *self)
+{
+  if (!self->store)
+    return g_strdup (self->message ? self->message : "No label layer: open labels (menu) to proofread");
+  SmUndoMemory mem;
+  sm_label_undo_memory (self->store, &mem);
+  g_autofree char *used = g_format_size (mem.bytes);
+  g_autofree char *cap = g_format_size (mem.cap);
+  return g_strdup_printf ("%s\nUndo: %zu steps, redo: %zu — history %s of %s\n%s%s",
+                          self->message ? self->message : "",
+                          mem.undo_steps, mem.redo_steps, used, cap,
+                          sm_label_store_is_dirty (self->store) ? "Unsaved edits (journaled)" : "Saved",
+                          self->path ? "" : " — no file");
+}
+
+/* --- test script --------------------------------------------------------------
+ * One command a line ('#' comments): tool NAME | select ID | add ID | merge |
+ * delete | new-id | hide | lock | radius R | brush-3d 0/1 | undo | redo |
+ * mode NAME (view, proofread, ...) | stroke Z Y X [Z Y X ...] (paint or erase with the current tool in XY) |
+ * seed Z Y X (split) | commit | fill Z Y X | jump ID | save [PATH].
+ * Each runs through the same code as the keys; errors stop the script. */
+/* The window's mode stack (View | Pre-train | Fine-tune | Proofread). */
+static GtkStack *
+find_mode_stack (GtkWidget *widget)
+{
+  if (GTK_IS_STACK (widget) && gtk_stack_get_child_by_name (GTK_STACK (widget), "proofread"))
+    return GTK_STACK (widget);
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkStack *found = find_mode_stack (c);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GError **error)
+{
+  const char *cmd = w[0];
+  double p[3] = { 0 };
+  if (n >= 4)
+    for (int i = 0; i < 3; i++)
+      p[i] = g_ascii_strtod (w[1 + i], NULL) + 0.5;
+  g_clear_pointer (&self->message, g_free);
+  self->failed = FALSE;
+  if (strcmp (cmd, "tool") == 0 && n == 2)
+    g_action_group_activate_action (group, "tool", g_variant_new_string (w[1]));
+  else if (strcmp (cmd, "select") == 0 && n == 2)
+    g_action_group_activate_action (group, "select-id", g_variant_new_uint32 ((guint32) atol (w[1])));
+  else if (strcmp (cmd, "add") == 0 && n == 2)
+    sm_proofread_controller_select (self, (guint32) atol (w[1]), TRUE);
+  else if (strcmp (cmd, "jump") == 0 && n == 2)
+    g_action_group_activate_action (group, "jump-to", g_variant_new_uint32 ((guint32) atol (w[1])));
+  else if (strcmp (cmd, "mode") == 0 && n == 2)
+    {
+      GtkStack *stack = self->window ? find_mode_stack (GTK_WIDGET (self->window)) : NULL;
+      if (!stack || !gtk_stack_get_child_by_name (stack, w[1]))
+        {
+          fail (self, "no such mode");
+          goto failed;
+        }
+      gtk_stack_set_visible_child_name (stack, w[1]);
+    }
+  else if (strcmp (cmd, "radius") == 0 && n == 2)
+    self->radius = g_ascii_strtod (w[1], NULL);
+  else if (strcmp (cmd, "brush-3d") == 0 && n == 2)
+    g_action_group_change_action_state (group, "brush-3d", g_variant_new_boolean (atoi (w[1]) != 0));
+  else if (strcmp (cmd, "stroke") == 0 && n >= 4 && (n - 1) % 3 == 0)
+    {
+      if (!stroke_begin (self, self->views[0], p))
+        goto failed;
+      for (int k = 4; k + 2 < n; k += 3)
+        {
+          double q[3] = { g_ascii_strtod (w[k], NULL) + 0.5, g_ascii_strtod (w[k + 1], NULL) + 0.5,
+                          g_ascii_strtod (w[k + 2], NULL) + 0.5 };
+          SmError err = { { 0 } };
+          if (sm_label_stroke_to (self->store, q, &err) != 0)
+            fail (self, err.message);
+        }
+      stroke_end (self);
+    }
+  else if (strcmp (cmd, "seed") == 0 && n == 4)
+    split_add_seed (self, p);
+  else if (strcmp (cmd, "fill") == 0 && n == 4)
+    fill_at (self, self->views[0], p, TRUE);
+  else if (strcmp (cmd, "save") == 0)
+    {
+      if (!save_to (self, n == 2 ? w[1] : self->path))
+        goto failed;
+    }
+  else if (strcmp (cmd, "merge") == 0 || strcmp (cmd, "delete") == 0 || strcmp (cmd, "new-id") == 0 ||
+           strcmp (cmd, "hide") == 0 || strcmp (cmd, "lock") == 0 || strcmp (cmd, "undo") == 0 ||
+           strcmp (cmd, "redo") == 0 || strcmp (cmd, "commit") == 0 || strcmp (cmd, "cancel") == 0 ||
+           strcmp (cmd, "pick") == 0)
+    g_action_group_activate_action (group, cmd, NULL);
+  else
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown or malformed command '%s'", cmd);
+      return FALSE;
+    }
+  if (self->failed)
+    goto failed;
+  return TRUE;
+failed:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", cmd, self->message ? self->message : "failed");
+  return FALSE;
+}
+
+gboolean
+sm_proofread_controller_run_script (SmProofreadController *self, const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return FALSE;
+  if (!self->store)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: no label layer to proofread", path);
+      return FALSE;
+    }
+  GActionGroup *group = g_object_get_data (G_OBJECT (self), "group");
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (int i = 0; lines[i]; i++)
+    {
+      g_strstrip (lines[i]);
+      if (!lines[i][0] || lines[i][0] == '#')
+        continue;
+      g_auto (GStrv) w = g_strsplit_set (lines[i], " \t", -1);
+      int n = 0;
+      for (int k = 0; w[k]; k++)
+        if (w[k][0])
+          w[n++] = w[k];
+        else
+          g_free (w[k]);
+      w[n] = NULL;
+      g_autoptr (GError) line_error = NULL;
+      if (!run_line (self, group, w, n, &line_error))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s:%d: %s", path, i + 1, line_error->message);
+          return FALSE;
+        }
+      g_print ("proofread: %s -> %s\n", lines[i], self->message ? self->message : "ok");
+    }
+  return TRUE;
+}
