@@ -5,6 +5,8 @@
 
 #include "sm-loader.h"
 #include "sm-open.h"
+#include "sm-proofread-controller.h"
+#include "sm-proofread-panel.h"
 #include "sm-screenshot.h"
 #include "sm-slice-view.h"
 #include "sm-train-panel.h"
@@ -40,6 +42,8 @@ struct _SmWindow {
   GtkLabel *xy_title, *xz_title, *yz_title;
   SmViewPanel *view_panel;
   SmTrainPanel *train_panel;
+  SmProofreadPanel *proofread_panel;
+  SmProofreadController *proofread;
   GtkLabel *info_label, *cursor_label, *progress_label;
   GtkWidget *progress_box;
   GtkProgressBar *progress_bar;
@@ -521,7 +525,10 @@ overlay_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         {
           if (sm_layer_get_kind (layer) == SM_LAYER_LABELS)
-            sm_layer_set_opacity (layer, 0.45);
+            {
+              sm_layer_set_opacity (layer, 0.45);
+              sm_proofread_set_layer_path (layer, q->path);
+            }
           else
             sm_layer_set_opacity (layer, 0.6);
           sm_view_state_add_layer (self->state, layer);
@@ -856,6 +863,7 @@ sm_window_dispose (GObject *object)
   if (self->state)
     g_signal_handlers_disconnect_by_data (self->state, self);
   g_signal_handlers_disconnect_by_data (gtk_recent_manager_get_default (), self);
+  g_clear_object (&self->proofread);
   if (self->volume_view)
     {
       sm_volume_view_set_labels (self->volume_view, NULL);
@@ -893,6 +901,7 @@ sm_window_class_init (SmWindowClass *klass)
   g_type_ensure (SM_TYPE_VOLUME_VIEW);
   g_type_ensure (SM_TYPE_VIEW_PANEL);
   g_type_ensure (SM_TYPE_TRAIN_PANEL);
+  g_type_ensure (SM_TYPE_PROOFREAD_PANEL);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/semmae/Studio/ui/sm-window.ui");
   gtk_widget_class_bind_template_child (widget_class, SmWindow, recent_button);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, file_label);
@@ -910,6 +919,7 @@ sm_window_class_init (SmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SmWindow, yz_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, view_panel);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, train_panel);
+  gtk_widget_class_bind_template_child (widget_class, SmWindow, proofread_panel);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, info_label);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, cursor_label);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, progress_label);
@@ -954,6 +964,9 @@ sm_window_init (SmWindow *self)
   g_signal_connect (self->xy_view, "frame", G_CALLBACK (on_xy_frame), self);
   sm_view_panel_set_state (self->view_panel, self->state);
   sm_train_panel_set_state (self->train_panel, self->state);
+  self->proofread = sm_proofread_controller_new (self->state, views, self->volume_view);
+  sm_proofread_controller_install (self->proofread, GTK_WINDOW (self));
+  sm_proofread_panel_set_controller (self->proofread_panel, self->proofread);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   g_signal_connect (self->state, "notify::geometry", G_CALLBACK (on_geometry_changed), self);
 
