@@ -56,6 +56,8 @@ struct _SmProofreadController {
   volatile int fill_cancel;
   gboolean fill_running;
   gboolean close_confirmed;
+  double marks[8][3]; /* test scripts: crosshair positions kept for later seeds */
+  int n_marks;
   gboolean failed; /* the last message reports a failure (test scripts stop on it) */
 };
 
@@ -167,7 +169,8 @@ on_store_changed (const SmLabelChange *change, void *user)
     if (!sm_label_store_segment (self->store, g_array_index (self->selection, guint32, i)))
       g_array_remove_index (self->selection, i);
   push_selection (self);
-  if (change->table_changed)
+  /* Sizes change with every voxel edit, so the list refreshes after each. */
+  if (change->table_changed || change->n_ids > 0 || change->ids_truncated)
     g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
@@ -459,6 +462,15 @@ brush_shape (SmProofreadController *self, SmSliceView *view)
     return SM_BRUSH_BALL;
   SmAxis axis = view ? sm_slice_view_get_axis (view) : SM_AXIS_XY;
   return axis == SM_AXIS_XZ ? SM_BRUSH_XZ : axis == SM_AXIS_YZ ? SM_BRUSH_YZ : SM_BRUSH_XY;
+}
+
+/* The views give continuous coordinates (voxel i spans [i, i + 1)); brushes
+ * are centred on voxel indices (voxel i's centre is i). */
+static void
+view_to_brush (double p[3])
+{
+  for (int k = 0; k < 3; k++)
+    p[k] -= 0.5;
 }
 
 static gboolean
@@ -889,7 +901,10 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, SmProofreadControlle
   self->stroke_view = view;
   self->stroke_start[0] = x, self->stroke_start[1] = y;
   if (self->tool == SM_TOOL_PAINT || self->tool == SM_TOOL_ERASE)
-    stroke_begin (self, view, p);
+    {
+      view_to_brush (p);
+      stroke_begin (self, view, p);
+    }
   else if (self->tool == SM_TOOL_SPLIT)
     split_add_seed (self, p);
   else if (self->tool == SM_TOOL_FILL)
@@ -903,6 +918,7 @@ on_drag_update (GtkGestureDrag *gesture, double dx, double dy, SmProofreadContro
   if (!self->stroking ||
       !sm_slice_view_voxel_at (self->stroke_view, self->stroke_start[0] + dx, self->stroke_start[1] + dy, p))
     return;
+  view_to_brush (p);
   SmError err = { { 0 } };
   if (sm_label_stroke_to (self->store, p, &err) != 0)
     fail (self, err.message);
@@ -1124,7 +1140,7 @@ sm_proofread_controller_describe (SmProofreadController *self)
  * One command a line ('#' comments): tool NAME | select ID | add ID | merge |
  * delete | new-id | hide | lock | radius R | brush-3d 0/1 | undo | redo |
  * mode NAME (view, proofread, ...) | stroke Z Y X [Z Y X ...] (paint or erase with the current tool in XY) |
- * seed Z Y X (split) | commit | fill Z Y X | jump ID | save [PATH].
+ * seed Z Y X (split) | mark (keep the crosshair) | seed-marks (a seed at each mark) | commit | fill Z Y X | jump ID | save [PATH].
  * Each runs through the same code as the keys; errors stop the script. */
 /* The window's mode stack (View | Pre-train | Fine-tune | Proofread). */
 static GtkStack *
@@ -1148,7 +1164,7 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
   double p[3] = { 0 };
   if (n >= 4)
     for (int i = 0; i < 3; i++)
-      p[i] = g_ascii_strtod (w[1 + i], NULL) + 0.5;
+      p[i] = g_ascii_strtod (w[1 + i], NULL); /* voxel indices */
   g_clear_pointer (&self->message, g_free);
   self->failed = FALSE;
   if (strcmp (cmd, "tool") == 0 && n == 2)
@@ -1167,7 +1183,10 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
           fail (self, "no such mode");
           goto failed;
         }
+      GtkStackTransitionType transition = gtk_stack_get_transition_type (stack);
+      gtk_stack_set_transition_type (stack, GTK_STACK_TRANSITION_TYPE_NONE); /* screenshots */
       gtk_stack_set_visible_child_name (stack, w[1]);
+      gtk_stack_set_transition_type (stack, transition);
     }
   else if (strcmp (cmd, "radius") == 0 && n == 2)
     self->radius = g_ascii_strtod (w[1], NULL);
@@ -1179,8 +1198,8 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
         goto failed;
       for (int k = 4; k + 2 < n; k += 3)
         {
-          double q[3] = { g_ascii_strtod (w[k], NULL) + 0.5, g_ascii_strtod (w[k + 1], NULL) + 0.5,
-                          g_ascii_strtod (w[k + 2], NULL) + 0.5 };
+          double q[3] = { g_ascii_strtod (w[k], NULL), g_ascii_strtod (w[k + 1], NULL),
+                          g_ascii_strtod (w[k + 2], NULL) };
           SmError err = { { 0 } };
           if (sm_label_stroke_to (self->store, q, &err) != 0)
             fail (self, err.message);
@@ -1189,6 +1208,14 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
     }
   else if (strcmp (cmd, "seed") == 0 && n == 4)
     split_add_seed (self, p);
+  else if (strcmp (cmd, "mark") == 0 && n == 1 && self->n_marks < 8)
+    {
+      double *m = self->marks[self->n_marks++];
+      sm_view_state_get_cursor (self->state, &m[0], &m[1], &m[2]);
+    }
+  else if (strcmp (cmd, "seed-marks") == 0 && n == 1)
+    for (int k = 0; k < self->n_marks && !self->failed; k++)
+      split_add_seed (self, self->marks[k]);
   else if (strcmp (cmd, "fill") == 0 && n == 4)
     fill_at (self, self->views[0], p, TRUE);
   else if (strcmp (cmd, "save") == 0)

@@ -1,0 +1,160 @@
+/* display_proofread: the Proofread mode driven through its actions. Writes a
+ * small phantom (image + labels) to a temporary folder, runs the studio on it
+ * under Xvfb with a script (SEMMAE_PROOFREAD_SCRIPT: select, merge, paint,
+ * undo, redo, erase, undo, save; see sm-proofread-controller.c), takes a
+ * screenshot of the Proofread mode, then checks the saved label file voxel
+ * by voxel against what the edits must give. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <inttypes.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "data/label_io.h"
+#include "data/label_stats.h"
+#include "data/phantom.h"
+#include "data/volume.h"
+#include "tap.h"
+#include "xvfb.h"
+
+#define NZ 12
+#define NY 96
+#define NX 96
+
+static gboolean
+png_size (const char *path, int *w, int *h)
+{
+  png_image image;
+  memset (&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file (&image, path))
+    return FALSE;
+  *w = (int) image.width;
+  *h = (int) image.height;
+  png_image_free (&image);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      fprintf (stderr, "usage: %s SEMMAE-STUDIO\n", argv[0]);
+      return 2;
+    }
+  g_autofree char *xvfb = g_find_program_in_path ("xvfb-run");
+  if (!xvfb)
+    return tap_skip_all ("xvfb-run is not installed");
+
+  g_autofree char *dir = g_dir_make_tmp ("semmae-proofread-XXXXXX", NULL);
+  g_autofree char *image_path = g_build_filename (dir, "image.tif", NULL);
+  g_autofree char *labels_path = g_build_filename (dir, "labels.tif", NULL);
+  g_autofree char *script_path = g_build_filename (dir, "script.txt", NULL);
+  g_autofree char *png = g_build_filename (dir, "proofread.png", NULL);
+
+  SmPhantomParams params;
+  sm_phantom_default_params (&params);
+  params.nz = NZ, params.ny = NY, params.nx = NX;
+  SmVolume image = { 0 }, labels = { 0 };
+  SmError err = { { 0 } };
+  int rc = sm_phantom_generate (&params, &image, &labels, NULL, &err);
+  TAP_OK (rc == 0, "phantom %dx%dx%d %s", NZ, NY, NX, err.message);
+  if (rc != 0)
+    return tap_done ();
+  TAP_OK (sm_volume_write (image_path, &image, &err) == 0 && sm_volume_write (labels_path, &labels, &err) == 0,
+          "image and labels written %s", err.message);
+  const uint32_t *orig = labels.data;
+
+  /* The two largest segments: merge the second into the first. */
+  int64_t shape[3] = { NZ, NY, NX };
+  SmLabelStore *before = sm_label_store_load (labels_path, shape, &err);
+  const SmSegment **sorted = sm_label_sorted_segments (before, SM_ORDER_SIZE);
+  uint32_t a = sorted[0]->id, b = sorted[1]->id;
+  uint64_t voxels_a = sorted[0]->voxels, voxels_b = sorted[1]->voxels;
+  free (sorted);
+  sm_label_store_free (before);
+
+  /* Paint a with radius 2 along y = 20 from x = 10 to 80 on slice z = 6; erase a
+   * line on z = 3 and undo it, so it must stay as it was. */
+  const int pz = 6, py = 20, ex_z = 3, ex_y = 60;
+  g_autofree char *script = g_strdup_printf (
+      "mode proofread\nselect %u\nadd %u\nmerge\n"
+      "tool paint\nradius 2\nselect %u\nstroke %d %d 10 %d %d 80\nundo\nredo\n"
+      "tool erase\nstroke %d %d 5 %d %d 90\nundo\ntool select\nsave\n",
+      a, b, a, pz, py, pz, py, ex_z, ex_y, ex_z, ex_y);
+  g_file_set_contents (script_path, script, -1, NULL);
+
+  const char *args[] = { "xvfb-run", "-a", "-s", XVFB_SCREEN, argv[1], image_path, "--labels", labels_path,
+                         "--screenshot", png, NULL };
+  char **env = xvfb_environment ();
+  env = g_environ_setenv (env, "SEMMAE_PROOFREAD_SCRIPT", script_path, TRUE);
+  g_autofree char *out = NULL, *errs = NULL;
+  int status = -1;
+  g_autoptr (GError) error = NULL;
+  gboolean spawned = g_spawn_sync (NULL, (char **) args, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errs,
+                                   &status, &error);
+  g_strfreev (env);
+  TAP_OK (spawned && WIFEXITED (status) && WEXITSTATUS (status) == 0, "studio ran the script and exited 0");
+  if (!spawned || status != 0)
+    tap_diag ("stdout: %s\nstderr: %s", out ? out : "", errs ? errs : (error ? error->message : ""));
+  TAP_OK (out && strstr (out, "merge -> Merged"), "merge through proof.merge");
+  TAP_OK (out && strstr (out, "undo -> Undid paint") && strstr (out, "redo -> Redid paint"),
+          "paint stroke undone and redone");
+  TAP_OK (out && strstr (out, "undo -> Undid erase"), "erase stroke undone");
+  TAP_OK (out && strstr (out, "save -> Saved"), "saved with proof.save");
+  int w = 0, h = 0;
+  gboolean shot = png_size (png, &w, &h);
+  TAP_OK (shot && w > 600 && h > 400, "screenshot of the Proofread mode (%dx%d)", w, h);
+
+  /* The saved file: b merged into a, the stroke painted, the erase undone. */
+  SmLabelStore *saved = sm_label_store_load (labels_path, shape, &err);
+  TAP_OK (saved != NULL, "saved labels load %s", err.message);
+  if (saved)
+    {
+      TAP_OK (sm_label_store_segment (saved, b) == NULL, "segment %u is gone (merged)", b);
+      const SmSegment *sa = sm_label_store_segment (saved, a);
+      TAP_OK (sa && sa->voxels >= voxels_a + voxels_b, "segment %u holds both (%" PRIu64 " >= %" PRIu64 ")", a,
+              sa ? sa->voxels : 0, voxels_a + voxels_b);
+      size_t wrong = 0, painted_wrong = 0;
+      for (int64_t z = 0; z < NZ; z++)
+        for (int64_t y = 0; y < NY; y++)
+          for (int64_t x = 0; x < NX; x++)
+            {
+              uint32_t o = orig[(z * NY + y) * NX + x];
+              uint32_t expect = o == b ? a : o;
+              uint32_t got = sm_label_store_id_at (saved, z, y, x);
+              gboolean near_stroke = z == pz && fabs ((double) y - py) <= 3 && x >= 7 && x <= 83;
+              gboolean on_stroke = z == pz && y == py && x >= 10 && x <= 80;
+              if (on_stroke && got != a)
+                painted_wrong++;
+              else if (!near_stroke && got != expect)
+                wrong++;
+            }
+      TAP_OK (painted_wrong == 0, "every voxel on the stroke is %u (%zu wrong)", a, painted_wrong);
+      TAP_OK (wrong == 0, "every other voxel is the original with %u -> %u (%zu differ)", b, a, wrong);
+      TAP_OK (!sm_label_store_is_dirty (saved), "loaded file is clean");
+      sm_label_store_free (saved);
+    }
+
+  sm_volume_free (&image);
+  sm_volume_free (&labels);
+  /* Keep the folder when something failed, for a look at the screenshot. */
+  if (tap_done () == 0)
+    {
+      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+      const char *name;
+      while (d && (name = g_dir_read_name (d)))
+        {
+          g_autofree char *p = g_build_filename (dir, name, NULL);
+          g_unlink (p);
+        }
+      g_rmdir (dir);
+      return 0;
+    }
+  tap_diag ("kept %s", dir);
+  return 1;
+}
