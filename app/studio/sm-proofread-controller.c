@@ -31,6 +31,7 @@ struct _SmProofreadController {
 
   SmLayer *layer;          /* the label layer the store was made from (a reference) */
   SmLabelStore *store;
+  SmLabelJournal *journal; /* attached to store */
   char *path;              /* where Ctrl+S writes; NULL for labels without a file */
   char *message;           /* last error or result, for the panel */
   guint n_hidden;
@@ -200,7 +201,10 @@ detach (SmProofreadController *self)
   self->fill_cancel = 1;
   /* Clean: the journal has nothing to recover. Dirty: keep it for the next start. */
   sm_label_store_set_listener (self->store, NULL, NULL);
-  sm_label_store_free (self->store); /* closes (keeps) the journal */
+  if (self->journal && !sm_label_store_is_dirty (self->store))
+    sm_label_journal_discard (self->journal);
+  self->journal = NULL;
+  sm_label_store_free (self->store); /* closes (keeps) a journal still attached */
   self->store = NULL;
   g_clear_pointer (&self->path, g_free);
   g_clear_object (&self->layer);
@@ -253,6 +257,7 @@ start_journal (SmProofreadController *self, const char *journal_path, gboolean r
           return;
         }
     }
+  self->journal = j;
   if (sm_label_journal_set_async (j, true, &err) != 0)
     fail (self, err.message);
 }
