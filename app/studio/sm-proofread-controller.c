@@ -556,7 +556,9 @@ split_add_seed (SmProofreadController *self, const double p[3])
   for (size_t i = 0; i < n; i++)
     if (self->split.assign[i])
       ids[i] = PREVIEW_ID_BASE + self->split.assign[i];
-  upload_box (self, lo, hi, ids, FALSE);
+  /* Into the layer's volume too: a texture uploaded later shows it as well;
+   * commit or cancel re-reads the box from the store. */
+  upload_box (self, lo, hi, ids, TRUE);
   g_autofree char *m = g_strdup_printf ("Split preview: %d parts — Enter commits, Esc cancels", self->n_seeds);
   set_message (self, m);
 }
@@ -650,6 +652,8 @@ fill_at (SmProofreadController *self, SmSliceView *view, const double p[3], gboo
     {
       /* Tests: same work, same completion, on this thread. */
       fill_thread (task, self, job, NULL);
+      while (self->fill_running) /* GTask completes in a later main-loop iteration */
+        g_main_context_iteration (NULL, TRUE);
       return;
     }
   g_task_run_in_thread (task, fill_thread);

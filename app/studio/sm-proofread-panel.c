@@ -55,7 +55,7 @@ segment_row (const SmSegment *seg)
   gtk_label_set_width_chars (GTK_LABEL (id_label), 7);
   gtk_label_set_xalign (GTK_LABEL (id_label), 1);
   g_autofree char *flags = g_strdup_printf ("%s%s%s", seg->name ? seg->name : "",
-                                            (seg->flags & SM_SEGMENT_LOCKED) ? " 🔒" : "",
+                                            (seg->flags & SM_SEGMENT_LOCKED) ? " [locked]" : "",
                                             (seg->flags & SM_SEGMENT_HIDDEN) ? " (hidden)" : "");
   GtkWidget *name = gtk_label_new (flags);
   gtk_widget_set_hexpand (name, TRUE);
