@@ -1138,8 +1138,8 @@ sm_proofread_controller_describe (SmProofreadController *self)
   sm_label_undo_memory (self->store, &mem);
   g_autofree char *used = g_format_size (mem.bytes);
   g_autofree char *cap = g_format_size (mem.cap);
-  return g_strdup_printf ("%s\nUndo: %zu steps, redo: %zu — history %s of %s\n%s%s",
-                          self->message ? self->message : "",
+  return g_strdup_printf ("%s%sUndo: %zu steps, redo: %zu — history %s of %s\n%s%s",
+                          self->message ? self->message : "", self->message ? "\n" : "",
                           mem.undo_steps, mem.redo_steps, used, cap,
                           sm_label_store_is_dirty (self->store) ? "Unsaved edits (journaled)" : "Saved",
                           self->path ? "" : " — no file");

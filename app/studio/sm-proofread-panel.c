@@ -1,6 +1,8 @@
 /* Proofread side panel (see sm-proofread-panel.h). */
 #include "sm-proofread-panel.h"
 
+#include <math.h>
+
 #include "data/label_stats.h"
 
 /* Rows shown at once: the list is for finding segments, search narrows it. */
@@ -42,6 +44,31 @@ update_status (SmProofreadPanel *self)
   g_string_free (text, TRUE);
 }
 
+/* The colour the slice views draw the id in: the hash of
+ * shaders/overlay_labels.frag, so that list and views agree. */
+static guint32
+view_colour (guint32 id)
+{
+  guint32 h = id * 2654435761u;
+  h ^= h >> 15;
+  h *= 0x2c1b3c6du;
+  h ^= h >> 12;
+  h *= 0x297a2d39u;
+  h ^= h >> 15;
+  double hue = (double) (h & 0xffffu) / 65535.0;
+  double sat = 0.55 + 0.45 * (double) ((h >> 16) & 0xffu) / 255.0;
+  double val = 0.8 + 0.2 * (double) (h >> 24) / 255.0;
+  double offsets[3] = { 0, 4, 2 };
+  guint32 rgb = 0;
+  for (int k = 0; k < 3; k++)
+    {
+      double c = CLAMP (fabs (fmod (hue * 6.0 + offsets[k], 6.0) - 3.0) - 1.0, 0.0, 1.0);
+      c = val * (1.0 + sat * (c - 1.0));
+      rgb = (rgb << 8) | (guint32) lround (c * 255.0);
+    }
+  return rgb;
+}
+
 static GtkWidget *
 segment_row (const SmSegment *seg)
 {
@@ -49,7 +76,7 @@ segment_row (const SmSegment *seg)
   g_autofree char *id = g_strdup_printf ("%u", seg->id);
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   GtkWidget *swatch = gtk_label_new ("■");
-  g_autofree char *markup = g_strdup_printf ("<span foreground=\"#%06X\">■</span>", seg->color & 0xFFFFFF);
+  g_autofree char *markup = g_strdup_printf ("<span foreground=\"#%06X\">■</span>", view_colour (seg->id));
   gtk_label_set_markup (GTK_LABEL (swatch), markup);
   GtkWidget *id_label = gtk_label_new (id);
   gtk_label_set_width_chars (GTK_LABEL (id_label), 7);
