@@ -1043,6 +1043,11 @@ sm_proofread_controller_install (SmProofreadController *self, GtkWindow *window)
     }
   gtk_widget_add_controller (GTK_WIDGET (window), shortcuts);
   g_signal_connect (window, "close-request", G_CALLBACK (on_close_request), self);
+  /* Quitting without closing the window (app.quit, --screenshot) ends the
+   * session too: a clean store's journal goes, a dirty one's stays. */
+  GApplication *app = g_application_get_default ();
+  if (app)
+    g_signal_connect_object (app, "shutdown", G_CALLBACK (detach), self, G_CONNECT_SWAPPED);
 }
 
 SmProofreadController *

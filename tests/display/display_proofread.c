@@ -110,6 +110,9 @@ main (int argc, char **argv)
   gboolean shot = png_size (png, &w, &h);
   TAP_OK (shot && w > 600 && h > 400, "screenshot of the Proofread mode (%dx%d)", w, h);
 
+  g_autofree char *journal = g_strconcat (labels_path, ".journal", NULL);
+  TAP_OK (!g_file_test (journal, G_FILE_TEST_EXISTS), "saved and quit: no journal left to recover");
+
   /* The saved file: b merged into a, the stroke painted, the erase undone. */
   SmLabelStore *saved = sm_label_store_load (labels_path, shape, &err);
   TAP_OK (saved != NULL, "saved labels load %s", err.message);
