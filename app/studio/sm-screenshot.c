@@ -30,7 +30,7 @@ sm_widget_save_png (GtkWidget *widget, const char *path, GError **error)
   GskRenderNode *node = gtk_snapshot_free_to_node (snapshot);
   if (!node)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: nothing to draw", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PENDING, "%s: nothing to draw yet", path);
       return FALSE;
     }
   graphene_rect_t bounds = GRAPHENE_RECT_INIT (0, 0, width, height);

@@ -7,6 +7,8 @@
 
 G_BEGIN_DECLS
 
+/* Saves what the widget shows now (GL areas included) as a PNG, atomically.
+ * Fails with G_IO_ERROR_PENDING while the widget has not drawn anything yet. */
 gboolean sm_widget_save_png (GtkWidget *widget, const char *path, GError **error);
 
 /* Where a descendant is in that PNG: its bounds relative to the widget's own

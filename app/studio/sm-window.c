@@ -8,6 +8,7 @@
 #include "sm-proofread-controller.h"
 #include "sm-proofread-panel.h"
 #include "sm-screenshot.h"
+#include "sm-volume-view-private.h"
 #include "sm-slice-view.h"
 #include "sm-train-panel.h"
 #include "sm-view-panel.h"
@@ -573,6 +574,11 @@ views_settled (SmWindow *self)
   for (guint i = 0; i < G_N_ELEMENTS (views); i++)
     if (gtk_widget_get_mapped (GTK_WIDGET (views[i])) && !sm_slice_view_is_settled (views[i]))
       return FALSE;
+  /* The 3D view gets the volume after the XY view's first frame and prepares
+   * it on a worker: a screenshot taken before both are done shows it empty. */
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->volume_view)) &&
+      (self->handover_pending || sm_volume_view_is_busy (self->volume_view)))
+    return FALSE;
   return TRUE;
 }
 
@@ -604,19 +610,26 @@ print_view_geometry (SmWindow *self)
              bounds.size.width, bounds.size.height);
 }
 
-static void
+/* Returns FALSE when the window had nothing to draw yet (seen under heavy
+ * load right after mapping): the caller tries again at a later frame. */
+static gboolean
 finish_screenshot (SmWindow *self)
 {
   g_autoptr (GError) error = NULL;
   int status = 0;
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return FALSE;
   print_view_geometry (self);
   sm_train_panel_print_geometry (self->train_panel, GTK_WIDGET (self));
   if (!sm_widget_save_png (GTK_WIDGET (self), self->screenshot_path, &error))
     {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
+        return FALSE;
       g_printerr ("semmae-studio: %s\n", error->message);
       status = 1;
     }
   sm_application_quit_with_status (window_app (self), status);
+  return TRUE;
 }
 
 static void
@@ -686,7 +699,8 @@ hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
     return G_SOURCE_CONTINUE;
   if (self->screenshot_path)
     {
-      finish_screenshot (self);
+      if (!finish_screenshot (self))
+        return G_SOURCE_CONTINUE;
       self->hook_tick = 0;
       return G_SOURCE_REMOVE;
     }
