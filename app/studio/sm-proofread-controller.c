@@ -4,6 +4,7 @@
 #include "sm-proofread-controller.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <glib/gstdio.h>
@@ -1154,7 +1155,7 @@ sm_proofread_controller_describe (SmProofreadController *self)
  * One command a line ('#' comments): tool NAME | select ID | add ID | merge |
  * delete | new-id | hide | lock | radius R | brush-3d 0/1 | undo | redo |
  * mode NAME (view, proofread, ...) | stroke Z Y X [Z Y X ...] (paint or erase with the current tool in XY) |
- * seed Z Y X (split) | mark (keep the crosshair) | seed-marks (a seed at each mark) | commit | fill Z Y X | jump ID | save [PATH].
+ * quit | crash (SIGKILL once the journal is durable) | seed Z Y X (split) | mark (keep the crosshair) | seed-marks (a seed at each mark) | commit | fill Z Y X | jump ID | save [PATH].
  * Each runs through the same code as the keys; errors stop the script. */
 /* The window's mode stack (View | Pre-train | Fine-tune | Proofread). */
 static GtkStack *
@@ -1201,6 +1202,17 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       gtk_stack_set_transition_type (stack, GTK_STACK_TRANSITION_TYPE_NONE); /* screenshots */
       gtk_stack_set_visible_child_name (stack, w[1]);
       gtk_stack_set_transition_type (stack, transition);
+    }
+  else if (strcmp (cmd, "quit") == 0 && n == 1)
+    g_application_quit (g_application_get_default ());
+  else if (strcmp (cmd, "crash") == 0 && n == 1)
+    {
+      /* A crash once the journal writer has caught up (async mode may lose
+       * the last few ms otherwise, by design). */
+      SmError err = { { 0 } };
+      if (self->journal)
+        sm_label_journal_sync (self->journal, &err);
+      raise (SIGKILL);
     }
   else if (strcmp (cmd, "radius") == 0 && n == 2)
     self->radius = g_ascii_strtod (w[1], NULL);

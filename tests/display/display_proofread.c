@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <png.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -36,6 +37,29 @@ png_size (const char *path, int *w, int *h)
   *h = (int) image.height;
   png_image_free (&image);
   return TRUE;
+}
+
+/* Runs the studio on image + labels under Xvfb with a proofreading script;
+ * returns the wait status (-1 when it could not start). */
+static int
+run_studio (const char *studio, const char *image, const char *labels, const char *script,
+            const char *screenshot, const char *recover, char **out, char **errs)
+{
+  const char *args[] = { "xvfb-run", "-a", "-s", XVFB_SCREEN, studio, image, "--labels", labels,
+                         screenshot ? "--screenshot" : NULL, screenshot, NULL };
+  char **env = xvfb_environment ();
+  env = g_environ_setenv (env, "SEMMAE_PROOFREAD_SCRIPT", script, TRUE);
+  if (recover)
+    env = g_environ_setenv (env, "SEMMAE_PROOFREAD_RECOVER", recover, TRUE);
+  int status = -1;
+  g_autoptr (GError) error = NULL;
+  if (!g_spawn_sync (NULL, (char **) args, env, G_SPAWN_SEARCH_PATH, NULL, NULL, out, errs, &status, &error))
+    {
+      tap_diag ("spawn: %s", error->message);
+      status = -1;
+    }
+  g_strfreev (env);
+  return status;
 }
 
 int
@@ -88,19 +112,11 @@ main (int argc, char **argv)
       a, b, a, pz, py, pz, py, ex_z, ex_y, ex_z, ex_y);
   g_file_set_contents (script_path, script, -1, NULL);
 
-  const char *args[] = { "xvfb-run", "-a", "-s", XVFB_SCREEN, argv[1], image_path, "--labels", labels_path,
-                         "--screenshot", png, NULL };
-  char **env = xvfb_environment ();
-  env = g_environ_setenv (env, "SEMMAE_PROOFREAD_SCRIPT", script_path, TRUE);
   g_autofree char *out = NULL, *errs = NULL;
-  int status = -1;
-  g_autoptr (GError) error = NULL;
-  gboolean spawned = g_spawn_sync (NULL, (char **) args, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errs,
-                                   &status, &error);
-  g_strfreev (env);
-  TAP_OK (spawned && WIFEXITED (status) && WEXITSTATUS (status) == 0, "studio ran the script and exited 0");
-  if (!spawned || status != 0)
-    tap_diag ("stdout: %s\nstderr: %s", out ? out : "", errs ? errs : (error ? error->message : ""));
+  int status = run_studio (argv[1], image_path, labels_path, script_path, png, NULL, &out, &errs);
+  TAP_OK (status == 0, "studio ran the script and exited 0");
+  if (status != 0)
+    tap_diag ("stdout: %s\nstderr: %s", out ? out : "", errs ? errs : "");
   TAP_OK (out && strstr (out, "merge -> Merged"), "merge through proof.merge");
   TAP_OK (out && strstr (out, "undo -> Undid paint") && strstr (out, "redo -> Redid paint"),
           "paint stroke undone and redone");
@@ -142,6 +158,35 @@ main (int argc, char **argv)
       TAP_OK (!sm_label_store_is_dirty (saved), "loaded file is clean");
       sm_label_store_free (saved);
     }
+
+  /* The same edits, then a crash (SIGKILL); the next start recovers them and
+   * saves: the file must equal the one saved above, byte for byte. */
+  g_autofree char *crash_labels = g_build_filename (dir, "crash.tif", NULL);
+  g_autofree char *crash_script = g_build_filename (dir, "crash.txt", NULL);
+  g_autofree char *save_script = g_build_filename (dir, "save.txt", NULL);
+  TAP_OK (sm_volume_write (crash_labels, &labels, &err) == 0, "second copy of the labels %s", err.message);
+  g_autofree char *edits = g_strndup (script, strlen (script) - strlen ("save\n"));
+  g_autofree char *crashing = g_strconcat (edits, "crash\n", NULL);
+  g_file_set_contents (crash_script, crashing, -1, NULL);
+  g_file_set_contents (save_script, "save\nquit\n", -1, NULL);
+  g_autofree char *out2 = NULL, *errs2 = NULL, *out3 = NULL, *errs3 = NULL;
+  status = run_studio (argv[1], image_path, crash_labels, crash_script, NULL, NULL, &out2, &errs2);
+  /* xvfb-run passes on the child's status: 128 + 9 for SIGKILL. */
+  gboolean killed = status != -1 && ((WIFEXITED (status) && WEXITSTATUS (status) == 128 + SIGKILL) ||
+                                     (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL));
+  TAP_OK (killed && out2 && strstr (out2, "redo -> Redid paint"), "the studio was killed mid-session after the edits");
+  g_autofree char *crash_journal = g_strconcat (crash_labels, ".journal", NULL);
+  TAP_OK (g_file_test (crash_journal, G_FILE_TEST_EXISTS), "its journal is left behind");
+  status = run_studio (argv[1], image_path, crash_labels, save_script, NULL, "yes", &out3, &errs3);
+  TAP_OK (status == 0 && out3 && strstr (out3, "save -> Saved"), "next start recovered and saved");
+  if (status != 0)
+    tap_diag ("stdout: %s\nstderr: %s", out3 ? out3 : "", errs3 ? errs3 : "");
+  g_autofree char *saved_bytes = NULL, *recovered_bytes = NULL;
+  gsize saved_len = 0, recovered_len = 0;
+  g_file_get_contents (labels_path, &saved_bytes, &saved_len, NULL);
+  g_file_get_contents (crash_labels, &recovered_bytes, &recovered_len, NULL);
+  TAP_OK (saved_len > 0 && saved_len == recovered_len && memcmp (saved_bytes, recovered_bytes, saved_len) == 0,
+          "recovered-and-saved TIFF equals the one saved without a crash (%zu bytes)", recovered_len);
 
   sm_volume_free (&image);
   sm_volume_free (&labels);
