@@ -1144,9 +1144,17 @@ sm_proofread_controller_describe (SmProofreadController *self)
   sm_label_undo_memory (self->store, &mem);
   g_autofree char *used = g_format_size (mem.bytes);
   g_autofree char *cap = g_format_size (mem.cap);
-  return g_strdup_printf ("%s%sUndo: %zu steps, redo: %zu — history %s of %s\n%s%s",
+  /* The newest steps, newest first: what Ctrl+Z will undo next. */
+  const char *names[6];
+  size_t n = sm_label_undo_history (self->store, names, G_N_ELEMENTS (names));
+  g_autoptr (GString) history = g_string_new (NULL);
+  for (size_t i = 0; i < MIN (n, G_N_ELEMENTS (names)); i++)
+    g_string_append_printf (history, "%s%s", i ? " ← " : "\nHistory: ", names[i]);
+  if (n > G_N_ELEMENTS (names))
+    g_string_append (history, " …");
+  return g_strdup_printf ("%s%sUndo: %zu steps, redo: %zu — history %s of %s%s\n%s%s",
                           self->message ? self->message : "", self->message ? "\n" : "",
-                          mem.undo_steps, mem.redo_steps, used, cap,
+                          mem.undo_steps, mem.redo_steps, used, cap, history->str,
                           sm_label_store_is_dirty (self->store) ? "Unsaved edits (journaled)" : "Saved",
                           self->path ? "" : " — no file");
 }
