@@ -357,7 +357,7 @@ attach (SmProofreadController *self, SmLayer *layer)
                                               info.edits, stamp);
   gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
                                             "The last session on %s ended without saving. "
-                                            "No discards them.", path);
+                                            "Yes replays them onto the file's labels; No deletes them.", path);
   g_object_set_data_full (G_OBJECT (dialog), "journal", g_strdup (journal_path), g_free);
   g_signal_connect (dialog, "response", G_CALLBACK (on_recover_response), g_object_ref (self));
   gtk_window_present (GTK_WINDOW (dialog));
