@@ -1163,7 +1163,7 @@ sm_proofread_controller_describe (SmProofreadController *self)
  * One command a line ('#' comments): tool NAME | select ID | add ID | merge |
  * delete | new-id | hide | lock | radius R | brush-3d 0/1 | undo | redo |
  * mode NAME (view, proofread, ...) | stroke Z Y X [Z Y X ...] (paint or erase with the current tool in XY) |
- * quit | crash (SIGKILL once the journal is durable) | seed Z Y X (split) | mark (keep the crosshair) | seed-marks (a seed at each mark) | commit | fill Z Y X | jump ID | save [PATH].
+ * close (the window, as its close button) | quit | crash (SIGKILL once the journal is durable) | seed Z Y X (split) | mark (keep the crosshair) | seed-marks (a seed at each mark) | commit | fill Z Y X | jump ID | save [PATH].
  * Each runs through the same code as the keys; errors stop the script. */
 /* The window's mode stack (View | Pre-train | Fine-tune | Proofread). */
 static GtkStack *
@@ -1211,6 +1211,8 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       gtk_stack_set_visible_child_name (stack, w[1]);
       gtk_stack_set_transition_type (stack, transition);
     }
+  else if (strcmp (cmd, "close") == 0 && n == 1 && self->window)
+    gtk_window_close (self->window); /* asks first when edits are unsaved */
   else if (strcmp (cmd, "quit") == 0 && n == 1)
     g_application_quit (g_application_get_default ());
   else if (strcmp (cmd, "crash") == 0 && n == 1)
