@@ -11,7 +11,8 @@ uniform vec3 u_axis_u;
 uniform vec3 u_axis_v;
 uniform float u_opacity;
 uniform bool u_outline;
-uniform uint u_selected;
+uniform uint u_selected[16]; // SM_VIEW_STATE_MAX_SELECTED; the first u_n_selected count
+uniform int u_n_selected;
 
 // A well-mixed hash of the id picks a hue (any), saturation and value (both
 // high), so that neighbouring ids look different.
@@ -45,7 +46,12 @@ void main() {
   ivec3 dv = ivec3(u_axis_v);
   bool edge = id_at(p + du) != id || id_at(p - du) != id || id_at(p + dv) != id ||
               id_at(p - dv) != id;
-  bool selected = id == u_selected;
+  bool selected = false;
+  for (int i = 0; i < 16; i++) {
+    if (i >= u_n_selected)
+      break;
+    selected = selected || id == u_selected[i];
+  }
   if (u_outline && !edge && !selected)
     discard;
   vec3 c = id_colour(id);

@@ -145,9 +145,7 @@ refresh_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[
 static void
 push_selection (SmProofreadController *self)
 {
-  guint32 first = self->selection->len ? g_array_index (self->selection, guint32, 0) : 0;
-  if (sm_view_state_get_selected_id (self->state) != first)
-    sm_view_state_set_selected_id (self->state, first);
+  sm_view_state_set_selected_ids (self->state, (const guint32 *) self->selection->data, self->selection->len);
   if (self->volume_view)
     sm_volume_view_set_selected_segments (self->volume_view, (const guint32 *) self->selection->data,
                                           self->selection->len);

@@ -311,8 +311,11 @@ draw_overlays (SmSliceView *self, GListModel *layers, int fb_w, int fb_h, double
           glUniform3i (glGetUniformLocation (program, "u_size"), (GLint) o->texture->size[2],
                        (GLint) o->texture->size[1], (GLint) o->texture->size[0]);
           glUniform1i (glGetUniformLocation (program, "u_outline"), sm_layer_get_outline (layer));
-          glUniform1ui (glGetUniformLocation (program, "u_selected"),
-                        sm_view_state_get_selected_id (self->state));
+          guint32 selected[SM_VIEW_STATE_MAX_SELECTED];
+          guint n_selected = sm_view_state_get_selected_ids (self->state, selected);
+          if (n_selected)
+            glUniform1uiv (glGetUniformLocation (program, "u_selected"), (GLsizei) n_selected, selected);
+          glUniform1i (glGetUniformLocation (program, "u_n_selected"), (GLint) n_selected);
         }
       else
         {

@@ -13,6 +13,9 @@ struct _SmViewState {
   gboolean invert;
   gboolean linear;
   guint32 selected_id;
+  /* Further selected segments (proofreading: merge several), drawn highlighted too. */
+  guint32 more_selected[SM_VIEW_STATE_MAX_SELECTED - 1];
+  guint n_more_selected;
 };
 
 G_DEFINE_FINAL_TYPE (SmViewState, sm_view_state, G_TYPE_OBJECT)
@@ -158,6 +161,7 @@ sm_view_state_set_image (SmViewState *self, SmLayer *image)
   self->cursor[1] = (double) (v->ny / 2);
   self->cursor[2] = (double) (v->nx / 2);
   self->selected_id = 0;
+  self->n_more_selected = 0;
   self->gamma = 1;
   self->invert = FALSE;
   sm_layer_get_stats (image, NULL, NULL, &self->lo, &self->hi);
@@ -300,11 +304,42 @@ guint32 sm_view_state_get_selected_id (SmViewState *self) { return self->selecte
 void
 sm_view_state_set_selected_id (SmViewState *self, guint32 id)
 {
-  if (self->selected_id == id)
+  if (self->selected_id == id && self->n_more_selected == 0)
     return;
+  self->n_more_selected = 0;
+  gboolean notify = self->selected_id != id;
   self->selected_id = id;
-  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SELECTED_ID]);
+  if (notify)
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SELECTED_ID]);
   emit_changed (self);
+}
+
+void
+sm_view_state_set_selected_ids (SmViewState *self, const guint32 *ids, guint n)
+{
+  guint32 first = n ? ids[0] : 0;
+  guint more = n > 1 ? MIN (n - 1, SM_VIEW_STATE_MAX_SELECTED - 1) : 0;
+  if (first == self->selected_id && more == self->n_more_selected &&
+      (more == 0 || memcmp (self->more_selected, ids + 1, more * sizeof *ids) == 0))
+    return;
+  if (more)
+    memcpy (self->more_selected, ids + 1, more * sizeof *ids);
+  self->n_more_selected = more;
+  gboolean notify = self->selected_id != first;
+  self->selected_id = first;
+  if (notify)
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SELECTED_ID]);
+  emit_changed (self);
+}
+
+guint
+sm_view_state_get_selected_ids (SmViewState *self, guint32 ids[SM_VIEW_STATE_MAX_SELECTED])
+{
+  if (!self->selected_id)
+    return 0;
+  ids[0] = self->selected_id;
+  memcpy (ids + 1, self->more_selected, self->n_more_selected * sizeof *ids);
+  return 1 + self->n_more_selected;
 }
 
 SmLayer *

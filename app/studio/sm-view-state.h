@@ -50,6 +50,11 @@ void sm_view_state_set_linear (SmViewState *self, gboolean linear);
 
 guint32 sm_view_state_get_selected_id (SmViewState *self);
 void sm_view_state_set_selected_id (SmViewState *self, guint32 id);
+/* Several selected segments (the first is the selected id); the slice views
+ * highlight up to SM_VIEW_STATE_MAX_SELECTED. set_selected_id drops the others. */
+#define SM_VIEW_STATE_MAX_SELECTED 16
+void sm_view_state_set_selected_ids (SmViewState *self, const guint32 *ids, guint n);
+guint sm_view_state_get_selected_ids (SmViewState *self, guint32 ids[SM_VIEW_STATE_MAX_SELECTED]);
 
 /* The first visible label layer, or NULL. */
 SmLayer *sm_view_state_get_label_layer (SmViewState *self);
