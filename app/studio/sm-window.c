@@ -269,12 +269,11 @@ sync_volume_view (SmWindow *self)
       sm_volume_view_set_labels (self->volume_view, labels ? sm_layer_get_volume (labels) : NULL);
       g_set_object (&self->volume_view_labels, labels);
     }
-  guint32 selected = sm_view_state_get_selected_id (self->state);
-  if (selected != self->volume_view_selected)
-    {
-      sm_volume_view_set_selected_segments (self->volume_view, &selected, selected ? 1 : 0);
-      self->volume_view_selected = selected;
-    }
+  /* Every selected segment (proofreading selects several); the view ignores an unchanged list. */
+  guint32 selected[SM_VIEW_STATE_MAX_SELECTED];
+  guint n_selected = sm_view_state_get_selected_ids (self->state, selected);
+  sm_volume_view_set_selected_segments (self->volume_view, selected, n_selected);
+  self->volume_view_selected = n_selected ? selected[0] : 0;
   double lo, hi, gamma, z, y, x;
   gboolean invert;
   sm_view_state_get_contrast (self->state, &lo, &hi, &gamma, &invert);
