@@ -48,7 +48,7 @@ sm_gl_shared_texture_update_box (SmLayer *layer, const gint64 lo[3], const gint6
                                  const guint32 *ids)
 {
   SharedTexture *entry = shared ? g_hash_table_lookup (shared, layer) : NULL;
-  if (!entry || sm_layer_is_downsampled (layer) || !entry->texture.integer)
+  if (!entry || !entry->texture.integer)
     return FALSE;
   glBindTexture (GL_TEXTURE_3D, entry->texture.texture);
   glPixelStorei (GL_UNPACK_ALIGNMENT, 1);

@@ -15,9 +15,10 @@ G_BEGIN_DECLS
 const SmGlVolumeTexture *sm_gl_shared_texture_acquire (SmLayer *layer, gboolean use_es,
                                                        GError **error);
 void sm_gl_shared_texture_release (SmLayer *layer);
-/* Label layers (full resolution only): re-uploads the box lo..hi (z, y, x,
- * inclusive-exclusive) from ids, (hi - lo) row-major. FALSE when the layer
- * has no texture yet or a downsampled one (nothing to do / re-upload whole). */
+/* Label layers: re-uploads the box lo..hi (z, y, x, inclusive-exclusive, in
+ * texels: level voxels for a downsampled layer) from ids, (hi - lo)
+ * row-major. FALSE when the layer has no texture yet (nothing to do: the
+ * first upload reads the layer's data). */
 gboolean sm_gl_shared_texture_update_box (SmLayer *layer, const gint64 lo[3], const gint64 hi[3],
                                           const guint32 *ids);
 

@@ -121,6 +121,13 @@ const char *sm_layer_get_name (SmLayer *self) { return self->name; }
 const SmVolume *sm_layer_get_volume (SmLayer *self) { return &self->volume; }
 gboolean sm_layer_is_downsampled (SmLayer *self) { return self->level.data != NULL; }
 
+void
+sm_layer_get_stride (SmLayer *self, int stride[3])
+{
+  for (int i = 0; i < 3; i++)
+    stride[i] = self->level.data ? self->stride[i] : 1;
+}
+
 const SmVolume *
 sm_layer_get_level (SmLayer *self)
 {

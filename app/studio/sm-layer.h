@@ -32,6 +32,8 @@ const SmVolume *sm_layer_get_volume (SmLayer *self);
 /* What goes into the 3D texture: the downsampled level, or the full volume. */
 const SmVolume *sm_layer_get_level (SmLayer *self);
 gboolean sm_layer_is_downsampled (SmLayer *self);
+/* The level's subsampling step (z, y, x): level voxel i is full voxel i * stride. */
+void sm_layer_get_stride (SmLayer *self, int stride[3]);
 
 gboolean sm_layer_get_visible (SmLayer *self);
 void sm_layer_set_visible (SmLayer *self, gboolean visible);

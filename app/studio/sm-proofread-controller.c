@@ -123,10 +123,40 @@ upload_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3
         if (seg && (seg->flags & SM_SEGMENT_HIDDEN))
           ids[i] = 0;
       }
+  g_autofree guint32 *level_ids = NULL;
+  int64_t tlo[3] = { lo[0], lo[1], lo[2] }, thi[3] = { hi[0], hi[1], hi[2] };
+  if (sm_layer_is_downsampled (self->layer))
+    {
+      /* The texture holds v[::s]: re-sample the level voxels inside the box. */
+      int s[3];
+      sm_layer_get_stride (self->layer, s);
+      const SmVolume *level = sm_layer_get_level (self->layer);
+      for (int k = 0; k < 3; k++)
+        {
+          tlo[k] = (lo[k] + s[k] - 1) / s[k];
+          thi[k] = (hi[k] + s[k] - 1) / s[k];
+          if (thi[k] <= tlo[k])
+            return;
+        }
+      int64_t lz = thi[0] - tlo[0], ly = thi[1] - tlo[1], lx = thi[2] - tlo[2];
+      level_ids = g_malloc ((size_t) (lz * ly * lx) * sizeof (guint32));
+      for (int64_t z = 0; z < lz; z++)
+        for (int64_t y = 0; y < ly; y++)
+          for (int64_t x = 0; x < lx; x++)
+            {
+              int64_t fz = (tlo[0] + z) * s[0] - lo[0], fy = (tlo[1] + y) * s[1] - lo[1],
+                      fx = (tlo[2] + x) * s[2] - lo[2];
+              guint32 id = ids[(fz * by + fy) * bx + fx];
+              level_ids[(z * ly + y) * lx + x] = id;
+              if (to_volume && level->dtype == SM_U32 && level->data)
+                ((guint32 *) level->data)[((tlo[0] + z) * level->ny + tlo[1] + y) * level->nx + tlo[2] + x] = id;
+            }
+      ids = level_ids;
+    }
   if (self->views[0] && gtk_widget_get_realized (GTK_WIDGET (self->views[0])))
     {
       gtk_gl_area_make_current (GTK_GL_AREA (self->views[0]));
-      sm_gl_shared_texture_update_box (self->layer, lo, hi, ids);
+      sm_gl_shared_texture_update_box (self->layer, tlo, thi, ids);
     }
   queue_render_views (self);
 }
