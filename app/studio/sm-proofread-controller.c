@@ -1332,12 +1332,15 @@ sm_proofread_controller_run_script (SmProofreadController *self, const char *pat
           g_free (w[k]);
       w[n] = NULL;
       g_autoptr (GError) line_error = NULL;
+      gint64 start = g_get_monotonic_time ();
       if (!run_line (self, group, w, n, &line_error))
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s:%d: %s", path, i + 1, line_error->message);
           return FALSE;
         }
-      g_print ("proofread: %s -> %s\n", lines[i], self->message ? self->message : "ok");
+      /* Time on the main thread incl. repaint uploads (not the GPU's drawing). */
+      g_print ("proofread: %s -> %s  [%.2f ms]\n", lines[i], self->message ? self->message : "ok",
+               (double) (g_get_monotonic_time () - start) / 1000.0);
     }
   return TRUE;
 }
