@@ -56,7 +56,7 @@ struct _SmProofreadController {
 
   GCancellable *fill_cancellable;
   volatile int fill_cancel;
-  gboolean fill_running;
+  gboolean fill_running; /* a fill or split computes on a worker: no edits meanwhile */
   gboolean close_confirmed;
   double marks[8][3]; /* test scripts: crosshair positions kept for later seeds */
   int n_marks;
@@ -228,6 +228,9 @@ detach (SmProofreadController *self)
   if (self->fill_cancellable)
     g_cancellable_cancel (self->fill_cancellable);
   self->fill_cancel = 1;
+  /* A worker still reads the store: let it finish (a fill stops at the flag). */
+  while (self->fill_running)
+    g_main_context_iteration (NULL, TRUE);
   /* Clean: the journal has nothing to recover. Dirty: keep it for the next start. */
   sm_label_store_set_listener (self->store, NULL, NULL);
   if (self->journal && !sm_label_store_is_dirty (self->store))
@@ -436,7 +439,7 @@ can_edit (SmProofreadController *self)
     }
   if (self->fill_running)
     {
-      fail (self, "A fill is running (Esc cancels it)");
+      fail (self, "Busy: a fill or split is computing (Esc cancels it)");
       return FALSE;
     }
   return TRUE;
@@ -534,8 +537,97 @@ stroke_end (SmProofreadController *self)
 }
 
 /* Split: seeds go into the segment under the first one; two or more show a preview. */
+typedef struct {
+  SmLabelStore *store;
+  guint32 segment;
+  int64_t seeds[SM_SPLIT_MAX_SEEDS][3];
+  int n_seeds;
+  const SmVolume *map; /* the image layer's volume, kept alive by the layer reference */
+  SmLayer *image;
+  SmLabelSplit split;
+  gboolean have_split;
+  SmError err;
+} SplitJob;
+
 static void
-split_add_seed (SmProofreadController *self, const double p[3])
+split_job_free (SplitJob *job)
+{
+  if (job->have_split)
+    sm_label_split_free (&job->split);
+  g_clear_object (&job->image);
+  g_free (job);
+}
+
+static void
+split_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SplitJob *job = data;
+  if (sm_label_split_compute (job->store, job->segment, (const int64_t (*)[3]) job->seeds, job->n_seeds,
+                              job->map, false, &job->split, &job->err) != 0)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", job->err.message);
+  else
+    {
+      job->have_split = TRUE;
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+static void split_show_preview (SmProofreadController *self);
+
+static void
+split_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SmProofreadController *self = SM_PROOFREAD_CONTROLLER (source);
+  SplitJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  gboolean cancelled = self->fill_cancel != 0;
+  self->fill_running = FALSE;
+  g_clear_object (&self->fill_cancellable);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    fail (self, error->message);
+  else if (cancelled || self->store != job->store || self->n_seeds == 0)
+    set_message (self, "Split cancelled");
+  else
+    {
+      self->split = job->split; /* moved */
+      job->have_split = FALSE;
+      self->split_ready = TRUE;
+      split_show_preview (self);
+    }
+}
+
+/* The seeded watershed of the segment on the EM image, on a worker thread
+ * (edits wait meanwhile: the store has no lock); wait = finish before
+ * returning (test scripts). */
+static void
+split_start (SmProofreadController *self, gboolean wait)
+{
+  SplitJob *job = g_new0 (SplitJob, 1);
+  job->store = self->store;
+  job->segment = self->split_segment;
+  memcpy (job->seeds, self->seeds, sizeof self->seeds);
+  job->n_seeds = self->n_seeds;
+  SmLayer *image = sm_view_state_get_image (self->state);
+  job->image = image ? g_object_ref (image) : NULL;
+  job->map = image ? sm_layer_get_volume (image) : NULL;
+  self->fill_cancel = 0;
+  self->fill_running = TRUE;
+  self->fill_cancellable = g_cancellable_new ();
+  set_message (self, "Splitting… (Esc cancels)");
+  g_autoptr (GTask) task = g_task_new (self, self->fill_cancellable, split_done, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) split_job_free);
+  if (wait)
+    {
+      split_thread (task, self, job, NULL);
+      while (self->fill_running)
+        g_main_context_iteration (NULL, TRUE);
+      return;
+    }
+  g_task_run_in_thread (task, split_thread);
+}
+
+static void
+split_add_seed (SmProofreadController *self, const double p[3], gboolean wait)
 {
   if (!can_edit (self))
     return;
@@ -565,18 +657,19 @@ split_add_seed (SmProofreadController *self, const double p[3])
       return;
     }
   if (self->split_ready)
-    sm_label_split_free (&self->split);
-  self->split_ready = FALSE;
-  SmError err = { { 0 } };
-  SmLayer *image = sm_view_state_get_image (self->state);
-  const SmVolume *map = image ? sm_layer_get_volume (image) : NULL;
-  if (sm_label_split_compute (self->store, self->split_segment, (const int64_t (*)[3]) self->seeds,
-                              self->n_seeds, map, false, &self->split, &err) != 0)
     {
-      fail (self, err.message);
-      return;
+      /* The old preview's box goes back to the store's ids before the new one. */
+      refresh_box (self, self->split.lo, self->split.hi);
+      sm_label_split_free (&self->split);
     }
-  self->split_ready = TRUE;
+  self->split_ready = FALSE;
+  split_start (self, wait);
+}
+
+/* Main thread, once the worker computed the split: show the preview. */
+static void
+split_show_preview (SmProofreadController *self)
+{
   /* Preview: the split box drawn with one made-up id per part. */
   const int64_t *lo = self->split.lo, *hi = self->split.hi;
   size_t n = (size_t) ((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
@@ -880,7 +973,9 @@ on_cancel (GSimpleAction *a, GVariant *p, gpointer user_data)
     {
       self->fill_cancel = 1;
       g_cancellable_cancel (self->fill_cancellable);
-      set_message (self, "Fill cancelled");
+      set_message (self, self->tool == SM_TOOL_SPLIT ? "Split cancelled" : "Fill cancelled");
+      if (self->tool == SM_TOOL_SPLIT)
+        self->n_seeds = 0;
     }
   else if (self->n_seeds > 0)
     {
@@ -944,7 +1039,7 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, SmProofreadControlle
       stroke_begin (self, view, p);
     }
   else if (self->tool == SM_TOOL_SPLIT)
-    split_add_seed (self, p);
+    split_add_seed (self, p, FALSE);
   else if (self->tool == SM_TOOL_FILL)
     fill_at (self, view, p, FALSE);
 }
@@ -1271,7 +1366,7 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       stroke_end (self);
     }
   else if (strcmp (cmd, "seed") == 0 && n == 4)
-    split_add_seed (self, p);
+    split_add_seed (self, p, TRUE);
   else if (strcmp (cmd, "mark") == 0 && n == 1 && self->n_marks < 8)
     {
       double *m = self->marks[self->n_marks++];
@@ -1279,7 +1374,7 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
     }
   else if (strcmp (cmd, "seed-marks") == 0 && n == 1)
     for (int k = 0; k < self->n_marks && !self->failed; k++)
-      split_add_seed (self, self->marks[k]);
+      split_add_seed (self, self->marks[k], TRUE);
   else if (strcmp (cmd, "fill") == 0 && n == 4)
     fill_at (self, self->views[0], p, TRUE);
   else if (strcmp (cmd, "save") == 0)
