@@ -783,6 +783,14 @@ fill_at (SmProofreadController *self, SmSliceView *view, const double p[3], gboo
 
 /* --- actions --------------------------------------------------------------- */
 
+/* The slice views outline the brush around the pointer while painting or erasing. */
+static void
+sync_brush (SmProofreadController *self)
+{
+  gboolean painting = self->tool == SM_TOOL_PAINT || self->tool == SM_TOOL_ERASE;
+  sm_view_state_set_brush_radius (self->state, painting ? self->radius : 0);
+}
+
 static void
 set_tool (SmProofreadController *self, SmProofTool tool)
 {
@@ -791,6 +799,7 @@ set_tool (SmProofreadController *self, SmProofTool tool)
   self->tool = tool;
   GAction *a = g_action_map_lookup_action (G_ACTION_MAP (g_object_get_data (G_OBJECT (self), "group")), "tool");
   g_simple_action_set_state (G_SIMPLE_ACTION (a), g_variant_new_string (tool_names[tool]));
+  sync_brush (self);
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
 
@@ -905,6 +914,7 @@ on_brush_size (GSimpleAction *a, GVariant *p, gpointer user_data)
   SmProofreadController *self = user_data;
   int step = g_variant_get_int32 (p);
   self->radius = CLAMP (step > 0 ? self->radius * 1.25 + 0.5 : self->radius / 1.25 - 0.4, 0.5, 200);
+  sync_brush (self);
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
 
@@ -1348,7 +1358,10 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       raise (SIGKILL);
     }
   else if (strcmp (cmd, "radius") == 0 && n == 2)
-    self->radius = g_ascii_strtod (w[1], NULL);
+    {
+      self->radius = g_ascii_strtod (w[1], NULL);
+      sync_brush (self);
+    }
   else if (strcmp (cmd, "brush-3d") == 0 && n == 2)
     g_action_group_change_action_state (group, "brush-3d", g_variant_new_boolean (atoi (w[1]) != 0));
   else if (strcmp (cmd, "stroke") == 0 && n >= 4 && (n - 1) % 3 == 0)

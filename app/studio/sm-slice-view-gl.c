@@ -377,6 +377,17 @@ draw_crosshair (SmSliceView *self, int fb_w, int fb_h, double scale)
   draw_quad (self);
   glScissor (0, fb_h - (GLint) floorf (py) - reach, fb_w, 2 * reach);
   draw_quad (self);
+  /* The paint brush's outline around the pointer, in a box of its own. */
+  double radius = sm_view_state_get_brush_radius (self->state) * voxel[0] * self->zoom * scale;
+  glUniform1f (glGetUniformLocation (program, "u_brush_radius"), (float) radius);
+  if (radius > 0 && self->pointer_inside)
+    {
+      float bx = (float) (self->pointer[0] * scale), by = (float) (self->pointer[1] * scale);
+      glUniform2f (glGetUniformLocation (program, "u_brush_pix"), bx, by);
+      int r = (int) ceil (radius) + 3;
+      glScissor ((GLint) floorf (bx) - r, fb_h - (GLint) floorf (by) - r, 2 * r, 2 * r);
+      draw_quad (self);
+    }
   glDisable (GL_SCISSOR_TEST);
 }
 

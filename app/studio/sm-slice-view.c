@@ -211,6 +211,8 @@ on_motion (GtkEventControllerMotion *controller, double x, double y, SmSliceView
   self->pointer[1] = y;
   self->pointer_inside = TRUE;
   emit_hover (self);
+  if (self->state && sm_view_state_get_brush_radius (self->state) > 0)
+    gtk_gl_area_queue_render (GTK_GL_AREA (self)); /* the brush outline follows */
 }
 
 static void
@@ -218,6 +220,8 @@ on_leave (GtkEventControllerMotion *controller, SmSliceView *self)
 {
   self->pointer_inside = FALSE;
   emit_hover (self);
+  if (self->state && sm_view_state_get_brush_radius (self->state) > 0)
+    gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 
 static void

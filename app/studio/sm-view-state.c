@@ -16,6 +16,7 @@ struct _SmViewState {
   /* Further selected segments (proofreading: merge several), drawn highlighted too. */
   guint32 more_selected[SM_VIEW_STATE_MAX_SELECTED - 1];
   guint n_more_selected;
+  double brush_radius; /* x voxels; 0 = no brush outline */
 };
 
 G_DEFINE_FINAL_TYPE (SmViewState, sm_view_state, G_TYPE_OBJECT)
@@ -329,6 +330,17 @@ sm_view_state_set_selected_ids (SmViewState *self, const guint32 *ids, guint n)
   self->selected_id = first;
   if (notify)
     g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SELECTED_ID]);
+  emit_changed (self);
+}
+
+double sm_view_state_get_brush_radius (SmViewState *self) { return self->brush_radius; }
+
+void
+sm_view_state_set_brush_radius (SmViewState *self, double radius)
+{
+  if (self->brush_radius == radius)
+    return;
+  self->brush_radius = radius;
   emit_changed (self);
 }
 

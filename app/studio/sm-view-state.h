@@ -55,6 +55,9 @@ void sm_view_state_set_selected_id (SmViewState *self, guint32 id);
 #define SM_VIEW_STATE_MAX_SELECTED 16
 void sm_view_state_set_selected_ids (SmViewState *self, const guint32 *ids, guint n);
 guint sm_view_state_get_selected_ids (SmViewState *self, guint32 ids[SM_VIEW_STATE_MAX_SELECTED]);
+/* Paint/erase brush radius in x voxels, outlined around the pointer; 0 = none. */
+double sm_view_state_get_brush_radius (SmViewState *self);
+void sm_view_state_set_brush_radius (SmViewState *self, double radius);
 
 /* The first visible label layer, or NULL. */
 SmLayer *sm_view_state_get_label_layer (SmViewState *self);
