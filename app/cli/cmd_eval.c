@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: semmae eval --pred LABELS --truth LABELS [--metrics LIST] [--components]\n"
-    "                   [--keep-truth-zero]\n"
+    "                   [--per-slice] [--keep-truth-zero]\n"
     "\n"
     "Scores a predicted label volume against ground truth and prints one\n"
     "\"name: value\" line per number. LABELS are integer label volumes of the same\n"
@@ -32,6 +32,9 @@ static const char usage[] =
     "  --components       split both volumes into connected components (6-connected,\n"
     "                     per label value) first: binary masks (0/255 PNG slices, ...)\n"
     "                     become instances\n"
+    "  --per-slice        score serial sections as 2D: split both volumes into their\n"
+    "                     4-connected pieces within each z slice first, so nothing\n"
+    "                     joins across slices (ISBI 2012 style; implies --components)\n"
     "  --keep-truth-zero  count truth-0 voxels in VOI (scikit-image's default)\n"
     "  -h, --help         show this help\n"
     "\n"
@@ -117,11 +120,12 @@ static uint32_t *read_labels(const char *path, SmVolume *shape) {
 }
 
 /* Replaces *labels by its connected components (a new buffer). */
-static int split_components(uint32_t **labels, const int64_t dims[3], PpError *err) {
+static int split_components(uint32_t **labels, const int64_t dims[3], int connectivity,
+                            PpError *err) {
   const size_t n = (size_t)(dims[0] * dims[1] * dims[2]);
   uint32_t *split = malloc((n ? n : 1) * sizeof *split);
   if (!split) return pp_error_set(err, "out of memory for the connected components");
-  if (cc_label_u32(split, *labels, dims, CC_CONN_FACES, err) < 0) {
+  if (cc_label_u32(split, *labels, dims, connectivity, err) < 0) {
     free(split);
     return -1;
   }
@@ -142,7 +146,7 @@ int cmd_eval(int argc, char **argv) {
   }
   const char *pred_path = NULL, *truth_path = NULL;
   unsigned metrics = M_ALL;
-  bool keep_truth_zero = false, components = false;
+  bool keep_truth_zero = false, components = false, per_slice = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--keep-truth-zero") == 0) {
@@ -151,6 +155,10 @@ int cmd_eval(int argc, char **argv) {
     }
     if (strcmp(a, "--components") == 0) {
       components = true;
+      continue;
+    }
+    if (strcmp(a, "--per-slice") == 0) {
+      per_slice = true;
       continue;
     }
     if (strcmp(a, "--pred") != 0 && strcmp(a, "--truth") != 0 && strcmp(a, "--metrics") != 0)
@@ -182,9 +190,12 @@ int cmd_eval(int argc, char **argv) {
   }
   const size_t n = (size_t)(ps.nz * ps.ny * ps.nx);
   PpError err;
-  if (components) {
+  if (components || per_slice) {
+    /* Serial sections scored as 2D (ISBI 2012): pieces never join across z. */
+    const int connectivity = per_slice ? CC_CONN_PLANE4 : CC_CONN_FACES;
     const int64_t dims[3] = {ps.nz, ps.ny, ps.nx};
-    if (split_components(&pred, dims, &err) != 0 || split_components(&truth, dims, &err) != 0) {
+    if (split_components(&pred, dims, connectivity, &err) != 0 ||
+        split_components(&truth, dims, connectivity, &err) != 0) {
       free(pred), free(truth);
       return cli_fail("%s", err.message);
     }

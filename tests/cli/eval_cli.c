@@ -132,6 +132,22 @@ int main(int argc, char **argv) {
   TAP_OK(fabs(ap_mask - 1) < 1e-6 && rc == 0 && fabs(value_of("ap50") - 51.0 / 101) < 1e-6,
          "--components turns mask blobs into instances (AP50 %.4f -> %.4f)", ap_mask, value_of("ap50"));
 
+  // --per-slice: serial sections scored as 2D. The truth mask is one blob
+  // through both slices; the prediction gives each slice its own id.
+  const uint8_t column_truth[4] = {255, 255, 255, 255};
+  const uint16_t column_pred[4] = {1, 1, 2, 2};
+  write_volume("column_truth.tif", SM_U8, 2, 1, 2, column_truth);
+  write_volume("column_pred.tif", SM_U16, 2, 1, 2, column_pred);
+  snprintf(args, sizeof args, "--pred '%s' --truth '%s' --metrics arand --components", in_dir("column_pred.tif"),
+           in_dir("column_truth.tif"));
+  run(args);
+  const double arand_3d = value_of("arand");
+  snprintf(args, sizeof args, "--pred '%s' --truth '%s' --metrics arand --per-slice", in_dir("column_pred.tif"),
+           in_dir("column_truth.tif"));
+  rc = run(args);
+  TAP_OK(rc == 0 && arand_3d > 0.1 && fabs(value_of("arand")) < 1e-9,
+         "--per-slice keeps slices apart (arand 3D %.4f -> per slice %.4f)", arand_3d, value_of("arand"));
+
   // Bad input.
   const uint16_t small[4] = {1, 1, 2, 2};
   write_volume("small.tif", SM_U16, 1, 2, 2, small);
