@@ -13,6 +13,13 @@ uniform float u_opacity;
 uniform bool u_outline;
 uniform uint u_selected[16]; // SM_VIEW_STATE_MAX_SELECTED; the first u_n_selected count
 uniform int u_n_selected;
+// Fragment -> displayed segment for fragments that do not show as themselves
+// (merged into another segment, or 0 for hidden segments): u_map_n texels
+// (fragment, segment) sorted by fragment, row-major in rows of u_map_width.
+// A merge or its undo re-uploads only this table, never the voxels.
+uniform usampler2D u_map;
+uniform int u_map_n;
+uniform int u_map_width;
 
 // A well-mixed hash of the id picks a hue (any), saturation and value (both
 // high), so that neighbouring ids look different.
@@ -30,8 +37,24 @@ vec3 id_colour(uint id) {
   return val * mix(vec3(1.0), rgb, sat);
 }
 
+uint segment_of(uint fragment) {
+  int lo = 0;
+  int hi = u_map_n; // binary search in [lo, hi)
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    uvec2 e = texelFetch(u_map, ivec2(mid % u_map_width, mid / u_map_width), 0).rg;
+    if (e.r == fragment)
+      return e.g;
+    if (e.r < fragment)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return fragment;
+}
+
 uint id_at(ivec3 p) {
-  return texelFetch(u_labels, clamp(p, ivec3(0), u_size - 1), 0).r;
+  return segment_of(texelFetch(u_labels, clamp(p, ivec3(0), u_size - 1), 0).r);
 }
 
 void main() {

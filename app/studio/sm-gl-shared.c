@@ -1,11 +1,27 @@
 /* Shared volume textures (see sm-gl-shared.h). */
 #include "sm-gl-shared.h"
 
+#include <string.h>
+
 typedef struct {
   SmLayer *layer; /* a reference: the key's address cannot be reused while cached */
   SmGlVolumeTexture texture;
   int users;
+  GLuint map_texture;  /* label layers: the fragment -> segment table */
+  guint map_version;   /* of the LabelMap uploaded into map_texture */
 } SharedTexture;
+
+#define LABEL_MAP_KEY "sm-gl-shared-label-map"
+#define LABEL_SOURCE_KEY "sm-gl-shared-label-source"
+#define LABEL_MAP_ROW 1024 /* texels a row: tables of up to 1024 x max-texture-size pairs */
+
+typedef struct {
+  guint version;
+  guint n_pairs;
+  guint32 pairs[]; /* (n_pairs, 2) */
+} LabelMap;
+
+static guint label_map_versions;
 
 static GHashTable *shared; /* SmLayer* -> SharedTexture* */
 
@@ -18,7 +34,10 @@ sm_gl_shared_texture_acquire (SmLayer *layer, gboolean use_es, GError **error)
   if (!entry)
     {
       entry = g_new0 (SharedTexture, 1);
-      if (!sm_gl_volume_texture_upload (&entry->texture, sm_layer_get_level (layer),
+      const SmVolume *source = g_object_get_data (G_OBJECT (layer), LABEL_SOURCE_KEY);
+      if (!source || sm_layer_is_downsampled (layer))
+        source = sm_layer_get_level (layer);
+      if (!sm_gl_volume_texture_upload (&entry->texture, source,
                                         sm_layer_get_kind (layer), use_es, FALSE, error))
         {
           g_free (entry);
@@ -39,6 +58,8 @@ sm_gl_shared_texture_release (SmLayer *layer)
     return;
   g_hash_table_remove (shared, layer);
   sm_gl_volume_texture_clear (&entry->texture);
+  if (entry->map_texture)
+    glDeleteTextures (1, &entry->map_texture);
   g_object_unref (entry->layer);
   g_free (entry);
 }
@@ -57,4 +78,53 @@ sm_gl_shared_texture_update_box (SmLayer *layer, const gint64 lo[3], const gint6
                    GL_RED_INTEGER, GL_UNSIGNED_INT, ids);
   glBindTexture (GL_TEXTURE_3D, 0);
   return TRUE;
+}
+
+void
+sm_gl_shared_label_map_set (SmLayer *layer, const guint32 *pairs, guint n_pairs)
+{
+  LabelMap *map = g_malloc (sizeof *map + (gsize) n_pairs * 2 * sizeof (guint32));
+  map->version = ++label_map_versions;
+  map->n_pairs = n_pairs;
+  if (n_pairs)
+    memcpy (map->pairs, pairs, (gsize) n_pairs * 2 * sizeof (guint32));
+  g_object_set_data_full (G_OBJECT (layer), LABEL_MAP_KEY, map, g_free);
+}
+
+guint
+sm_gl_shared_label_map_bind (SmLayer *layer, guint *row_width)
+{
+  SharedTexture *entry = shared ? g_hash_table_lookup (shared, layer) : NULL;
+  const LabelMap *map = g_object_get_data (G_OBJECT (layer), LABEL_MAP_KEY);
+  *row_width = LABEL_MAP_ROW;
+  if (!entry || !map || map->n_pairs == 0)
+    {
+      glBindTexture (GL_TEXTURE_2D, 0);
+      return 0;
+    }
+  if (!entry->map_texture)
+    glGenTextures (1, &entry->map_texture);
+  glBindTexture (GL_TEXTURE_2D, entry->map_texture);
+  if (entry->map_version != map->version)
+    {
+      /* Whole rows: the tail of the last row is never read (index < n_pairs). */
+      guint rows = (map->n_pairs + LABEL_MAP_ROW - 1) / LABEL_MAP_ROW;
+      g_autofree guint32 *texels = g_malloc0 ((gsize) rows * LABEL_MAP_ROW * 2 * sizeof (guint32));
+      memcpy (texels, map->pairs, (gsize) map->n_pairs * 2 * sizeof (guint32));
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAX_LEVEL, 0);
+      glPixelStorei (GL_UNPACK_ALIGNMENT, 4);
+      glTexImage2D (GL_TEXTURE_2D, 0, GL_RG32UI, LABEL_MAP_ROW, (GLsizei) rows, 0, GL_RG_INTEGER,
+                    GL_UNSIGNED_INT, texels);
+      entry->map_version = map->version;
+    }
+  return map->n_pairs;
+}
+
+void
+sm_gl_shared_set_label_source (SmLayer *layer, const SmVolume *fragments)
+{
+  g_object_set_data_full (G_OBJECT (layer), LABEL_SOURCE_KEY,
+                          fragments ? g_memdup2 (fragments, sizeof *fragments) : NULL, g_free);
 }

@@ -36,6 +36,9 @@ struct _SmProofreadController {
   char *path;              /* where Ctrl+S writes; NULL for labels without a file */
   char *message;           /* last error or result, for the panel */
   guint n_hidden;
+  guint volume_sync_source; /* idle that copies merged ids into the layer's volume */
+  int64_t volume_sync_lo[3], volume_sync_hi[3];
+  guint segments_changed_source; /* idle that tells the segment list to rebuild */
 
   SmProofTool tool;
   double radius;
@@ -94,6 +97,13 @@ sm_proofread_set_layer_path (gpointer layer, const char *path)
 
 /* --- repaint --------------------------------------------------------------- */
 
+static int
+compare_fragment (gconstpointer a, gconstpointer b)
+{
+  guint32 fa = *(const guint32 *) a, fb = *(const guint32 *) b;
+  return (fa > fb) - (fa < fb);
+}
+
 static void
 queue_render_views (SmProofreadController *self)
 {
@@ -102,27 +112,50 @@ queue_render_views (SmProofreadController *self)
       gtk_gl_area_queue_render (GTK_GL_AREA (self->views[i]));
 }
 
-/* Writes ids (the box lo..hi, row-major) into the layer's volume (what the
- * status bar and the 3D view read) and, hidden segments blanked, into its
- * shared texture. */
+/* The fragment -> segment table the label shader applies: merged fragments
+ * to their segment, every fragment of a hidden segment to 0. A merge, its
+ * undo or a hide changes only this table (microseconds), not the voxels. */
 static void
-upload_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3], guint32 *ids,
-            gboolean to_volume)
+upload_label_map (SmProofreadController *self)
 {
-  const SmVolume *v = sm_layer_get_volume (self->layer);
+  g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, 2 * sizeof (guint32));
+  for (size_t i = 0, n = sm_label_store_n_segments (self->store); i < n; i++)
+    {
+      const SmSegment *seg = sm_label_store_segment_at (self->store, i);
+      gboolean hidden = (seg->flags & SM_SEGMENT_HIDDEN) != 0;
+      if (hidden)
+        g_array_append_val (pairs, ((guint32[2]) { seg->id, 0 }));
+      for (uint32_t k = 0; k < seg->n_extra; k++)
+        g_array_append_val (pairs, ((guint32[2]) { seg->extra[k], hidden ? 0 : seg->id }));
+    }
+  g_array_sort (pairs, compare_fragment);
+  sm_gl_shared_label_map_set (self->layer, (const guint32 *) pairs->data, pairs->len);
+  queue_render_views (self);
+}
+
+static void
+write_volume_rows (const SmVolume *v, const int64_t lo[3], const int64_t hi[3], const guint32 *ids)
+{
   int64_t bz = hi[0] - lo[0], by = hi[1] - lo[1], bx = hi[2] - lo[2];
-  if (to_volume && (v->dtype == SM_U32 || v->dtype == SM_I32) && v->data)
+  if ((v->dtype == SM_U32 || v->dtype == SM_I32) && v->data)
     for (int64_t z = 0; z < bz; z++)
       for (int64_t y = 0; y < by; y++)
         memcpy ((guint32 *) v->data + ((lo[0] + z) * v->ny + lo[1] + y) * v->nx + lo[2],
                 ids + (z * by + y) * bx, (size_t) bx * sizeof (guint32));
-  if (self->n_hidden > 0)
-    for (size_t i = 0, n = (size_t) (bz * by * bx); i < n; i++)
-      {
-        const SmSegment *seg = ids[i] ? sm_label_store_segment (self->store, ids[i]) : NULL;
-        if (seg && (seg->flags & SM_SEGMENT_HIDDEN))
-          ids[i] = 0;
-      }
+}
+
+/* Writes displayed ids (the box lo..hi, row-major) into the layer's volume
+ * (what the status bar and the 3D view read) and fragment ids into its
+ * downsampled level and its shared texture (the shader maps them through
+ * upload_label_map's table). displayed NULL: the texture only. */
+static void
+upload_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3], const guint32 *ids,
+            const guint32 *displayed)
+{
+  gboolean to_volume = displayed != NULL;
+  int64_t by = hi[1] - lo[1], bx = hi[2] - lo[2];
+  if (to_volume)
+    write_volume_rows (sm_layer_get_volume (self->layer), lo, hi, displayed);
   g_autofree guint32 *level_ids = NULL;
   int64_t tlo[3] = { lo[0], lo[1], lo[2] }, thi[3] = { hi[0], hi[1], hi[2] };
   if (sm_layer_is_downsampled (self->layer))
@@ -169,7 +202,55 @@ refresh_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[
     return;
   g_autofree guint32 *ids = g_malloc (n * sizeof (guint32));
   sm_label_store_read_box (self->store, lo, hi, ids);
-  upload_box (self, lo, hi, ids, TRUE);
+  if (!sm_label_store_has_merges (self->store))
+    {
+      upload_box (self, lo, hi, ids, ids); /* fragments are the displayed ids */
+      return;
+    }
+  g_autofree guint32 *fragments = g_malloc (n * sizeof (guint32));
+  const guint32 *all = sm_label_store_fragments (self->store);
+  int64_t shape[3], by = hi[1] - lo[1], bx = hi[2] - lo[2];
+  sm_label_store_shape (self->store, shape);
+  for (int64_t z = lo[0]; z < hi[0]; z++)
+    for (int64_t y = lo[1]; y < hi[1]; y++)
+      memcpy (fragments + ((z - lo[0]) * by + y - lo[1]) * bx, all + (z * shape[1] + y) * shape[2] + lo[2],
+              (size_t) bx * sizeof (guint32));
+  upload_box (self, lo, hi, fragments, ids);
+}
+
+/* Idle after merges: the layer's volume (status bar, 3D surfaces) gets the
+ * merged ids one slab at a time; the slice views already show them through
+ * the shader's table. */
+static gboolean
+sync_volume_idle (gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  self->volume_sync_source = 0;
+  const int64_t *lo = self->volume_sync_lo, *hi = self->volume_sync_hi;
+  int64_t by = hi[1] - lo[1], bx = hi[2] - lo[2];
+  g_autofree guint32 *slab = g_malloc ((size_t) (by * bx) * sizeof (guint32));
+  for (int64_t z = lo[0]; z < hi[0]; z++)
+    {
+      int64_t slo[3] = { z, lo[1], lo[2] }, shi[3] = { z + 1, hi[1], hi[2] };
+      sm_label_store_read_box (self->store, slo, shi, slab);
+      write_volume_rows (sm_layer_get_volume (self->layer), slo, shi, slab);
+    }
+  if (self->volume_view)
+    sm_volume_view_labels_changed (self->volume_view, lo, hi);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_volume_sync (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3])
+{
+  for (int k = 0; k < 3; k++)
+    {
+      gboolean first = self->volume_sync_source == 0;
+      self->volume_sync_lo[k] = first ? lo[k] : MIN (lo[k], self->volume_sync_lo[k]);
+      self->volume_sync_hi[k] = first ? hi[k] : MAX (hi[k], self->volume_sync_hi[k]);
+    }
+  if (!self->volume_sync_source)
+    self->volume_sync_source = g_idle_add (sync_volume_idle, self);
 }
 
 static void
@@ -182,11 +263,24 @@ push_selection (SmProofreadController *self)
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
 
+static gboolean
+emit_segments_changed_idle (gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  self->segments_changed_source = 0;
+  g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_store_changed (const SmLabelChange *change, void *user)
 {
   SmProofreadController *self = user;
-  if (change->voxels_changed)
+  /* A merge or its undo/redo only re-maps fragments: the table, not the voxels. */
+  gboolean remap_only = change->what && strstr (change->what, "merge");
+  if (change->voxels_changed && remap_only)
+    queue_volume_sync (self, change->lo, change->hi);
+  else if (change->voxels_changed)
     {
       refresh_box (self, change->lo, change->hi);
       if (self->volume_view && !change->in_progress)
@@ -194,14 +288,17 @@ on_store_changed (const SmLabelChange *change, void *user)
     }
   if (change->in_progress)
     return;
+  upload_label_map (self);
   /* Drop selected ids that no longer exist (merged away, deleted). */
   for (guint i = self->selection->len; i-- > 0;)
     if (!sm_label_store_segment (self->store, g_array_index (self->selection, guint32, i)))
       g_array_remove_index (self->selection, i);
   push_selection (self);
   /* Sizes change with every voxel edit, so the list refreshes after each. */
-  if (change->table_changed || change->n_ids > 0 || change->ids_truncated)
-    g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
+  /* Rebuilding the list's rows takes ~40 ms: in an idle, after the views'
+   * next frame (the frame clock has a higher priority), once per burst. */
+  if ((change->table_changed || change->n_ids > 0 || change->ids_truncated) && !self->segments_changed_source)
+    self->segments_changed_source = g_idle_add (emit_segments_changed_idle, self);
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
 
@@ -233,6 +330,15 @@ detach (SmProofreadController *self)
     g_main_context_iteration (NULL, TRUE);
   /* Clean: the journal has nothing to recover. Dirty: keep it for the next start. */
   sm_label_store_set_listener (self->store, NULL, NULL);
+  /* The layer keeps showing the last state: merged ids into its volume now.
+   * The table stays: the texture holds fragments. */
+  if (self->volume_sync_source)
+    {
+      g_source_remove (self->volume_sync_source);
+      sync_volume_idle (self);
+    }
+  g_clear_handle_id (&self->segments_changed_source, g_source_remove);
+  sm_gl_shared_set_label_source (self->layer, NULL);
   if (self->journal && !sm_label_store_is_dirty (self->store))
     sm_label_journal_discard (self->journal);
   self->journal = NULL;
@@ -357,6 +463,10 @@ attach (SmProofreadController *self, SmLayer *layer)
   for (size_t i = 0; i < sm_label_store_n_segments (s); i++)
     self->n_hidden += (sm_label_store_segment_at (s, i)->flags & SM_SEGMENT_HIDDEN) != 0;
   sm_label_store_set_listener (s, on_store_changed, self);
+  SmVolume fragments;
+  sm_label_store_volume_view (s, &fragments);
+  sm_gl_shared_set_label_source (layer, &fragments);
+  upload_label_map (self);
   set_message (self, path ? "Labels open for proofreading" : "Labels without a file: Ctrl+S cannot save them");
   g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
   if (!path)
@@ -680,7 +790,7 @@ split_show_preview (SmProofreadController *self)
       ids[i] = PREVIEW_ID_BASE + self->split.assign[i];
   /* Into the layer's volume too: a texture uploaded later shows it as well;
    * commit or cancel re-reads the box from the store. */
-  upload_box (self, lo, hi, ids, TRUE);
+  upload_box (self, lo, hi, ids, ids);
   g_autofree char *m = g_strdup_printf ("Split preview: %d parts — Enter commits, Esc cancels", self->n_seeds);
   set_message (self, m);
 }
@@ -896,9 +1006,7 @@ on_flag (SmProofreadController *self, gboolean lock)
           gboolean hide = !(seg->flags & SM_SEGMENT_HIDDEN);
           if (sm_label_set_hidden (self->store, id, hide, &err) == 0)
             self->n_hidden = hide ? self->n_hidden + 1 : self->n_hidden - 1;
-          seg = sm_label_store_segment (self->store, id);
-          int64_t lo[3] = { seg->lo[0], seg->lo[1], seg->lo[2] }, hi[3] = { seg->hi[0], seg->hi[1], seg->hi[2] };
-          refresh_box (self, lo, hi);
+          upload_label_map (self);
         }
     }
   g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);

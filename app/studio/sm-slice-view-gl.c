@@ -316,6 +316,13 @@ draw_overlays (SmSliceView *self, GListModel *layers, int fb_w, int fb_h, double
           if (n_selected)
             glUniform1uiv (glGetUniformLocation (program, "u_selected"), (GLsizei) n_selected, selected);
           glUniform1i (glGetUniformLocation (program, "u_n_selected"), (GLint) n_selected);
+          glActiveTexture (GL_TEXTURE2);
+          guint map_width;
+          guint map_n = sm_gl_shared_label_map_bind (layer, &map_width);
+          glUniform1i (glGetUniformLocation (program, "u_map"), 2);
+          glUniform1i (glGetUniformLocation (program, "u_map_n"), (GLint) map_n);
+          glUniform1i (glGetUniformLocation (program, "u_map_width"), (GLint) map_width);
+          glActiveTexture (GL_TEXTURE0);
         }
       else
         {

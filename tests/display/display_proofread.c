@@ -39,6 +39,95 @@ png_size (const char *path, int *w, int *h)
   return TRUE;
 }
 
+/* The slice views' colour of an id (shaders/overlay_labels.frag id_colour). */
+static void
+id_colour (uint32_t id, double rgb[3])
+{
+  uint32_t h = id * 2654435761u;
+  h ^= h >> 15;
+  h *= 0x2c1b3c6du;
+  h ^= h >> 12;
+  h *= 0x297a2d39u;
+  h ^= h >> 15;
+  double hue = (double) (h & 0xffffu) / 65535.0;
+  double sat = 0.55 + 0.45 * (double) ((h >> 16) & 0xffu) / 255.0;
+  double val = 0.8 + 0.2 * (double) (h >> 24) / 255.0;
+  const double offset[3] = { 0.0, 4.0, 2.0 };
+  for (int c = 0; c < 3; c++)
+    {
+      double k = fabs (fmod (hue * 6.0 + offset[c], 6.0) - 3.0) - 1.0;
+      k = k < 0.0 ? 0.0 : k > 1.0 ? 1.0 : k;
+      rgb[c] = val * (1.0 + (k - 1.0) * sat);
+    }
+}
+
+/* The direction of (R - G, G - B): blending over a grey image and mixing with
+ * white (selection) keep it, so it names the label colour under a pixel. */
+static void
+chroma (const double rgb[3], double d[2])
+{
+  d[0] = rgb[0] - rgb[1];
+  d[1] = rgb[1] - rgb[2];
+  double n = hypot (d[0], d[1]);
+  if (n > 0.0)
+    d[0] /= n, d[1] /= n;
+}
+
+/* Screenshot check after the merge: a voxel of b (well inside b in the XY
+ * view's slice and its neighbours) must show a's colour, not b's — the
+ * shader's fragment -> segment table, no voxel re-upload. FALSE when no
+ * such voxel or view was found. */
+static gboolean
+merged_colour_ok (const char *png_path, const char *out, const uint32_t *orig, uint32_t a, uint32_t b,
+                  char *why, size_t why_len)
+{
+  double slice, px, py, pw, ph, bx, by, bw, bh;
+  const char *line = out ? strstr (out, "view XY slice ") : NULL;
+  if (!line || sscanf (line, "view XY slice %lf bounds %lf %lf %lf %lf plane %lf %lf %lf %lf", &slice, &bx, &by,
+                       &bw, &bh, &px, &py, &pw, &ph) != 9)
+    return snprintf (why, why_len, "no XY view geometry in the output"), FALSE;
+  png_image image;
+  memset (&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file (&image, png_path))
+    return snprintf (why, why_len, "screenshot unreadable"), FALSE;
+  image.format = PNG_FORMAT_RGB;
+  g_autofree png_byte *pixels = g_malloc (PNG_IMAGE_SIZE (image));
+  if (!png_image_finish_read (&image, NULL, pixels, 0, NULL))
+    return snprintf (why, why_len, "screenshot unreadable"), FALSE;
+  int z = (int) slice;
+  const int r = 3;
+  for (int y = r; y < NY - r; y++)
+    for (int x = r; x < NX - r; x++)
+      {
+        gboolean inside = TRUE;
+        for (int dz = -1; dz <= 1 && inside; dz++)
+          for (int dy = -r; dy <= r && inside; dy++)
+            for (int dx = -r; dx <= r && inside; dx++)
+              {
+                int zz = CLAMP (z + dz, 0, NZ - 1);
+                inside = orig[((int64_t) zz * NY + y + dy) * NX + x + dx] == b;
+              }
+        if (!inside)
+          continue;
+        int ix = (int) (px + (x + 0.5) / NX * pw), iy = (int) (py + (y + 0.5) / NY * ph);
+        if (ix < 0 || iy < 0 || ix >= (int) image.width || iy >= (int) image.height)
+          continue;
+        const png_byte *p = pixels + ((size_t) iy * image.width + (size_t) ix) * 3;
+        double got[3] = { p[0] / 255.0, p[1] / 255.0, p[2] / 255.0 }, ca[3], cb[3], dg[2], da[2], db[2];
+        id_colour (a, ca);
+        id_colour (b, cb);
+        chroma (got, dg);
+        chroma (ca, da);
+        chroma (cb, db);
+        double to_a = hypot (dg[0] - da[0], dg[1] - da[1]), to_b = hypot (dg[0] - db[0], dg[1] - db[1]);
+        snprintf (why, why_len, "voxel (%d, %d, %d) at pixel (%d, %d) rgb %u %u %u: chroma distance to %u %.2f, to %u %.2f",
+                  z, y, x, ix, iy, p[0], p[1], p[2], a, to_a, b, to_b);
+        return to_a < 0.15 && to_a < to_b;
+      }
+  return snprintf (why, why_len, "no voxel well inside %u on slice %d", b, z), FALSE;
+}
+
 /* Runs the studio on image + labels under Xvfb with a proofreading script;
  * returns the wait status (-1 when it could not start). */
 static int
@@ -125,6 +214,10 @@ main (int argc, char **argv)
   int w = 0, h = 0;
   gboolean shot = png_size (png, &w, &h);
   TAP_OK (shot && w > 600 && h > 400, "screenshot of the Proofread mode (%dx%d)", w, h);
+
+  char why[256] = "";
+  TAP_OK (shot && merged_colour_ok (png, out, orig, a, b, why, sizeof why),
+          "after the merge, segment %u's voxels show %u's colour (%s)", b, a, why);
 
   g_autofree char *journal = g_strconcat (labels_path, ".journal", NULL);
   TAP_OK (!g_file_test (journal, G_FILE_TEST_EXISTS), "saved and quit: no journal left to recover");
