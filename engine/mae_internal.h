@@ -42,6 +42,26 @@ typedef struct MaeBlockActs {
   float *gelu;                      // (B, N, HID)
 } MaeBlockActs;
 
+/* Gradient scratch a block's backward pass works in, sized for its largest
+ * use (rows = B * N of the widest block). */
+typedef struct MaeBlockScratch {
+  float *d_ln, *d_att;              // (B, N, W)
+  float *d_qkv;                     // (B, N, 3W)
+  float *d_hid;                     // (B, N, HID)
+  float *d_probs;                   // (B, H, N, N)
+} MaeBlockScratch;
+
+/* One pre-norm transformer block (LN, attention, residual, LN, MLP,
+ * residual), shared by the MAE and the segmentation encoder. */
+void mae_block_forward(MaeBlockActs *a, float *x_out,      // x_out (B, N, W)
+                       const float *x_in,                  // (B, N, W)
+                       const MaeBlockParams *p, int B, int N, int W, int H, int HID, float eps);
+/* d_res: in, the gradient of the block's output; out, of its input. */
+void mae_block_backward(MaeBlockParams *g, float *d_res,   // d_res (B, N, W)
+                        const MaeBlockScratch *s, const MaeBlockActs *a,
+                        const float *x_in,                 // (B, N, W)
+                        const MaeBlockParams *p, int B, int N, int W, int H, int HID);
+
 typedef struct MaeActs {
   float *patches;                   // (B, L, P)
   float *target;                    // (B, L, P) norm-pix targets

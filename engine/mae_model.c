@@ -287,42 +287,6 @@ static int ensure_workers(MaeModel *m, int n) {
   return 0;
 }
 
-/* ---- transformer block ---- */
-
-static void block_forward(MaeBlockActs *a, float *x_out, const float *x_in,
-                          const MaeBlockParams *p, int B, int N, int W, int H, int HID,
-                          float eps) {
-  int M = B * N;
-  nn_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x_in, p->norm1_w, p->norm1_b, M, W, eps);
-  nn_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, M, W, 3 * W);
-  nn_attention_forward(a->att, a->probs, a->qkv, B, N, W, H);
-  nn_linear_forward(a->x_mid, a->att, p->proj_w, p->proj_b, M, W, W);
-  nn_residual_forward(a->x_mid, a->x_mid, x_in, (size_t)M * W);
-  nn_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x_mid, p->norm2_w, p->norm2_b, M, W,
-                       eps);
-  nn_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, M, W, HID);
-  nn_gelu_forward(a->gelu, a->fc1, (size_t)M * HID);
-  nn_linear_forward(x_out, a->gelu, p->fc2_w, p->fc2_b, M, HID, W);
-  nn_residual_forward(x_out, x_out, a->x_mid, (size_t)M * W);
-}
-
-/* d_res: in, the gradient of the block's output; out, of its input. */
-static void block_backward(MaeBlockParams *g, float *d_res, const MaeActs *s,
-                           const MaeBlockActs *a, const float *x_in, const MaeBlockParams *p,
-                           int B, int N, int W, int H, int HID) {
-  int M = B * N;
-  nn_linear_backward(s->d_hid, g->fc2_w, g->fc2_b, d_res, a->gelu, p->fc2_w, M, HID, W);
-  nn_gelu_backward(s->d_hid, s->d_hid, a->fc1, (size_t)M * HID);
-  nn_linear_backward(s->d_ln, g->fc1_w, g->fc1_b, s->d_hid, a->ln2, p->fc1_w, M, W, HID);
-  nn_layernorm_backward(d_res, g->norm2_w, g->norm2_b, s->d_ln, a->x_mid, p->norm2_w, a->ln2_mean,
-                        a->ln2_rstd, M, W);
-  nn_linear_backward(s->d_att, g->proj_w, g->proj_b, d_res, a->att, p->proj_w, M, W, W);
-  nn_attention_backward(s->d_qkv, s->d_probs, s->d_att, a->qkv, a->probs, B, N, W, H);
-  nn_linear_backward(s->d_ln, g->qkv_w, g->qkv_b, s->d_qkv, a->ln1, p->qkv_w, M, W, 3 * W);
-  nn_layernorm_backward(d_res, g->norm1_w, g->norm1_b, s->d_ln, x_in, p->norm1_w, a->ln1_mean,
-                        a->ln1_rstd, M, W);
-}
-
 /* ---- model, one worker's share ---- */
 
 /* Forward over B samples; *sse = sum over masked tokens of mean_p (pred - target)^2. */
@@ -367,7 +331,7 @@ static void work_forward(const MaeModel *m, MaeWork *w, const float *crops, cons
     }
   }
   for (int l = 0; l < c->enc_depth; l++)
-    block_forward(&a->enc[l], a->enc_res[l + 1], a->enc_res[l], &p->blocks[l], B, N, C,
+    mae_block_forward(&a->enc[l], a->enc_res[l + 1], a->enc_res[l], &p->blocks[l], B, N, C,
                   c->enc_heads, c->mlp_ratio * C, c->ln_eps);
   nn_layernorm_forward(a->enc_norm, a->enc_norm_mean, a->enc_norm_rstd, a->enc_res[c->enc_depth],
                        p->norm_w, p->norm_b, B * N, C, c->ln_eps);
@@ -387,7 +351,7 @@ static void work_forward(const MaeModel *m, MaeWork *w, const float *crops, cons
     }
   }
   for (int l = 0; l < c->dec_depth; l++)
-    block_forward(&a->dec[l], a->dec_res[l + 1], a->dec_res[l], &p->decoder_blocks[l], B, Nd, CD,
+    mae_block_forward(&a->dec[l], a->dec_res[l + 1], a->dec_res[l], &p->decoder_blocks[l], B, Nd, CD,
                   c->dec_heads, c->mlp_ratio * CD, c->ln_eps);
   nn_layernorm_forward(a->dec_norm, a->dec_norm_mean, a->dec_norm_rstd, a->dec_res[c->dec_depth],
                        p->dec_norm_w, p->dec_norm_b, B * Nd, CD, c->ln_eps);
@@ -418,6 +382,7 @@ static void work_backward(const MaeModel *m, MaeWork *w, int n_masked) {
   MaeActs *a = &w->acts;
   const int B = w->cur_B, K = w->cur_K, N = K + 1, L = m->L, Nd = L + 1, P = m->P;
   const int C = c->enc_dim, CD = c->dec_dim;
+  const MaeBlockScratch scratch = {a->d_ln, a->d_att, a->d_qkv, a->d_hid, a->d_probs};
 
   /* loss -> pred */
   for (int b = 0; b < B; b++) {
@@ -442,7 +407,7 @@ static void work_backward(const MaeModel *m, MaeWork *w, int n_masked) {
                         a->dec_res[c->dec_depth], p->dec_norm_w, a->dec_norm_mean,
                         a->dec_norm_rstd, B * Nd, CD);
   for (int l = c->dec_depth - 1; l >= 0; l--)
-    block_backward(&g->decoder_blocks[l], a->d_dec_res, a, &a->dec[l], a->dec_res[l],
+    mae_block_backward(&g->decoder_blocks[l], a->d_dec_res, &scratch, &a->dec[l], a->dec_res[l],
                    &p->decoder_blocks[l], B, Nd, CD, c->dec_heads, c->mlp_ratio * CD);
   for (int b = 0; b < B; b++) {
     const float *dx = a->d_dec_res + (size_t)b * Nd * CD;
@@ -466,7 +431,7 @@ static void work_backward(const MaeModel *m, MaeWork *w, int n_masked) {
                         a->enc_res[c->enc_depth], p->norm_w, a->enc_norm_mean, a->enc_norm_rstd,
                         B * N, C);
   for (int l = c->enc_depth - 1; l >= 0; l--)
-    block_backward(&g->blocks[l], a->d_enc_res, a, &a->enc[l], a->enc_res[l], &p->blocks[l], B, N,
+    mae_block_backward(&g->blocks[l], a->d_enc_res, &scratch, &a->enc[l], a->enc_res[l], &p->blocks[l], B, N,
                    C, c->enc_heads, c->mlp_ratio * C);
   for (int b = 0; b < B; b++) {
     const float *dx = a->d_enc_res + (size_t)b * N * C;

@@ -408,39 +408,6 @@ static int ensure_acts(SegNet *n, int B, MaeError *err) {
 
 /* ---- encoder ---- */
 
-static void block_forward(MaeBlockActs *a, float *x_out, const float *x_in, const MaeBlockParams *p,
-                          int B, int N, int W, int H, int HID, float eps) {
-  int M = B * N;
-  nn_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x_in, p->norm1_w, p->norm1_b, M, W, eps);
-  nn_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, M, W, 3 * W);
-  nn_attention_forward(a->att, a->probs, a->qkv, B, N, W, H);
-  nn_linear_forward(a->x_mid, a->att, p->proj_w, p->proj_b, M, W, W);
-  nn_residual_forward(a->x_mid, a->x_mid, x_in, (size_t)M * W);
-  nn_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x_mid, p->norm2_w, p->norm2_b, M, W,
-                       eps);
-  nn_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, M, W, HID);
-  nn_gelu_forward(a->gelu, a->fc1, (size_t)M * HID);
-  nn_linear_forward(x_out, a->gelu, p->fc2_w, p->fc2_b, M, HID, W);
-  nn_residual_forward(x_out, x_out, a->x_mid, (size_t)M * W);
-}
-
-/* d_res: in, the gradient of the block's output; out, of its input. */
-static void block_backward(MaeBlockParams *g, float *d_res, const EncActs *s, const MaeBlockActs *a,
-                           const float *x_in, const MaeBlockParams *p, int B, int N, int W, int H,
-                           int HID) {
-  int M = B * N;
-  nn_linear_backward(s->d_hid, g->fc2_w, g->fc2_b, d_res, a->gelu, p->fc2_w, M, HID, W);
-  nn_gelu_backward(s->d_hid, s->d_hid, a->fc1, (size_t)M * HID);
-  nn_linear_backward(s->d_ln, g->fc1_w, g->fc1_b, s->d_hid, a->ln2, p->fc1_w, M, W, HID);
-  nn_layernorm_backward(d_res, g->norm2_w, g->norm2_b, s->d_ln, a->x_mid, p->norm2_w, a->ln2_mean,
-                        a->ln2_rstd, M, W);
-  nn_linear_backward(s->d_att, g->proj_w, g->proj_b, d_res, a->att, p->proj_w, M, W, W);
-  nn_attention_backward(s->d_qkv, s->d_probs, s->d_att, a->qkv, a->probs, B, N, W, H);
-  nn_linear_backward(s->d_ln, g->qkv_w, g->qkv_b, s->d_qkv, a->ln1, p->qkv_w, M, W, 3 * W);
-  nn_layernorm_backward(d_res, g->norm1_w, g->norm1_b, s->d_ln, x_in, p->norm1_w, a->ln1_mean,
-                        a->ln1_rstd, M, W);
-}
-
 /* feat (B, C, L) <- rows 1..L of x (B, N, C) */
 static void to_grid(float *feat, const float *x, int B, int N, int C, int L) {
   for (int b = 0; b < B; b++)
@@ -480,7 +447,7 @@ static void encoder_forward(SegNet *n, const float *crops, int B) {
             e->emb[((size_t)b * L + t) * C + c] + p->pos_embed[(size_t)(1 + t) * C + c];
   }
   for (int i = 0; i < m->enc_depth; i++)
-    block_forward(&e->blk[i], e->res[i + 1], e->res[i], &p->blocks[i], B, N, C, m->enc_heads, HID,
+    mae_block_forward(&e->blk[i], e->res[i + 1], e->res[i], &p->blocks[i], B, N, C, m->enc_heads, HID,
                   m->ln_eps);
   nn_layernorm_forward(e->norm, e->norm_mean, e->norm_rstd, e->res[m->enc_depth], p->norm_w,
                        p->norm_b, B * N, C, m->ln_eps);
@@ -495,6 +462,7 @@ static void encoder_backward(SegNet *n, int B) {
   const SegParams *p = &n->params;
   SegParams *g = &n->grads;
   int L = n->L, N = n->N, C = n->C, P = n->P, HID = m->mlp_ratio * C;
+  const MaeBlockScratch scratch = {e->d_ln, e->d_att, e->d_qkv, e->d_hid, e->d_probs};
   size_t BNC = (size_t)B * N * C;
   /* the last feature went through the final norm: its gradient enters there */
   memset(e->d_ln, 0, BNC * sizeof(float));
@@ -506,7 +474,7 @@ static void encoder_backward(SegNet *n, int B) {
     for (int k = 0; k < 3; k++)
       if (n->fb[k] == i + 1)
         add_from_grid(e->d_res, e->dfeat[k], B, N, C, L);
-    block_backward(&g->blocks[i], e->d_res, e, &e->blk[i], e->res[i], &p->blocks[i], B, N, C,
+    mae_block_backward(&g->blocks[i], e->d_res, &scratch, &e->blk[i], e->res[i], &p->blocks[i], B, N, C,
                    m->enc_heads, HID);
   }
   for (int b = 0; b < B; b++) {
