@@ -12,31 +12,9 @@
 
 #include "tap.h"
 #include "xvfb.h"
+#include "screenshot_png.h"
 
-typedef struct {
-  int width, height;
-  guint8 *rgb;
-} Shot;
 
-static gboolean
-load_png (const char *path, Shot *shot)
-{
-  png_image image;
-  memset (&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file (&image, path))
-    return FALSE;
-  image.format = PNG_FORMAT_RGB;
-  shot->rgb = g_malloc (PNG_IMAGE_SIZE (image));
-  if (!png_image_finish_read (&image, NULL, shot->rgb, 0, NULL))
-    {
-      g_free (shot->rgb);
-      return FALSE;
-    }
-  shot->width = (int) image.width;
-  shot->height = (int) image.height;
-  return TRUE;
-}
 
 typedef struct {
   double sd;        /* of grey levels */

@@ -12,6 +12,7 @@
 
 #include "tap.h"
 #include "xvfb.h"
+#include "screenshot_png.h"
 #include "data/phantom.h"
 #include "data/volume.h"
 
@@ -25,10 +26,6 @@ typedef struct {
   gboolean has_plane;
 } ViewGeometry;
 
-typedef struct {
-  int width, height;
-  guint8 *rgb;
-} Shot;
 
 /* Runs the studio under xvfb-run with extra environment; returns its status. */
 static int
@@ -79,25 +76,6 @@ parse_views (const char *out, ViewGeometry *views, int max)
   return n;
 }
 
-static gboolean
-load_png (const char *path, Shot *shot)
-{
-  png_image image;
-  memset (&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file (&image, path))
-    return FALSE;
-  image.format = PNG_FORMAT_RGB;
-  shot->rgb = g_malloc (PNG_IMAGE_SIZE (image));
-  if (!png_image_finish_read (&image, NULL, shot->rgb, 0, NULL))
-    {
-      g_free (shot->rgb);
-      return FALSE;
-    }
-  shot->width = (int) image.width;
-  shot->height = (int) image.height;
-  return TRUE;
-}
 
 static double
 grey_at (const Shot *s, int x, int y)
