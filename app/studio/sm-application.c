@@ -28,6 +28,13 @@ static const GOptionEntry option_entries[] = {
   { "timing", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the time from start to the first complete frame", NULL },
   { "train-steps", 0, 0, G_OPTION_ARG_INT, NULL, "Start MAE pre-training of N steps on the image at once (with --screenshot: shot after the final preview)", "N" },
   { "preview-every", 0, 0, G_OPTION_ARG_INT, NULL, "With --train-steps: refresh the preview every N steps (10)", "N" },
+  { "finetune-steps", 0, 0, G_OPTION_ARG_INT, NULL, "Start fine-tuning of N steps at once (Fine-tune mode; with --screenshot: shot after the run)", "N" },
+  { "finetune-task", 0, 0, G_OPTION_ARG_STRING, NULL, "With --finetune-steps: neurons, mito or membrane (neurons)", "TASK" },
+  { "finetune-labels", 0, 0, G_OPTION_ARG_FILENAME, NULL, "With --finetune-steps: labels file (default: the first label layer)", "FILE" },
+  { "finetune-init", 0, 0, G_OPTION_ARG_FILENAME, NULL, "With --finetune-steps: pre-trained MAE checkpoint, or scratch (default)", "FILE" },
+  { "finetune-val", 0, 0, G_OPTION_ARG_STRING, NULL, "With --finetune-steps: held-out validation slices A..B-1", "A:B" },
+  { "overlay-every", 0, 0, G_OPTION_ARG_INT, NULL, "With --finetune-steps: repaint the prediction overlay every N steps (10)", "N" },
+  { "segment-volume", 0, 0, G_OPTION_ARG_NONE, NULL, "With --finetune-steps: segment the volume when the run ends (label layer)", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and exit", NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[VOLUME]" },
   { NULL },
@@ -98,6 +105,17 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
   int train_steps = 0, preview_every = 10;
   g_variant_dict_lookup (options, "train-steps", "i", &train_steps);
   g_variant_dict_lookup (options, "preview-every", "i", &preview_every);
+  SmFinetuneAutostart finetune = { .overlay_every = 10 };
+  g_autofree char *finetune_task = NULL, *finetune_labels = NULL, *finetune_init = NULL, *finetune_val = NULL;
+  int finetune_steps = 0;
+  g_variant_dict_lookup (options, "finetune-steps", "i", &finetune_steps);
+  finetune.steps = finetune_steps;
+  g_variant_dict_lookup (options, "finetune-task", "s", &finetune_task);
+  g_variant_dict_lookup (options, "finetune-labels", "^ay", &finetune_labels);
+  g_variant_dict_lookup (options, "finetune-init", "^ay", &finetune_init);
+  g_variant_dict_lookup (options, "finetune-val", "s", &finetune_val);
+  g_variant_dict_lookup (options, "overlay-every", "i", &finetune.overlay_every);
+  finetune.segment = g_variant_dict_contains (options, "segment-volume");
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^aay", &files);
 
   int width = 0, height = 0;
@@ -159,6 +177,34 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
     sm_window_set_timing (window, TRUE);
   if (train_steps > 0)
     sm_window_autostart_pretrain (window, train_steps, MAX (preview_every, 0));
+  if (finetune.steps > 0)
+    {
+      long long z0 = 0, z1 = 0;
+      if (finetune_val && (sscanf (finetune_val, "%lld:%lld", &z0, &z1) != 2 || z0 < 0 || z1 <= z0))
+        {
+          g_application_command_line_printerr (cmdline, "semmae-studio: --finetune-val %s: expected A:B with 0 <= A < B\n",
+                                               finetune_val);
+          return 2;
+        }
+      /* Relative paths are the caller's (a remote instance's working directory may differ). */
+      g_autofree char *labels_path = NULL, *init_path = NULL;
+      if (finetune_labels)
+        {
+          g_autoptr (GFile) f = g_application_command_line_create_file_for_arg (cmdline, finetune_labels);
+          labels_path = g_file_get_path (f);
+        }
+      if (finetune_init && strcmp (finetune_init, "scratch") != 0 && strcmp (finetune_init, "pretrained") != 0)
+        {
+          g_autoptr (GFile) f = g_application_command_line_create_file_for_arg (cmdline, finetune_init);
+          init_path = g_file_get_path (f);
+        }
+      finetune.labels_path = labels_path;
+      finetune.init = init_path ? init_path : finetune_init;
+      finetune.val_z0 = z0;
+      finetune.val_z1 = z1;
+      finetune.task = finetune_task;
+      sm_window_autostart_finetune (window, &finetune);
+    }
   /* Reading starts before the window is shown: both take a while. */
   if (files && files[0])
     {

@@ -11,6 +11,7 @@
 #include "sm-volume-view-private.h"
 #include "sm-slice-view.h"
 #include "sm-train-panel.h"
+#include "sm-finetune-panel.h"
 #include "sm-view-panel.h"
 #include "sm-volume-view.h"
 
@@ -43,6 +44,7 @@ struct _SmWindow {
   GtkLabel *xy_title, *xz_title, *yz_title;
   SmViewPanel *view_panel;
   SmTrainPanel *train_panel;
+  SmFinetunePanel *finetune_panel;
   SmProofreadPanel *proofread_panel;
   SmProofreadController *proofread;
   GtkLabel *info_label, *cursor_label, *progress_label;
@@ -578,6 +580,9 @@ views_settled (SmWindow *self)
   if (gtk_widget_get_mapped (GTK_WIDGET (self->volume_view)) &&
       (self->handover_pending || sm_volume_view_is_busy (self->volume_view)))
     return FALSE;
+  /* Labels loading or saving, a proofreading script running. */
+  if (self->proofread && sm_proofread_controller_is_busy (self->proofread))
+    return FALSE;
   return TRUE;
 }
 
@@ -620,6 +625,7 @@ finish_screenshot (SmWindow *self)
     return FALSE;
   print_view_geometry (self);
   sm_train_panel_print_geometry (self->train_panel, GTK_WIDGET (self));
+  sm_finetune_panel_print_summary (self->finetune_panel);
   if (!sm_widget_save_png (GTK_WIDGET (self), self->screenshot_path, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
@@ -677,7 +683,8 @@ hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
   /* A screenshot of autostarted training waits for the run's final preview. */
-  if (!views_settled (self) || !sm_train_panel_is_settled (self->train_panel))
+  if (!views_settled (self) || !sm_train_panel_is_settled (self->train_panel) ||
+      !sm_finetune_panel_is_settled (self->finetune_panel))
     {
       self->settled_ticks = 0;
       return G_SOURCE_CONTINUE;
@@ -914,6 +921,7 @@ sm_window_class_init (SmWindowClass *klass)
   g_type_ensure (SM_TYPE_VOLUME_VIEW);
   g_type_ensure (SM_TYPE_VIEW_PANEL);
   g_type_ensure (SM_TYPE_TRAIN_PANEL);
+  g_type_ensure (SM_TYPE_FINETUNE_PANEL);
   g_type_ensure (SM_TYPE_PROOFREAD_PANEL);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/semmae/Studio/ui/sm-window.ui");
   gtk_widget_class_bind_template_child (widget_class, SmWindow, recent_button);
@@ -932,6 +940,7 @@ sm_window_class_init (SmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SmWindow, yz_title);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, view_panel);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, train_panel);
+  gtk_widget_class_bind_template_child (widget_class, SmWindow, finetune_panel);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, proofread_panel);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, info_label);
   gtk_widget_class_bind_template_child (widget_class, SmWindow, cursor_label);
@@ -977,6 +986,8 @@ sm_window_init (SmWindow *self)
   g_signal_connect (self->xy_view, "frame", G_CALLBACK (on_xy_frame), self);
   sm_view_panel_set_state (self->view_panel, self->state);
   sm_train_panel_set_state (self->train_panel, self->state);
+  sm_finetune_panel_set_state (self->finetune_panel, self->state);
+  sm_finetune_panel_set_pretrain_engine (self->finetune_panel, sm_train_panel_get_engine (self->train_panel));
   self->proofread = sm_proofread_controller_new (self->state, views, self->volume_view);
   sm_proofread_controller_install (self->proofread, GTK_WINDOW (self));
   sm_proofread_panel_set_controller (self->proofread_panel, self->proofread);
@@ -1027,4 +1038,11 @@ sm_window_autostart_pretrain (SmWindow *self, gint64 steps, int preview_every)
   gtk_stack_set_visible_child_name (self->mode_stack, "pretrain");
   /* A scrolling benchmark measures while training runs, not after. */
   sm_train_panel_autostart (self->train_panel, steps, preview_every, !self->bench_scroll);
+}
+
+void
+sm_window_autostart_finetune (SmWindow *self, const SmFinetuneAutostart *autostart)
+{
+  gtk_stack_set_visible_child_name (self->mode_stack, "finetune");
+  sm_finetune_panel_autostart (self->finetune_panel, autostart);
 }

@@ -7,6 +7,7 @@
 #include <gtk/gtk.h>
 
 #include "sm-application.h"
+#include "sm-finetune-panel.h"
 #include "sm-layer.h"
 #include "sm-view-state.h"
 
@@ -21,6 +22,9 @@ SmViewState *sm_window_get_state (SmWindow *self);
  * once it is in (preview every `preview_every` steps); with a screenshot,
  * waits for the run's final preview. */
 void sm_window_autostart_pretrain (SmWindow *self, gint64 steps, int preview_every);
+/* Shows the Fine-tune panel and starts a run once the image and its labels
+ * are in (sm-finetune-panel.h); a screenshot waits for the run's end. */
+void sm_window_autostart_finetune (SmWindow *self, const SmFinetuneAutostart *autostart);
 
 /* Reads a volume in the background; on failure an error dialog names the
  * file and the reason and the current volume stays open. */

@@ -1,0 +1,826 @@
+/* SmFinetunePanel: the Fine-tune side panel (see sm-finetune-panel.h). All of
+ * it runs on the main thread; the network lives on the SmFinetuneThread. */
+#include "sm-finetune-panel.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/pretrain_session.h"
+#include "sm-finetune-plot.h"
+#include "sm-finetune-thread.h"
+#include "sm-loader.h"
+
+enum { INIT_PRETRAINED, INIT_FILE, INIT_SCRATCH };
+typedef enum { FILE_LABELS, FILE_INIT, FILE_SAVE_MODEL } FileKind;
+
+struct _SmFinetunePanel {
+  GtkWidget parent_instance;
+
+  SmViewState *state;
+  SmEngineThread *pretrain;      /* borrowed from the Pre-train panel, weak */
+  SmFinetuneThread *engine;
+  SmTrainState run_state;
+  gboolean have_run;
+  SegTask run_task;
+  char *labels_path, *init_path;
+  char *pending_init;            /* waiting for the pre-training engine to save this */
+  char *temp_init;               /* the last one, removed with the panel */
+  gboolean syncing;              /* programmatic dropdown changes */
+  gboolean init_touched;         /* the user chose an init: no more automatic choice */
+  gint64 last_step, total_steps;
+  double last_loss, steps_per_second, step_ms;
+  char *summary;
+  /* the prediction overlay */
+  SmLayer *overlay_layer, *segment_layer, *probability_layer;
+  gint64 overlay_z0;
+  int overlay_depth;
+  gint64 overlay_step;
+  guint n_overlays;
+  double overlay_compute_ms, overlay_repaint_ms; /* of the last one */
+  double overlay_repaint_total_ms;
+  /* validation */
+  gint64 val_step;
+  double val_metric;
+  char val_name[32];
+  gint64 n_segments;
+  /* autostart (tests, demos) */
+  gboolean autostart_pending, autostart_active, autostart_segment, autostart_segment_sent;
+  gboolean settled_failed;
+  gboolean segmented;
+  char *autostart_task, *autostart_labels, *autostart_init;
+  SmFinetuneAutostart autostart;
+
+  GtkWidget *box;
+  GtkDropDown *task_dropdown, *init_dropdown;
+  GtkButton *labels_button, *start_button, *pause_button, *stop_button, *segment_button, *save_button;
+  GtkLabel *labels_label, *init_label, *status_label, *overlay_label, *result_label;
+  GtkAdjustment *steps_adjustment, *lr_adjustment, *batch_adjustment, *overlay_every_adjustment,
+      *val_every_adjustment, *val_from_adjustment, *val_to_adjustment;
+  GtkProgressBar *segment_progress;
+  SmFinetunePlot *plot;
+};
+
+G_DEFINE_FINAL_TYPE (SmFinetunePanel, sm_finetune_panel, GTK_TYPE_WIDGET)
+
+enum { PROP_0, PROP_SUMMARY, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+static void
+set_summary (SmFinetunePanel *self, const char *text)
+{
+  if (g_strcmp0 (self->summary, text) == 0)
+    return;
+  g_free (self->summary);
+  self->summary = g_strdup (text);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUMMARY]);
+}
+
+static void
+update_buttons (SmFinetunePanel *self)
+{
+  gboolean running = self->run_state == SM_TRAIN_STATE_RUNNING;
+  gboolean have_model = self->have_run && self->run_state != SM_TRAIN_STATE_IDLE;
+  gboolean have_image = self->state && sm_view_state_get_image (self->state);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->start_button), have_image && !self->pending_init);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->pause_button),
+                            running || self->run_state == SM_TRAIN_STATE_PAUSED ||
+                                (self->run_state == SM_TRAIN_STATE_STOPPED && self->last_step < self->total_steps));
+  gtk_button_set_label (self->pause_button, running ? "Pause" : "Resume");
+  gtk_widget_set_sensitive (GTK_WIDGET (self->stop_button), running || self->run_state == SM_TRAIN_STATE_PAUSED);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->segment_button), have_model);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->save_button), have_model);
+}
+
+/* The first label layer that is not our own result: the training labels
+ * when no file is chosen (the phantom's ground truth, or --labels). */
+static SmLayer *
+labels_layer (SmFinetunePanel *self)
+{
+  if (!self->state)
+    return NULL;
+  GListModel *layers = sm_view_state_get_layers (self->state);
+  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+    {
+      g_autoptr (SmLayer) layer = g_list_model_get_item (layers, i);
+      if (sm_layer_get_kind (layer) == SM_LAYER_LABELS && layer != self->segment_layer)
+        return layer; /* the state keeps it */
+    }
+  return NULL;
+}
+
+static void
+update_labels_label (SmFinetunePanel *self)
+{
+  g_autofree char *text = NULL;
+  if (self->labels_path)
+    text = g_path_get_basename (self->labels_path);
+  else
+    {
+      SmLayer *layer = labels_layer (self);
+      text = layer ? g_strdup_printf ("layer “%s”", sm_layer_get_name (layer))
+                   : g_strdup ("none: choose a file or open labels");
+    }
+  gtk_label_set_text (self->labels_label, text);
+}
+
+static void
+update_init_label (SmFinetunePanel *self)
+{
+  guint choice = gtk_drop_down_get_selected (self->init_dropdown);
+  const char *text = "";
+  g_autofree char *owned = NULL;
+  if (choice == INIT_PRETRAINED)
+    text = self->pretrain && sm_engine_thread_get_state (self->pretrain) != SM_TRAIN_STATE_IDLE
+               ? "the Pre-train mode's current model"
+               : "no model pre-trained yet (Pre-train mode)";
+  else if (choice == INIT_FILE)
+    text = self->init_path ? (owned = g_path_get_basename (self->init_path)) : "no checkpoint chosen";
+  else
+    text = "random encoder (cpu-small)";
+  gtk_label_set_text (self->init_label, text);
+}
+
+static void
+fail_message (SmFinetunePanel *self, const char *message)
+{
+  gtk_label_set_text (self->result_label, message);
+  if (self->autostart_active)
+    {
+      g_printerr ("semmae-studio: fine-tune: %s\n", message);
+      self->settled_failed = TRUE;
+    }
+}
+
+/* --- the run --------------------------------------------------------------- */
+
+static void
+really_start (SmFinetunePanel *self, const char *init_path)
+{
+  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
+  if (!image)
+    return;
+  SmFinetuneSettings s;
+  sm_finetune_settings_init (&s);
+  s.task = (SegTask) gtk_drop_down_get_selected (self->task_dropdown);
+  s.init_path = g_strdup (init_path);
+  s.labels_path = g_strdup (self->labels_path);
+  s.steps = (gint64) gtk_adjustment_get_value (self->steps_adjustment);
+  s.batch = (int) gtk_adjustment_get_value (self->batch_adjustment);
+  s.lr = gtk_adjustment_get_value (self->lr_adjustment);
+  s.val_z0 = (gint64) gtk_adjustment_get_value (self->val_from_adjustment);
+  s.val_z1 = (gint64) gtk_adjustment_get_value (self->val_to_adjustment);
+  s.val_every = (int) gtk_adjustment_get_value (self->val_every_adjustment);
+  s.overlay_every = (int) gtk_adjustment_get_value (self->overlay_every_adjustment);
+  SmLayer *labels = self->labels_path ? NULL : labels_layer (self);
+  double z, y, x;
+  sm_view_state_get_cursor (self->state, &z, &y, &x);
+  /* The slab around the crosshair: predicted at step 0, then every N steps. */
+  sm_finetune_thread_request_overlay (self->engine, z);
+  sm_finetune_thread_start (self->engine, &s, sm_layer_get_volume (image), G_OBJECT (image),
+                            labels ? sm_layer_get_volume (labels) : NULL, labels ? G_OBJECT (labels) : NULL);
+  self->have_run = TRUE;
+  self->run_task = s.task;
+  self->run_state = SM_TRAIN_STATE_RUNNING;
+  self->last_step = 0;
+  self->total_steps = s.steps;
+  self->val_step = -1;
+  self->n_overlays = 0;
+  self->overlay_repaint_total_ms = 0;
+  self->segmented = FALSE;
+  sm_finetune_plot_clear (self->plot);
+  gtk_label_set_text (self->status_label, "Starting…");
+  gtk_label_set_text (self->result_label, "");
+  sm_finetune_settings_clear (&s);
+  update_buttons (self);
+}
+
+static void
+start (SmFinetunePanel *self)
+{
+  guint choice = gtk_drop_down_get_selected (self->init_dropdown);
+  if (choice == INIT_SCRATCH)
+    really_start (self, NULL);
+  else if (choice == INIT_FILE)
+    {
+      if (!self->init_path)
+        fail_message (self, "Choose a pre-trained checkpoint first (Start from: checkpoint file…)");
+      else
+        really_start (self, self->init_path);
+    }
+  else if (!self->pretrain || sm_engine_thread_get_state (self->pretrain) == SM_TRAIN_STATE_IDLE)
+    fail_message (self, "No model pre-trained in this session: pre-train first (Pre-train mode), or start "
+                        "from a checkpoint file or from scratch");
+  else
+    {
+      /* The pre-training engine owns its model: it writes it out, the fine-tune engine reads it in. */
+      g_free (self->pending_init);
+      self->pending_init = g_build_filename (g_get_tmp_dir (), "semmae-finetune-init-XXXXXX.safetensors", NULL);
+      int fd = g_mkstemp (self->pending_init);
+      if (fd >= 0)
+        close (fd);
+      gtk_label_set_text (self->status_label, "Taking the pre-trained model…");
+      sm_engine_thread_save_checkpoint (self->pretrain, self->pending_init);
+      update_buttons (self);
+    }
+}
+
+static void
+on_pretrain_saved (SmEngineThread *engine, const char *path, SmFinetunePanel *self)
+{
+  if (!self->pending_init || g_strcmp0 (path, self->pending_init) != 0)
+    return;
+  /* The engine thread reads it when the run begins: removed with the panel or at the next hand-over. */
+  if (self->temp_init)
+    g_unlink (self->temp_init);
+  g_free (self->temp_init);
+  self->temp_init = g_steal_pointer (&self->pending_init);
+  really_start (self, self->temp_init);
+}
+
+static void
+set_init_choice (SmFinetunePanel *self, guint choice)
+{
+  self->syncing = TRUE;
+  gtk_drop_down_set_selected (self->init_dropdown, choice);
+  self->syncing = FALSE;
+}
+
+static void
+on_pretrain_state (SmEngineThread *engine, int state, SmFinetunePanel *self)
+{
+  /* A model exists now: it is the natural start unless the user chose otherwise. */
+  if (state != SM_TRAIN_STATE_IDLE && !self->init_touched && !self->have_run)
+    set_init_choice (self, INIT_PRETRAINED);
+  update_init_label (self);
+}
+
+static void
+on_state (SmFinetuneThread *engine, int state, SmFinetunePanel *self)
+{
+  self->run_state = state;
+  if (state == SM_TRAIN_STATE_IDLE)
+    self->have_run = FALSE;
+  update_buttons (self);
+  if (state == SM_TRAIN_STATE_FINISHED && self->autostart_segment && !self->autostart_segment_sent)
+    {
+      self->autostart_segment_sent = TRUE;
+      sm_finetune_thread_segment (self->engine);
+      gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), TRUE);
+    }
+}
+
+static void
+on_progress (SmFinetuneThread *engine, const SmFinetuneProgress *p, SmFinetunePanel *self)
+{
+  self->last_step = p->step;
+  self->total_steps = p->total_steps;
+  self->last_loss = p->loss;
+  self->steps_per_second = p->steps_per_second;
+  self->step_ms = p->step_ms;
+  sm_finetune_plot_add_loss (self->plot, p->step, p->loss);
+  double eta = p->steps_per_second > 0 ? (p->total_steps - p->step) / p->steps_per_second : 0;
+  g_autofree char *text = g_strdup_printf ("step %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT " · loss %.4f · "
+                                           "%.2f steps/s (%.0f ms/step) · lr %.2g · ETA %.0f s",
+                                           p->step, p->total_steps, p->loss, p->steps_per_second, p->step_ms,
+                                           p->lr, eta);
+  gtk_label_set_text (self->status_label, text);
+  g_autofree char *line = g_strdup_printf ("fine-tuning: step %" G_GINT64_FORMAT " · loss %.4f · %.2f steps/s",
+                                           p->step, p->loss, p->steps_per_second);
+  set_summary (self, line);
+}
+
+static void
+on_validation (SmFinetuneThread *engine, const SmFinetuneValidation *v, SmFinetunePanel *self)
+{
+  self->val_step = v->step;
+  self->val_metric = v->primary;
+  g_strlcpy (self->val_name, v->primary_name, sizeof self->val_name);
+  sm_finetune_plot_add_metric (self->plot, v->step, v->primary, v->primary_name, v->lower_is_better);
+  g_autofree char *text = g_strdup_printf ("validation at step %" G_GINT64_FORMAT ": loss %.4f · %s %.4f · "
+                                           "%s %.4f (%.1f s)", v->step, v->loss, v->primary_name, v->primary,
+                                           v->second_name, v->second, v->seconds);
+  gtk_label_set_text (self->result_label, text);
+}
+
+/* Replaces `*slot` in the view state by `layer` (keeping the old one's
+ * visibility and opacity, or the given opacity for the first). */
+static void
+replace_layer (SmFinetunePanel *self, SmLayer **slot, SmLayer *layer, double opacity)
+{
+  if (*slot)
+    {
+      sm_layer_set_visible (layer, sm_layer_get_visible (*slot));
+      sm_layer_set_opacity (layer, sm_layer_get_opacity (*slot));
+      sm_view_state_remove_layer (self->state, *slot);
+    }
+  else
+    sm_layer_set_opacity (layer, opacity);
+  g_set_object (slot, layer);
+  sm_view_state_add_layer (self->state, layer);
+}
+
+static SmLayer *
+map_layer (SmFinetunePanel *self, const char *name, SmVolume *volume, GError **error)
+{
+  const SmVolume *image = sm_layer_get_volume (sm_view_state_get_image (self->state));
+  memcpy (volume->voxel_size, image->voxel_size, sizeof volume->voxel_size);
+  memcpy (volume->unit, image->unit, sizeof volume->unit);
+  SmLayer *layer = sm_layer_new_prepared (SM_LAYER_MAP, name, volume, error);
+  /* Probabilities: one fixed scale, so that a repaint shows the model's change, not a new contrast. */
+  if (layer)
+    sm_layer_set_stats (layer, 0, 1, 0, 1);
+  return layer;
+}
+
+static gboolean
+same_shape (SmFinetunePanel *self, gint64 nz, gint64 ny, gint64 nx)
+{
+  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
+  if (!image)
+    return FALSE;
+  const SmVolume *v = sm_layer_get_volume (image);
+  return v->nz == nz && v->ny == ny && v->nx == nx;
+}
+
+static void
+on_overlay (SmFinetuneThread *engine, SmFinetuneOverlay *o, SmFinetunePanel *self)
+{
+  const SmVolume *image = self->state && sm_view_state_get_image (self->state)
+                              ? sm_layer_get_volume (sm_view_state_get_image (self->state))
+                              : NULL;
+  if (!image || !same_shape (self, image->nz, o->ny, o->nx) || o->z0 + o->depth > image->nz)
+    return; /* of an image that has since been replaced */
+  gint64 t0 = g_get_monotonic_time ();
+  SmVolume volume = { 0 };
+  SmError err = { { 0 } };
+  g_autoptr (GError) error = NULL;
+  if (sm_volume_alloc (&volume, SM_F32, image->nz, image->ny, image->nx, &err))
+    {
+      fail_message (self, err.message);
+      return;
+    }
+  /* Only the slab is predicted; elsewhere 0, which the map shader leaves transparent. */
+  gsize plane = (gsize) (o->ny * o->nx);
+  memcpy ((float *) volume.data + (gsize) o->z0 * plane, o->map, (gsize) o->depth * plane * sizeof (float));
+  g_autofree char *name = g_strdup_printf ("prediction (step %" G_GINT64_FORMAT ")", o->step);
+  SmLayer *layer = map_layer (self, name, &volume, &error);
+  if (!layer)
+    {
+      fail_message (self, error->message);
+      return;
+    }
+  replace_layer (self, &self->overlay_layer, layer, 0.7);
+  g_object_unref (layer);
+  self->overlay_z0 = o->z0;
+  self->overlay_depth = o->depth;
+  self->overlay_step = o->step;
+  self->overlay_compute_ms = o->compute_ms;
+  self->overlay_repaint_ms = (g_get_monotonic_time () - t0) / 1e3;
+  self->overlay_repaint_total_ms += self->overlay_repaint_ms;
+  self->n_overlays++;
+  g_autofree char *text = g_strdup_printf ("Prediction of slices %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT
+                                           " at step %" G_GINT64_FORMAT " (network %.0f ms, layer %.0f ms)",
+                                           o->z0, o->z0 + o->depth - 1, o->step, o->compute_ms,
+                                           self->overlay_repaint_ms);
+  gtk_label_set_text (self->overlay_label, text);
+}
+
+static void
+on_segment_progress (SmFinetuneThread *engine, double fraction, SmFinetunePanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), TRUE);
+  gtk_progress_bar_set_fraction (self->segment_progress, fraction);
+  g_autofree char *text = g_strdup_printf ("Segmenting the volume: %.0f %%", 100 * fraction);
+  gtk_progress_bar_set_text (self->segment_progress, text);
+}
+
+static void
+on_segmented (SmFinetuneThread *engine, SmFinetuneSegmentation *r, SmFinetunePanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), FALSE);
+  if (!same_shape (self, r->labels.nz, r->labels.ny, r->labels.nx))
+    return;
+  g_autoptr (GError) error = NULL;
+  const char *task = seg_task_name (self->run_task);
+  g_autofree char *map_name = g_strdup_printf ("%s probability (step %" G_GINT64_FORMAT ")", task, r->step);
+  SmVolume map = r->map;
+  r->map.data = NULL; /* handed over to the layer */
+  SmLayer *probability = map_layer (self, map_name, &map, &error);
+  if (!probability)
+    {
+      fail_message (self, error->message);
+      return;
+    }
+  replace_layer (self, &self->probability_layer, probability, 0.5);
+  g_object_unref (probability);
+  /* The whole-volume map supersedes the slab's. */
+  if (self->overlay_layer)
+    sm_layer_set_visible (self->overlay_layer, FALSE);
+
+  const SmVolume *image = sm_layer_get_volume (sm_view_state_get_image (self->state));
+  SmVolume labels = r->labels;
+  r->labels.data = NULL;
+  memcpy (labels.voxel_size, image->voxel_size, sizeof labels.voxel_size);
+  memcpy (labels.unit, image->unit, sizeof labels.unit);
+  g_autofree char *name = g_strdup_printf ("%s segmentation (step %" G_GINT64_FORMAT ")", task, r->step);
+  SmLayer *layer = sm_layer_new_prepared (SM_LAYER_LABELS, name, &labels, &error);
+  if (!layer)
+    {
+      fail_message (self, error->message);
+      return;
+    }
+  /* Proofreading edits the first visible label layer: other label layers step aside. */
+  GListModel *layers = sm_view_state_get_layers (self->state);
+  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+    {
+      g_autoptr (SmLayer) other = g_list_model_get_item (layers, i);
+      if (sm_layer_get_kind (other) == SM_LAYER_LABELS && other != self->segment_layer)
+        sm_layer_set_visible (other, FALSE);
+    }
+  replace_layer (self, &self->segment_layer, layer, 0.45);
+  sm_layer_set_visible (layer, TRUE);
+  g_object_unref (layer);
+  self->n_segments = r->n_segments;
+  self->segmented = TRUE;
+  g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT " segments in %.1f s: label layer “%s” "
+                                           "(edit it in Proofread mode) and the layer “%s”",
+                                           r->n_segments, r->seconds, name, map_name);
+  gtk_label_set_text (self->result_label, text);
+}
+
+static void
+on_saved (SmFinetuneThread *engine, const char *path, SmFinetunePanel *self)
+{
+  g_autofree char *text = g_strdup_printf ("Fine-tuned model saved to %s", path);
+  gtk_label_set_text (self->result_label, text);
+}
+
+static void
+on_failed (SmFinetuneThread *engine, const char *message, SmFinetunePanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), FALSE);
+  fail_message (self, message);
+}
+
+/* --- buttons and files ------------------------------------------------------- */
+
+static void on_start_clicked (GtkButton *b, SmFinetunePanel *self) { start (self); }
+static void on_stop_clicked (GtkButton *b, SmFinetunePanel *self) { sm_finetune_thread_stop (self->engine); }
+
+static void
+on_pause_clicked (GtkButton *b, SmFinetunePanel *self)
+{
+  if (self->run_state == SM_TRAIN_STATE_RUNNING)
+    sm_finetune_thread_pause (self->engine);
+  else
+    sm_finetune_thread_resume (self->engine);
+}
+
+static void
+on_segment_clicked (GtkButton *b, SmFinetunePanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), TRUE);
+  gtk_progress_bar_set_fraction (self->segment_progress, 0);
+  gtk_progress_bar_set_text (self->segment_progress, "Segmenting the volume (after the current step)…");
+  sm_finetune_thread_segment (self->engine);
+}
+
+static void
+on_file_response (GtkNativeDialog *dialog, int response, SmFinetunePanel *self)
+{
+  FileKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "kind"));
+  g_autoptr (GFile) file = response == GTK_RESPONSE_ACCEPT ? gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog)) : NULL;
+  g_autofree char *path = file ? g_file_get_path (file) : NULL;
+  if (path)
+    switch (kind)
+      {
+      case FILE_LABELS:
+        g_free (self->labels_path);
+        self->labels_path = g_steal_pointer (&path);
+        update_labels_label (self);
+        break;
+      case FILE_INIT:
+        g_free (self->init_path);
+        self->init_path = g_steal_pointer (&path);
+        break;
+      case FILE_SAVE_MODEL:
+        sm_finetune_thread_save (self->engine, path);
+        break;
+      }
+  update_init_label (self);
+  g_object_unref (dialog);
+}
+
+static void
+run_file_dialog (SmFinetunePanel *self, FileKind kind)
+{
+  static const char *titles[] = { "Labels for Fine-tuning", "A Pre-trained Model", "Save the Fine-tuned Model" };
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  gboolean save = kind == FILE_SAVE_MODEL;
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+      titles[kind], GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+      save ? GTK_FILE_CHOOSER_ACTION_SAVE : GTK_FILE_CHOOSER_ACTION_OPEN, save ? "_Save" : "_Open", "_Cancel");
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  if (save)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "segmentation.safetensors");
+  if (kind != FILE_LABELS)
+    {
+      GtkFileFilter *filter = gtk_file_filter_new ();
+      gtk_file_filter_set_name (filter, "safetensors");
+      gtk_file_filter_add_suffix (filter, "safetensors");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+      g_object_unref (filter);
+    }
+  g_object_set_data (G_OBJECT (chooser), "kind", GINT_TO_POINTER (kind));
+  g_signal_connect (chooser, "response", G_CALLBACK (on_file_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void on_labels_clicked (GtkButton *b, SmFinetunePanel *self) { run_file_dialog (self, FILE_LABELS); }
+static void on_save_clicked (GtkButton *b, SmFinetunePanel *self) { run_file_dialog (self, FILE_SAVE_MODEL); }
+
+static void
+on_init_changed (GtkDropDown *dropdown, GParamSpec *pspec, SmFinetunePanel *self)
+{
+  update_init_label (self);
+}
+
+static void
+on_init_activated (GtkDropDown *dropdown, GParamSpec *pspec, SmFinetunePanel *self)
+{
+  /* A choice made by the user: keep it, and ask for the file. */
+  if (self->syncing)
+    return;
+  self->init_touched = TRUE;
+  if (gtk_drop_down_get_selected (dropdown) == INIT_FILE)
+    run_file_dialog (self, FILE_INIT);
+}
+
+static void
+on_overlay_every_changed (GtkAdjustment *adjustment, SmFinetunePanel *self)
+{
+  sm_finetune_thread_set_overlay_every (self->engine, (int) gtk_adjustment_get_value (adjustment));
+}
+
+/* --- the view state ------------------------------------------------------------ */
+
+static void
+maybe_autostart (SmFinetunePanel *self)
+{
+  if (!self->autostart_pending || !self->state || !sm_view_state_get_image (self->state))
+    return;
+  if (!self->labels_path && !labels_layer (self))
+    return; /* the label layer is still being read */
+  self->autostart_pending = FALSE;
+  self->autostart_active = TRUE;
+  start (self);
+}
+
+static void
+on_image (SmViewState *state, GParamSpec *pspec, SmFinetunePanel *self)
+{
+  SmLayer *image = sm_view_state_get_image (state);
+  if (image)
+    {
+      const SmVolume *v = sm_layer_get_volume (image);
+      gtk_adjustment_set_upper (self->val_from_adjustment, (double) v->nz);
+      gtk_adjustment_set_upper (self->val_to_adjustment, (double) v->nz);
+    }
+  update_buttons (self);
+  maybe_autostart (self);
+}
+
+static void
+on_layers_changed (SmViewState *state, SmFinetunePanel *self)
+{
+  update_labels_label (self);
+  maybe_autostart (self);
+}
+
+static void
+on_cursor (SmViewState *state, GParamSpec *pspec, SmFinetunePanel *self)
+{
+  if (!self->have_run || self->overlay_depth <= 0)
+    return;
+  double z, y, x;
+  sm_view_state_get_cursor (state, &z, &y, &x);
+  if (z >= (double) self->overlay_z0 && z < (double) (self->overlay_z0 + self->overlay_depth))
+    return;
+  /* Scrolled past the predicted slab: the slices now in view get predicted. */
+  sm_finetune_thread_request_overlay (self->engine, z);
+  self->overlay_z0 = (gint64) z - self->overlay_depth / 2;
+}
+
+void
+sm_finetune_panel_set_state (SmFinetunePanel *self, SmViewState *state)
+{
+  g_return_if_fail (self->state == NULL);
+  self->state = g_object_ref (state);
+  g_signal_connect (state, "notify::image", G_CALLBACK (on_image), self);
+  g_signal_connect (state, "notify::cursor", G_CALLBACK (on_cursor), self);
+  g_signal_connect (state, "changed", G_CALLBACK (on_layers_changed), self);
+  on_image (state, NULL, self);
+  update_labels_label (self);
+}
+
+void
+sm_finetune_panel_set_pretrain_engine (SmFinetunePanel *self, SmEngineThread *engine)
+{
+  self->pretrain = engine;
+  g_object_add_weak_pointer (G_OBJECT (engine), (gpointer *) &self->pretrain);
+  g_signal_connect_object (engine, "checkpoint-saved", G_CALLBACK (on_pretrain_saved), self, 0);
+  g_signal_connect_object (engine, "state", G_CALLBACK (on_pretrain_state), self, 0);
+  update_init_label (self);
+}
+
+void
+sm_finetune_panel_autostart (SmFinetunePanel *self, const SmFinetuneAutostart *a)
+{
+  self->autostart = *a;
+  SegTask task = SEG_TASK_NEURONS;
+  if (a->task && seg_task_parse (a->task, &task) != 0)
+    g_printerr ("semmae-studio: unknown task '%s' (neurons, mito, membrane): using neurons\n", a->task);
+  gtk_drop_down_set_selected (self->task_dropdown, task);
+  if (a->labels_path)
+    {
+      g_free (self->labels_path);
+      self->labels_path = g_strdup (a->labels_path);
+    }
+  self->init_touched = TRUE;
+  if (!a->init || g_strcmp0 (a->init, "scratch") == 0)
+    set_init_choice (self, INIT_SCRATCH);
+  else if (g_strcmp0 (a->init, "pretrained") == 0)
+    set_init_choice (self, INIT_PRETRAINED);
+  else
+    {
+      g_free (self->init_path);
+      self->init_path = g_strdup (a->init);
+      set_init_choice (self, INIT_FILE);
+    }
+  if (a->steps > 0)
+    gtk_adjustment_set_value (self->steps_adjustment, (double) a->steps);
+  gtk_adjustment_set_upper (self->val_from_adjustment, MAX (gtk_adjustment_get_upper (self->val_from_adjustment), a->val_z1));
+  gtk_adjustment_set_upper (self->val_to_adjustment, MAX (gtk_adjustment_get_upper (self->val_to_adjustment), a->val_z1));
+  gtk_adjustment_set_value (self->val_from_adjustment, (double) a->val_z0);
+  gtk_adjustment_set_value (self->val_to_adjustment, (double) a->val_z1);
+  gtk_adjustment_set_value (self->overlay_every_adjustment, a->overlay_every);
+  self->autostart_segment = a->segment;
+  self->autostart_pending = TRUE;
+  update_labels_label (self);
+  update_init_label (self);
+  maybe_autostart (self);
+}
+
+gboolean
+sm_finetune_panel_is_settled (SmFinetunePanel *self)
+{
+  if (!self->autostart_pending && !self->autostart_active)
+    return TRUE;
+  if (self->settled_failed)
+    return TRUE;
+  if (self->autostart_pending)
+    return FALSE;
+  gboolean want_val = gtk_adjustment_get_value (self->val_to_adjustment) >
+                      gtk_adjustment_get_value (self->val_from_adjustment);
+  return self->run_state == SM_TRAIN_STATE_FINISHED && self->overlay_step >= self->total_steps &&
+         (!want_val || self->val_step >= self->total_steps) && (!self->autostart_segment || self->segmented);
+}
+
+void
+sm_finetune_panel_print_summary (SmFinetunePanel *self)
+{
+  if (!self->have_run && !self->settled_failed)
+    return;
+  g_print ("finetune step %" G_GINT64_FORMAT " loss %.5f steps/s %.3f step-ms %.0f loss-points %u\n", self->last_step,
+           self->last_loss, self->steps_per_second, self->step_ms, sm_finetune_plot_get_n_loss (self->plot));
+  g_print ("finetune metric-points %u %s %.5f\n", sm_finetune_plot_get_n_metric (self->plot),
+           self->val_name[0] ? self->val_name : "none", self->val_metric);
+  g_print ("finetune overlays %u last-step %" G_GINT64_FORMAT " slab %" G_GINT64_FORMAT " %d network-ms %.0f "
+           "layer-ms %.1f mean-layer-ms %.1f\n", self->n_overlays, self->overlay_step, self->overlay_z0,
+           self->overlay_depth, self->overlay_compute_ms, self->overlay_repaint_ms,
+           self->n_overlays ? self->overlay_repaint_total_ms / self->n_overlays : 0);
+  if (self->segmented)
+    g_print ("finetune segments %" G_GINT64_FORMAT " layer %s\n", self->n_segments,
+             sm_layer_get_name (self->segment_layer));
+}
+
+/* --- GObject ------------------------------------------------------------------- */
+
+static void
+sm_finetune_panel_dispose (GObject *object)
+{
+  SmFinetunePanel *self = SM_FINETUNE_PANEL (object);
+  if (self->state)
+    g_signal_handlers_disconnect_by_data (self->state, self);
+  if (self->pretrain)
+    {
+      g_signal_handlers_disconnect_by_data (self->pretrain, self);
+      g_object_remove_weak_pointer (G_OBJECT (self->pretrain), (gpointer *) &self->pretrain);
+      self->pretrain = NULL;
+    }
+  if (self->engine)
+    g_signal_handlers_disconnect_by_data (self->engine, self);
+  /* Stops the run and joins the fine-tune thread. */
+  g_clear_object (&self->engine);
+  g_clear_object (&self->overlay_layer);
+  g_clear_object (&self->segment_layer);
+  g_clear_object (&self->probability_layer);
+  g_clear_object (&self->state);
+  gtk_widget_dispose_template (GTK_WIDGET (self), SM_TYPE_FINETUNE_PANEL);
+  G_OBJECT_CLASS (sm_finetune_panel_parent_class)->dispose (object);
+}
+
+static void
+sm_finetune_panel_finalize (GObject *object)
+{
+  SmFinetunePanel *self = SM_FINETUNE_PANEL (object);
+  g_free (self->summary);
+  g_free (self->labels_path);
+  g_free (self->init_path);
+  if (self->pending_init)
+    g_unlink (self->pending_init);
+  if (self->temp_init)
+    g_unlink (self->temp_init);
+  g_free (self->pending_init);
+  g_free (self->temp_init);
+  G_OBJECT_CLASS (sm_finetune_panel_parent_class)->finalize (object);
+}
+
+static void
+sm_finetune_panel_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  SmFinetunePanel *self = SM_FINETUNE_PANEL (object);
+  if (id == PROP_SUMMARY)
+    g_value_set_string (value, self->summary ? self->summary : "");
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+sm_finetune_panel_class_init (SmFinetunePanelClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  G_OBJECT_CLASS (klass)->dispose = sm_finetune_panel_dispose;
+  G_OBJECT_CLASS (klass)->finalize = sm_finetune_panel_finalize;
+  G_OBJECT_CLASS (klass)->get_property = sm_finetune_panel_get_property;
+  props[PROP_SUMMARY] = g_param_spec_string ("summary", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, props);
+  g_type_ensure (SM_TYPE_FINETUNE_PLOT);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/semmae/Studio/ui/sm-finetune-panel.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, SmFinetunePanel, name)
+  BIND (box);
+  BIND (task_dropdown);
+  BIND (init_dropdown);
+  BIND (labels_button);
+  BIND (start_button);
+  BIND (pause_button);
+  BIND (stop_button);
+  BIND (segment_button);
+  BIND (save_button);
+  BIND (labels_label);
+  BIND (init_label);
+  BIND (status_label);
+  BIND (overlay_label);
+  BIND (result_label);
+  BIND (steps_adjustment);
+  BIND (lr_adjustment);
+  BIND (batch_adjustment);
+  BIND (overlay_every_adjustment);
+  BIND (val_every_adjustment);
+  BIND (val_from_adjustment);
+  BIND (val_to_adjustment);
+  BIND (segment_progress);
+  BIND (plot);
+#undef BIND
+}
+
+static void
+sm_finetune_panel_init (SmFinetunePanel *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->engine = sm_finetune_thread_new ();
+  self->overlay_step = -1;
+  self->val_step = -1;
+  set_init_choice (self, INIT_SCRATCH);
+  g_signal_connect (self->engine, "state", G_CALLBACK (on_state), self);
+  g_signal_connect (self->engine, "progress", G_CALLBACK (on_progress), self);
+  g_signal_connect (self->engine, "validation", G_CALLBACK (on_validation), self);
+  g_signal_connect (self->engine, "overlay", G_CALLBACK (on_overlay), self);
+  g_signal_connect (self->engine, "segment-progress", G_CALLBACK (on_segment_progress), self);
+  g_signal_connect (self->engine, "segmented", G_CALLBACK (on_segmented), self);
+  g_signal_connect (self->engine, "saved", G_CALLBACK (on_saved), self);
+  g_signal_connect (self->engine, "failed", G_CALLBACK (on_failed), self);
+  g_signal_connect (self->start_button, "clicked", G_CALLBACK (on_start_clicked), self);
+  g_signal_connect (self->pause_button, "clicked", G_CALLBACK (on_pause_clicked), self);
+  g_signal_connect (self->stop_button, "clicked", G_CALLBACK (on_stop_clicked), self);
+  g_signal_connect (self->segment_button, "clicked", G_CALLBACK (on_segment_clicked), self);
+  g_signal_connect (self->save_button, "clicked", G_CALLBACK (on_save_clicked), self);
+  g_signal_connect (self->labels_button, "clicked", G_CALLBACK (on_labels_clicked), self);
+  g_signal_connect (self->init_dropdown, "notify::selected", G_CALLBACK (on_init_changed), self);
+  g_signal_connect_after (self->init_dropdown, "notify::selected", G_CALLBACK (on_init_activated), self);
+  g_signal_connect (self->overlay_every_adjustment, "value-changed", G_CALLBACK (on_overlay_every_changed), self);
+  update_init_label (self);
+  update_buttons (self);
+}
