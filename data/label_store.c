@@ -1,5 +1,6 @@
 #include "label_store.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,25 +90,28 @@ void sm_u32map_free(SmU32Map *m) {
 
 uint32_t sm_label_color_for_id(uint32_t id) {
   if (id == 0) return 0;
-  /* Golden-ratio hue walk with hashed saturation/value jitter: neighbours by
-   * id get distant hues, and every colour is bright enough over grey EM. */
+  /* id_colour() of shaders/overlay_labels.frag, bit for bit up to rounding:
+   * the slice views compute it on the GPU, the segment list and the 3D view
+   * here, so a segment has one colour everywhere. A well-mixed hash picks any
+   * hue and a high saturation/value, bright enough over grey EM. */
   uint32_t h = id * 2654435761u;
-  double hue = (double)(h >> 8) / 16777216.0;
-  double sat = 0.55 + 0.40 * (double)(h & 0x0F) / 15.0;
-  double val = 0.80 + 0.20 * (double)((h >> 4) & 0x0F) / 15.0;
-  double r = 0, g = 0, b = 0, f = hue * 6.0;
-  int k = (int)f;
-  double t = f - k, p = val * (1 - sat), q = val * (1 - sat * t), u = val * (1 - sat * (1 - t));
-  switch (k % 6) {
-    case 0: r = val, g = u, b = p; break;
-    case 1: r = q, g = val, b = p; break;
-    case 2: r = p, g = val, b = u; break;
-    case 3: r = p, g = q, b = val; break;
-    case 4: r = u, g = p, b = val; break;
-    default: r = val, g = p, b = q; break;
+  h ^= h >> 15;
+  h *= 0x2c1b3c6du;
+  h ^= h >> 12;
+  h *= 0x297a2d39u;
+  h ^= h >> 15;
+  double hue = (double)(h & 0xffffu) / 65535.0;
+  double sat = 0.55 + 0.45 * (double)((h >> 16) & 0xffu) / 255.0;
+  double val = 0.8 + 0.2 * (double)(h >> 24) / 255.0;
+  const double offset[3] = {0.0, 4.0, 2.0};
+  uint32_t rgb = 0;
+  for (int c = 0; c < 3; c++) {
+    double k = fabs(fmod(hue * 6.0 + offset[c], 6.0) - 3.0) - 1.0;
+    k = k < 0.0 ? 0.0 : k > 1.0 ? 1.0 : k;
+    double v = val * (1.0 + (k - 1.0) * sat);
+    rgb = (rgb << 8) | (uint32_t)(v * 255.0 + 0.5);
   }
-  return ((uint32_t)(r * 255.0 + 0.5) << 16) | ((uint32_t)(g * 255.0 + 0.5) << 8) |
-         (uint32_t)(b * 255.0 + 0.5);
+  return rgb;
 }
 
 void sm_segment_clear(SmSegment *seg) {

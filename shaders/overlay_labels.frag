@@ -1,5 +1,6 @@
-// A label layer: uint32 ids, 0 transparent, each id a hashed colour; filled
-// or outline-only; the selected id brighter with a yellow boundary.
+// A label layer: uint32 ids, 0 transparent, each id a hashed colour (or the
+// colour chosen for its segment); filled or outline-only; the selected ids
+// brighter with a yellow boundary.
 in vec2 v_uv;
 in vec2 v_pix;
 out vec4 frag_color;
@@ -13,16 +14,20 @@ uniform float u_opacity;
 uniform bool u_outline;
 uniform uint u_selected[16]; // SM_VIEW_STATE_MAX_SELECTED; the first u_n_selected count
 uniform int u_n_selected;
-// Fragment -> displayed segment for fragments that do not show as themselves
-// (merged into another segment, or 0 for hidden segments): u_map_n texels
-// (fragment, segment) sorted by fragment, row-major in rows of u_map_width.
-// A merge or its undo re-uploads only this table, never the voxels.
+// The layer's label map (sm-layer.h SmLabelMapEntry): u_map_n texels
+// (fragment, segment, colour 0xRRGGBB, flags) sorted by fragment, row-major
+// in rows of u_map_width, for fragments that do not show as themselves
+// (merged into another segment, or 0 for hidden segments) and for segments
+// with a chosen colour (flags & 1u). A merge or its undo re-uploads only this
+// table, never the voxels.
 uniform usampler2D u_map;
 uniform int u_map_n;
 uniform int u_map_width;
 
 // A well-mixed hash of the id picks a hue (any), saturation and value (both
-// high), so that neighbouring ids look different.
+// high), so that neighbouring ids look different. The same function as
+// sm_label_color_for_id (data/label_store.c): segment list and 3D surfaces
+// use that one.
 vec3 id_colour(uint id) {
   uint h = id * 2654435761u;
   h ^= h >> 15;
@@ -37,20 +42,32 @@ vec3 id_colour(uint id) {
   return val * mix(vec3(1.0), rgb, sat);
 }
 
-uint segment_of(uint fragment) {
+// The map entry of a fragment (found: .r == fragment), binary search.
+uvec4 map_entry(uint fragment) {
   int lo = 0;
-  int hi = u_map_n; // binary search in [lo, hi)
+  int hi = u_map_n; // [lo, hi)
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    uvec2 e = texelFetch(u_map, ivec2(mid % u_map_width, mid / u_map_width), 0).rg;
+    uvec4 e = texelFetch(u_map, ivec2(mid % u_map_width, mid / u_map_width), 0);
     if (e.r == fragment)
-      return e.g;
+      return e;
     if (e.r < fragment)
       lo = mid + 1;
     else
       hi = mid;
   }
-  return fragment;
+  return uvec4(fragment, fragment, 0u, 0u);
+}
+
+uint segment_of(uint fragment) {
+  return map_entry(fragment).g;
+}
+
+vec3 segment_colour(uint segment) {
+  uvec4 e = map_entry(segment);
+  if ((e.a & 1u) != 0u)
+    return vec3(float((e.b >> 16) & 255u), float((e.b >> 8) & 255u), float(e.b & 255u)) / 255.0;
+  return id_colour(segment);
 }
 
 uint id_at(ivec3 p) {
@@ -77,7 +94,7 @@ void main() {
   }
   if (u_outline && !edge && !selected)
     discard;
-  vec3 c = id_colour(id);
+  vec3 c = segment_colour(id);
   float alpha = u_outline ? max(u_opacity, 0.8) : u_opacity;
   if (selected) {
     c = mix(c, vec3(1.0), 0.35);

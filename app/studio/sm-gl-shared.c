@@ -8,20 +8,13 @@ typedef struct {
   SmGlVolumeTexture texture;
   int users;
   GLuint map_texture;  /* label layers: the fragment -> segment table */
-  guint map_version;   /* of the LabelMap uploaded into map_texture */
+  guint map_version;   /* of the layer's label map uploaded into map_texture */
+  gboolean map_uploaded;
 } SharedTexture;
 
-#define LABEL_MAP_KEY "sm-gl-shared-label-map"
 #define LABEL_SOURCE_KEY "sm-gl-shared-label-source"
 #define LABEL_MAP_ROW 1024 /* texels a row: tables of up to 1024 x max-texture-size pairs */
 
-typedef struct {
-  guint version;
-  guint n_pairs;
-  guint32 pairs[]; /* (n_pairs, 2) */
-} LabelMap;
-
-static guint label_map_versions;
 
 static GHashTable *shared; /* SmLayer* -> SharedTexture* */
 
@@ -80,24 +73,15 @@ sm_gl_shared_texture_update_box (SmLayer *layer, const gint64 lo[3], const gint6
   return TRUE;
 }
 
-void
-sm_gl_shared_label_map_set (SmLayer *layer, const guint32 *pairs, guint n_pairs)
-{
-  LabelMap *map = g_malloc (sizeof *map + (gsize) n_pairs * 2 * sizeof (guint32));
-  map->version = ++label_map_versions;
-  map->n_pairs = n_pairs;
-  if (n_pairs)
-    memcpy (map->pairs, pairs, (gsize) n_pairs * 2 * sizeof (guint32));
-  g_object_set_data_full (G_OBJECT (layer), LABEL_MAP_KEY, map, g_free);
-}
-
 guint
 sm_gl_shared_label_map_bind (SmLayer *layer, guint *row_width)
 {
   SharedTexture *entry = shared ? g_hash_table_lookup (shared, layer) : NULL;
-  const LabelMap *map = g_object_get_data (G_OBJECT (layer), LABEL_MAP_KEY);
+  gsize n = 0;
+  guint version = 0;
+  const SmLabelMapEntry *map = sm_layer_get_label_map (layer, &n, &version);
   *row_width = LABEL_MAP_ROW;
-  if (!entry || !map || map->n_pairs == 0)
+  if (!entry || n == 0)
     {
       glBindTexture (GL_TEXTURE_2D, 0);
       return 0;
@@ -105,21 +89,22 @@ sm_gl_shared_label_map_bind (SmLayer *layer, guint *row_width)
   if (!entry->map_texture)
     glGenTextures (1, &entry->map_texture);
   glBindTexture (GL_TEXTURE_2D, entry->map_texture);
-  if (entry->map_version != map->version)
+  if (!entry->map_uploaded || entry->map_version != version)
     {
-      /* Whole rows: the tail of the last row is never read (index < n_pairs). */
-      guint rows = (map->n_pairs + LABEL_MAP_ROW - 1) / LABEL_MAP_ROW;
-      g_autofree guint32 *texels = g_malloc0 ((gsize) rows * LABEL_MAP_ROW * 2 * sizeof (guint32));
-      memcpy (texels, map->pairs, (gsize) map->n_pairs * 2 * sizeof (guint32));
+      /* Whole rows: the tail of the last row is never read (index < n). */
+      gsize rows = (n + LABEL_MAP_ROW - 1) / LABEL_MAP_ROW;
+      g_autofree SmLabelMapEntry *texels = g_malloc0 (rows * LABEL_MAP_ROW * sizeof *texels);
+      memcpy (texels, map, n * sizeof *texels);
       glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
       glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
       glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAX_LEVEL, 0);
       glPixelStorei (GL_UNPACK_ALIGNMENT, 4);
-      glTexImage2D (GL_TEXTURE_2D, 0, GL_RG32UI, LABEL_MAP_ROW, (GLsizei) rows, 0, GL_RG_INTEGER,
+      glTexImage2D (GL_TEXTURE_2D, 0, GL_RGBA32UI, LABEL_MAP_ROW, (GLsizei) rows, 0, GL_RGBA_INTEGER,
                     GL_UNSIGNED_INT, texels);
-      entry->map_version = map->version;
+      entry->map_version = version;
+      entry->map_uploaded = TRUE;
     }
-  return map->n_pairs;
+  return (guint) n;
 }
 
 void

@@ -22,17 +22,11 @@ void sm_gl_shared_texture_release (SmLayer *layer);
 gboolean sm_gl_shared_texture_update_box (SmLayer *layer, const gint64 lo[3], const gint64 hi[3],
                                           const guint32 *ids);
 
-/* Label layers: the fragment -> displayed segment table the label shader
- * applies to every texel (pairs (fragment, segment), sorted by fragment:
- * merged fragments and, mapped to 0, hidden segments' fragments). Kept on
- * the CPU until a view draws, so it may be set before any texture exists;
- * a merge or its undo changes only this, never the voxel texture. Copies
- * n_pairs pairs. */
-void sm_gl_shared_label_map_set (SmLayer *layer, const guint32 *pairs, guint n_pairs);
-/* Binds the layer's table (uploaded if it changed) as a usampler2D of
- * RG32UI texels (fragment, segment) to the active texture unit; returns
- * the number of pairs (0: nothing bound, ids show as themselves) and the
- * table's row width. Needs a GL context current. */
+/* Label layers: binds the layer's label map (sm_layer_set_label_map;
+ * uploaded when its version changed) as a usampler2D of RGBA32UI texels
+ * (fragment, segment, colour, flags) to the active texture unit; returns the
+ * number of entries (0: nothing bound, ids show as themselves in their
+ * hashed colour) and the table's row width. Needs a GL context current. */
 /* Label layers shown through that table: the volume (the layer's shape,
  * uint32 fragment ids, borrowed until set to NULL) the first upload reads
  * instead of the layer's displayed ids, which a later undo of a merge could

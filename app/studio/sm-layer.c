@@ -1,6 +1,11 @@
 /* SmLayer: a volume with display settings (see sm-layer.h). */
 #include "sm-layer.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/label_store.h"
+
 struct _SmLayer {
   GObject parent_instance;
   SmLayerKind kind;
@@ -14,12 +19,17 @@ struct _SmLayer {
   int colormap;
   gboolean voxel_size_set;
   double min, max, p_lo, p_hi;
+  SmLabelMapEntry *label_map; /* labels: fragment -> displayed segment / colour, sorted */
+  gsize n_label_map;
+  guint label_map_version;
 };
 
 G_DEFINE_FINAL_TYPE (SmLayer, sm_layer, G_TYPE_OBJECT)
 
 enum { PROP_0, PROP_NAME, PROP_VISIBLE, PROP_OPACITY, PROP_OUTLINE, PROP_COLORMAP, N_PROPS };
 static GParamSpec *props[N_PROPS];
+enum { LABEL_MAP_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 static void
 sm_layer_finalize (GObject *object)
@@ -27,6 +37,7 @@ sm_layer_finalize (GObject *object)
   SmLayer *self = SM_LAYER (object);
   sm_volume_free (&self->volume);
   sm_volume_free (&self->level);
+  g_free (self->label_map);
   g_free (self->name);
   G_OBJECT_CLASS (sm_layer_parent_class)->finalize (object);
 }
@@ -82,6 +93,8 @@ sm_layer_class_init (SmLayerClass *klass)
                                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                                            G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
+  signals[LABEL_MAP_CHANGED] = g_signal_new ("label-map-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                             0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -222,15 +235,107 @@ sm_layer_value_at (SmLayer *self, gint64 z, gint64 y, gint64 x)
   if (!v->data || z < 0 || y < 0 || x < 0 || z >= v->nz || y >= v->ny || x >= v->nx)
     return 0;
   size_t i = ((size_t) z * (size_t) v->ny + (size_t) y) * (size_t) v->nx + (size_t) x;
+  gboolean mapped = self->kind == SM_LAYER_LABELS && self->n_label_map > 0;
   switch (v->dtype)
     {
     case SM_U8: return ((const guint8 *) v->data)[i];
     case SM_I8: return ((const gint8 *) v->data)[i];
     case SM_U16: return ((const guint16 *) v->data)[i];
     case SM_I16: return ((const gint16 *) v->data)[i];
-    case SM_U32: return ((const guint32 *) v->data)[i];
-    case SM_I32: return ((const gint32 *) v->data)[i];
+    case SM_U32:
+      return mapped ? sm_layer_label_segment (self, ((const guint32 *) v->data)[i]) : ((const guint32 *) v->data)[i];
+    case SM_I32:
+      if (mapped)
+        return sm_layer_label_segment (self, (guint32) ((const gint32 *) v->data)[i]);
+      return ((const gint32 *) v->data)[i];
     case SM_F32: return ((const float *) v->data)[i];
     default: return 0;
     }
+}
+
+/* --- label map --------------------------------------------------------------- */
+
+void
+sm_layer_set_label_map (SmLayer *self, const SmLabelMapEntry *entries, gsize n)
+{
+  g_free (self->label_map);
+  self->label_map = n ? g_memdup2 (entries, n * sizeof *entries) : NULL;
+  self->n_label_map = n;
+  self->label_map_version++;
+  g_signal_emit (self, signals[LABEL_MAP_CHANGED], 0);
+}
+
+const SmLabelMapEntry *
+sm_layer_get_label_map (SmLayer *self, gsize *n, guint *version)
+{
+  if (n)
+    *n = self->n_label_map;
+  if (version)
+    *version = self->label_map_version;
+  return self->label_map;
+}
+
+static const SmLabelMapEntry *
+find_entry (SmLayer *self, guint32 fragment)
+{
+  gsize lo = 0, hi = self->n_label_map;
+  while (lo < hi)
+    {
+      gsize mid = lo + (hi - lo) / 2;
+      guint32 f = self->label_map[mid].fragment;
+      if (f == fragment)
+        return &self->label_map[mid];
+      if (f < fragment)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return NULL;
+}
+
+guint32
+sm_layer_label_segment (SmLayer *self, guint32 fragment)
+{
+  const SmLabelMapEntry *e = fragment ? find_entry (self, fragment) : NULL;
+  return e ? e->segment : fragment;
+}
+
+guint32
+sm_layer_label_color (SmLayer *self, guint32 segment)
+{
+  const SmLabelMapEntry *e = segment ? find_entry (self, segment) : NULL;
+  if (e && (e->flags & SM_LABEL_MAP_COLOR))
+    return e->color & 0xFFFFFFu;
+  return sm_label_color_for_id (segment);
+}
+
+gboolean
+sm_layer_copy_displayed_labels (SmLayer *self, SmVolume *out)
+{
+  const SmVolume *v = &self->volume;
+  memset (out, 0, sizeof *out);
+  if (self->kind != SM_LAYER_LABELS || !v->data)
+    return FALSE;
+  *out = *v;
+  out->dtype = SM_U32;
+  gsize n = (gsize) v->nz * (gsize) v->ny * (gsize) v->nx;
+  guint32 *ids = malloc (n * sizeof (guint32)); /* sm_volume_free frees with free() */
+  if (!ids)
+    {
+      memset (out, 0, sizeof *out);
+      return FALSE;
+    }
+  /* Runs of one fragment are the rule: map each run once. */
+  guint32 last_in = 0, last_out = 0;
+  for (gsize i = 0; i < n; i++)
+    {
+      guint32 f = v->dtype == SM_U32 || v->dtype == SM_I32 ? ((const guint32 *) v->data)[i]
+                  : v->dtype == SM_U16 || v->dtype == SM_I16 ? ((const guint16 *) v->data)[i]
+                                                             : ((const guint8 *) v->data)[i];
+      if (f != last_in)
+        last_in = f, last_out = sm_layer_label_segment (self, f);
+      ids[i] = last_out;
+    }
+  out->data = ids;
+  return TRUE;
 }

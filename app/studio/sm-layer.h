@@ -57,7 +57,41 @@ gboolean sm_layer_voxel_size_known (SmLayer *self);
 void sm_layer_set_stats (SmLayer *self, double min, double max, double p_lo, double p_hi);
 void sm_layer_get_stats (SmLayer *self, double *min, double *max, double *p_lo, double *p_hi);
 
-/* Value of the full-resolution voxel (z, y, x) as a double; 0 outside. */
+/* Value of the full-resolution voxel (z, y, x) as a double; 0 outside.
+ * Label layers: the displayed segment id (the fragment mapped through the
+ * label map below). */
 double sm_layer_value_at (SmLayer *self, gint64 z, gint64 y, gint64 x);
+
+/* Label layers being proofread hold FRAGMENT ids (their volume, level and
+ * texture); the label map says what each fragment shows as. Entries are
+ * sorted by fragment and exist only where a fragment does not show as itself
+ * in its hashed colour: fragments merged into another segment, hidden
+ * segments (segment 0) and segments with a chosen colour (flag
+ * SM_LABEL_MAP_COLOR, colour 0xRRGGBB). A merge or its undo changes only the
+ * map, never the voxels. Without a map every id shows as itself. The slice
+ * views (label shader), the 3D view's surfaces, the status bar and the
+ * segment list all draw through it and sm_layer_label_color, so a segment has
+ * one colour everywhere. */
+typedef struct {
+  guint32 fragment;
+  guint32 segment;
+  guint32 color; /* 0xRRGGBB of `segment` when flags has SM_LABEL_MAP_COLOR */
+  guint32 flags;
+} SmLabelMapEntry;
+#define SM_LABEL_MAP_COLOR 1u
+
+/* Copies n entries (sorted by fragment); NULL / 0 clears the map. Emits
+ * "label-map-changed". */
+void sm_layer_set_label_map (SmLayer *self, const SmLabelMapEntry *entries, gsize n);
+/* The current map (borrowed until the next set) and a version that changes with every set. */
+const SmLabelMapEntry *sm_layer_get_label_map (SmLayer *self, gsize *n, guint *version);
+/* Displayed segment of a fragment (the fragment itself when unmapped; 0 when hidden). */
+guint32 sm_layer_label_segment (SmLayer *self, guint32 fragment);
+/* Colour of a displayed segment, 0xRRGGBB: the chosen one, else the id's
+ * hash (sm_label_color_for_id, the same as the label shader's id_colour). */
+guint32 sm_layer_label_color (SmLayer *self, guint32 segment);
+/* A copy of the label volume with displayed ids (uint32), e.g. to train on
+ * proofread labels; sm_volume_free it. FALSE when out of memory or not labels. */
+gboolean sm_layer_copy_displayed_labels (SmLayer *self, SmVolume *out);
 
 G_END_DECLS

@@ -17,6 +17,7 @@
 #include "data/label_undo.h"
 #include "sm-gl-shared.h"
 #include "sm-layer.h"
+#include "sm-proofread-segments.h"
 
 #define PATH_KEY "sm-proofread-path"
 #define FILL_BUDGET_VOXELS (64u * 1024u * 1024u)
@@ -36,9 +37,12 @@ struct _SmProofreadController {
   char *path;              /* where Ctrl+S writes; NULL for labels without a file */
   char *message;           /* last error or result, for the panel */
   guint n_hidden;
-  guint volume_sync_source; /* idle that copies merged ids into the layer's volume */
-  int64_t volume_sync_lo[3], volume_sync_hi[3];
-  guint segments_changed_source; /* idle that tells the segment list to rebuild */
+  SmProofreadSegments *segments; /* the segment list's model, updated edit by edit */
+  gboolean loading;        /* the store is read on a worker (load_done attaches it) */
+  SmLayer *loading_layer;
+  GCancellable *load_cancellable;
+  gboolean saving;         /* a save writes on a worker: edits wait until it is done */
+  SmLayer *replace_layer;  /* a second label layer waiting for the replace prompt */
 
   SmProofTool tool;
   double radius;
@@ -64,6 +68,7 @@ struct _SmProofreadController {
   double marks[8][3]; /* test scripts: crosshair positions kept for later seeds */
   int n_marks;
   gboolean failed; /* the last message reports a failure (test scripts stop on it) */
+  gboolean script_running; /* a test script iterates the main loop: no screenshot meanwhile */
 };
 
 G_DEFINE_FINAL_TYPE (SmProofreadController, sm_proofread_controller, G_TYPE_OBJECT)
@@ -97,13 +102,6 @@ sm_proofread_set_layer_path (gpointer layer, const char *path)
 
 /* --- repaint --------------------------------------------------------------- */
 
-static int
-compare_fragment (gconstpointer a, gconstpointer b)
-{
-  guint32 fa = *(const guint32 *) a, fb = *(const guint32 *) b;
-  return (fa > fb) - (fa < fb);
-}
-
 static void
 queue_render_views (SmProofreadController *self)
 {
@@ -112,24 +110,40 @@ queue_render_views (SmProofreadController *self)
       gtk_gl_area_queue_render (GTK_GL_AREA (self->views[i]));
 }
 
-/* The fragment -> segment table the label shader applies: merged fragments
- * to their segment, every fragment of a hidden segment to 0. A merge, its
- * undo or a hide changes only this table (microseconds), not the voxels. */
+static int
+compare_entry (gconstpointer a, gconstpointer b)
+{
+  guint32 fa = ((const SmLabelMapEntry *) a)->fragment, fb = ((const SmLabelMapEntry *) b)->fragment;
+  return (fa > fb) - (fa < fb);
+}
+
+/* The layer's label map (sm-layer.h): merged fragments to their segment,
+ * every fragment of a hidden segment to 0, chosen colours. A merge, its undo,
+ * a hide or a colour change only changes this table (microseconds), never
+ * the voxels; the slice views, the 3D view and the status bar read through it. */
 static void
 upload_label_map (SmProofreadController *self)
 {
-  g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, 2 * sizeof (guint32));
+  g_autoptr (GArray) map = g_array_new (FALSE, FALSE, sizeof (SmLabelMapEntry));
   for (size_t i = 0, n = sm_label_store_n_segments (self->store); i < n; i++)
     {
       const SmSegment *seg = sm_label_store_segment_at (self->store, i);
       gboolean hidden = (seg->flags & SM_SEGMENT_HIDDEN) != 0;
-      if (hidden)
-        g_array_append_val (pairs, ((guint32[2]) { seg->id, 0 }));
+      gboolean colored = (seg->flags & SM_SEGMENT_COLOR_SET) != 0;
+      SmLabelMapEntry e = { seg->id, hidden ? 0 : seg->id, colored ? seg->color : 0,
+                            colored ? SM_LABEL_MAP_COLOR : 0 };
+      if (hidden || colored)
+        g_array_append_val (map, e);
       for (uint32_t k = 0; k < seg->n_extra; k++)
-        g_array_append_val (pairs, ((guint32[2]) { seg->extra[k], hidden ? 0 : seg->id }));
+        {
+          e.fragment = seg->extra[k];
+          g_array_append_val (map, e);
+        }
     }
-  g_array_sort (pairs, compare_fragment);
-  sm_gl_shared_label_map_set (self->layer, (const guint32 *) pairs->data, pairs->len);
+  g_array_sort (map, compare_entry);
+  sm_layer_set_label_map (self->layer, (const SmLabelMapEntry *) map->data, map->len);
+  if (self->volume_view)
+    sm_volume_view_set_label_map (self->volume_view, (const SmLabelMapEntry *) map->data, map->len);
   queue_render_views (self);
 }
 
@@ -144,18 +158,17 @@ write_volume_rows (const SmVolume *v, const int64_t lo[3], const int64_t hi[3], 
                 ids + (z * by + y) * bx, (size_t) bx * sizeof (guint32));
 }
 
-/* Writes displayed ids (the box lo..hi, row-major) into the layer's volume
- * (what the status bar and the 3D view read) and fragment ids into its
- * downsampled level and its shared texture (the shader maps them through
- * upload_label_map's table). displayed NULL: the texture only. */
+/* Writes fragment ids (the box lo..hi, row-major) into the layer's volume
+ * (the status bar and the 3D view map them through the label map), its
+ * downsampled level and its shared texture. to_volume FALSE: the texture
+ * (and level) only, e.g. a split preview. */
 static void
 upload_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3], const guint32 *ids,
-            const guint32 *displayed)
+            gboolean to_volume)
 {
-  gboolean to_volume = displayed != NULL;
   int64_t by = hi[1] - lo[1], bx = hi[2] - lo[2];
   if (to_volume)
-    write_volume_rows (sm_layer_get_volume (self->layer), lo, hi, displayed);
+    write_volume_rows (sm_layer_get_volume (self->layer), lo, hi, ids);
   g_autofree guint32 *level_ids = NULL;
   int64_t tlo[3] = { lo[0], lo[1], lo[2] }, thi[3] = { hi[0], hi[1], hi[2] };
   if (sm_layer_is_downsampled (self->layer))
@@ -194,63 +207,29 @@ upload_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3
   queue_render_views (self);
 }
 
-static void
-refresh_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3])
+/* The store's fragment ids of the box, row-major. */
+static guint32 *
+read_fragments (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3])
 {
   size_t n = (size_t) ((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
-  if (n == 0)
-    return;
-  g_autofree guint32 *ids = g_malloc (n * sizeof (guint32));
-  sm_label_store_read_box (self->store, lo, hi, ids);
-  if (!sm_label_store_has_merges (self->store))
-    {
-      upload_box (self, lo, hi, ids, ids); /* fragments are the displayed ids */
-      return;
-    }
-  g_autofree guint32 *fragments = g_malloc (n * sizeof (guint32));
+  guint32 *out = g_malloc (MAX (n, 1) * sizeof (guint32));
   const guint32 *all = sm_label_store_fragments (self->store);
   int64_t shape[3], by = hi[1] - lo[1], bx = hi[2] - lo[2];
   sm_label_store_shape (self->store, shape);
   for (int64_t z = lo[0]; z < hi[0]; z++)
     for (int64_t y = lo[1]; y < hi[1]; y++)
-      memcpy (fragments + ((z - lo[0]) * by + y - lo[1]) * bx, all + (z * shape[1] + y) * shape[2] + lo[2],
+      memcpy (out + ((z - lo[0]) * by + y - lo[1]) * bx, all + (z * shape[1] + y) * shape[2] + lo[2],
               (size_t) bx * sizeof (guint32));
-  upload_box (self, lo, hi, fragments, ids);
-}
-
-/* Idle after merges: the layer's volume (status bar, 3D surfaces) gets the
- * merged ids one slab at a time; the slice views already show them through
- * the shader's table. */
-static gboolean
-sync_volume_idle (gpointer user_data)
-{
-  SmProofreadController *self = user_data;
-  self->volume_sync_source = 0;
-  const int64_t *lo = self->volume_sync_lo, *hi = self->volume_sync_hi;
-  int64_t by = hi[1] - lo[1], bx = hi[2] - lo[2];
-  g_autofree guint32 *slab = g_malloc ((size_t) (by * bx) * sizeof (guint32));
-  for (int64_t z = lo[0]; z < hi[0]; z++)
-    {
-      int64_t slo[3] = { z, lo[1], lo[2] }, shi[3] = { z + 1, hi[1], hi[2] };
-      sm_label_store_read_box (self->store, slo, shi, slab);
-      write_volume_rows (sm_layer_get_volume (self->layer), slo, shi, slab);
-    }
-  if (self->volume_view)
-    sm_volume_view_labels_changed (self->volume_view, lo, hi);
-  return G_SOURCE_REMOVE;
+  return out;
 }
 
 static void
-queue_volume_sync (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3])
+refresh_box (SmProofreadController *self, const int64_t lo[3], const int64_t hi[3])
 {
-  for (int k = 0; k < 3; k++)
-    {
-      gboolean first = self->volume_sync_source == 0;
-      self->volume_sync_lo[k] = first ? lo[k] : MIN (lo[k], self->volume_sync_lo[k]);
-      self->volume_sync_hi[k] = first ? hi[k] : MAX (hi[k], self->volume_sync_hi[k]);
-    }
-  if (!self->volume_sync_source)
-    self->volume_sync_source = g_idle_add (sync_volume_idle, self);
+  if ((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]) <= 0)
+    return;
+  g_autofree guint32 *fragments = read_fragments (self, lo, hi);
+  upload_box (self, lo, hi, fragments, TRUE);
 }
 
 static void
@@ -263,24 +242,14 @@ push_selection (SmProofreadController *self)
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
 
-static gboolean
-emit_segments_changed_idle (gpointer user_data)
-{
-  SmProofreadController *self = user_data;
-  self->segments_changed_source = 0;
-  g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 on_store_changed (const SmLabelChange *change, void *user)
 {
   SmProofreadController *self = user;
-  /* A merge or its undo/redo only re-maps fragments: the table, not the voxels. */
+  /* A merge or its undo/redo only re-maps fragments: the label map below,
+   * not the voxels (the box is where displayed ids changed, not fragments). */
   gboolean remap_only = change->what && strstr (change->what, "merge");
-  if (change->voxels_changed && remap_only)
-    queue_volume_sync (self, change->lo, change->hi);
-  else if (change->voxels_changed)
+  if (change->voxels_changed && !remap_only)
     {
       refresh_box (self, change->lo, change->hi);
       if (self->volume_view && !change->in_progress)
@@ -294,11 +263,11 @@ on_store_changed (const SmLabelChange *change, void *user)
     if (!sm_label_store_segment (self->store, g_array_index (self->selection, guint32, i)))
       g_array_remove_index (self->selection, i);
   push_selection (self);
-  /* Sizes change with every voxel edit, so the list refreshes after each. */
-  /* Rebuilding the list's rows takes ~40 ms: in an idle, after the views'
-   * next frame (the frame clock has a higher priority), once per burst. */
-  if ((change->table_changed || change->n_ids > 0 || change->ids_truncated) && !self->segments_changed_source)
-    self->segments_changed_source = g_idle_add (emit_segments_changed_idle, self);
+  /* Only the rows of the segments the edit touched. */
+  if (change->ids_truncated)
+    sm_proofread_segments_reset (self->segments, self->store);
+  else
+    sm_proofread_segments_update (self->segments, self->store, change->ids, change->n_ids);
   g_signal_emit (self, signals[STATUS_CHANGED], 0);
 }
 
@@ -326,18 +295,12 @@ detach (SmProofreadController *self)
     g_cancellable_cancel (self->fill_cancellable);
   self->fill_cancel = 1;
   /* A worker still reads the store: let it finish (a fill stops at the flag). */
-  while (self->fill_running)
+  while (self->fill_running || self->saving)
     g_main_context_iteration (NULL, TRUE);
   /* Clean: the journal has nothing to recover. Dirty: keep it for the next start. */
   sm_label_store_set_listener (self->store, NULL, NULL);
-  /* The layer keeps showing the last state: merged ids into its volume now.
-   * The table stays: the texture holds fragments. */
-  if (self->volume_sync_source)
-    {
-      g_source_remove (self->volume_sync_source);
-      sync_volume_idle (self);
-    }
-  g_clear_handle_id (&self->segments_changed_source, g_source_remove);
+  /* The layer keeps showing the last state: its volume and texture hold the
+   * fragments, its label map stays. */
   sm_gl_shared_set_label_source (self->layer, NULL);
   if (self->journal && !sm_label_store_is_dirty (self->store))
     sm_label_journal_discard (self->journal);
@@ -347,6 +310,7 @@ detach (SmProofreadController *self)
   g_clear_pointer (&self->path, g_free);
   g_clear_object (&self->layer);
   g_array_set_size (self->selection, 0);
+  sm_proofread_segments_reset (self->segments, NULL);
   g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
 }
 
@@ -400,12 +364,15 @@ start_journal (SmProofreadController *self, const char *journal_path, gboolean r
     fail (self, err.message);
 }
 
+/* Everything again from the store (after a recovery replayed edits). */
 static void
 refresh_all (SmProofreadController *self)
 {
   int64_t shape[3];
   sm_label_store_shape (self->store, shape);
   refresh_box (self, (int64_t[3]) { 0, 0, 0 }, shape);
+  upload_label_map (self);
+  sm_proofread_segments_reset (self->segments, self->store);
   if (self->volume_view)
     sm_volume_view_labels_changed (self->volume_view, (gint64[3]) { 0, 0, 0 }, shape);
 }
@@ -418,7 +385,8 @@ on_recover_response (GtkDialog *dialog, int response, gpointer user_data)
   if (self->store)
     {
       start_journal (self, journal_path, response == GTK_RESPONSE_YES);
-      refresh_all (self);
+      if (response == GTK_RESPONSE_YES)
+        refresh_all (self);
       g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
     }
   gtk_window_destroy (GTK_WINDOW (dialog));
@@ -443,19 +411,84 @@ run_env_script (SmProofreadController *self)
     }
 }
 
+static void on_state_changed (SmViewState *state, SmProofreadController *self);
+
+/* The store is read on a worker (a 100 x 512 x 512 file takes ~1 s); the
+ * views already show the layer meanwhile, edits wait. */
+typedef struct {
+  SmLayer *layer;
+  char *path;
+  int64_t shape[3];
+  SmLabelStore *store;
+  SmError err;
+} LoadJob;
+
+static void
+load_job_free (LoadJob *job)
+{
+  if (job->store)
+    sm_label_store_free (job->store);
+  g_clear_object (&job->layer);
+  g_free (job->path);
+  g_free (job);
+}
+
+static void
+load_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  LoadJob *job = data;
+  job->store = job->path ? sm_label_store_load (job->path, job->shape, &job->err)
+                         : store_from_layer (job->layer, &job->err);
+  g_task_return_boolean (task, job->store != NULL);
+}
+
+static void attach_store (SmProofreadController *self, SmLayer *layer, const char *path, SmLabelStore *s);
+
+static void
+load_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SmProofreadController *self = SM_PROOFREAD_CONTROLLER (source);
+  LoadJob *job = g_task_get_task_data (G_TASK (result));
+  gboolean cancelled = g_cancellable_is_cancelled (self->load_cancellable);
+  self->loading = FALSE;
+  g_clear_object (&self->loading_layer);
+  g_clear_object (&self->load_cancellable);
+  if (cancelled || self->store)
+    {
+      /* Another layer was chosen meanwhile: follow the state as it is now. */
+      on_state_changed (self->state, self);
+      return;
+    }
+  if (!job->store)
+    {
+      fail (self, job->err.message);
+      return;
+    }
+  SmLabelStore *s = job->store;
+  job->store = NULL;
+  attach_store (self, job->layer, job->path, s);
+}
+
 static void
 attach (SmProofreadController *self, SmLayer *layer)
 {
-  SmError err = { { 0 } };
-  const char *path = g_object_get_data (G_OBJECT (layer), PATH_KEY);
+  LoadJob *job = g_new0 (LoadJob, 1);
+  job->layer = g_object_ref (layer);
+  job->path = g_strdup (g_object_get_data (G_OBJECT (layer), PATH_KEY));
   const SmVolume *v = sm_layer_get_volume (layer);
-  int64_t shape[3] = { v->nz, v->ny, v->nx };
-  SmLabelStore *s = path ? sm_label_store_load (path, shape, &err) : store_from_layer (layer, &err);
-  if (!s)
-    {
-      fail (self, err.message);
-      return;
-    }
+  job->shape[0] = v->nz, job->shape[1] = v->ny, job->shape[2] = v->nx;
+  self->loading = TRUE;
+  g_set_object (&self->loading_layer, layer);
+  self->load_cancellable = g_cancellable_new ();
+  set_message (self, "Loading the labels for proofreading…");
+  g_autoptr (GTask) task = g_task_new (self, self->load_cancellable, load_done, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) load_job_free);
+  g_task_run_in_thread (task, load_thread);
+}
+
+static void
+attach_store (SmProofreadController *self, SmLayer *layer, const char *path, SmLabelStore *s)
+{
   self->store = s;
   self->layer = g_object_ref (layer);
   self->path = g_strdup (path);
@@ -467,6 +500,12 @@ attach (SmProofreadController *self, SmLayer *layer)
   sm_label_store_volume_view (s, &fragments);
   sm_gl_shared_set_label_source (layer, &fragments);
   upload_label_map (self);
+  sm_proofread_segments_reset (self->segments, s);
+  /* Proofread before in this run (then replaced): its volume still holds
+   * that session's state, the file's is what the store has now. */
+  if (g_object_get_data (G_OBJECT (layer), "sm-proofread-attached"))
+    refresh_all (self);
+  g_object_set_data (G_OBJECT (layer), "sm-proofread-attached", GINT_TO_POINTER (1));
   set_message (self, path ? "Labels open for proofreading" : "Labels without a file: Ctrl+S cannot save them");
   g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
   if (!path)
@@ -504,26 +543,144 @@ attach (SmProofreadController *self, SmLayer *layer)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+static gboolean
+in_state (SmProofreadController *self, SmLayer *layer)
+{
+  GListModel *layers = sm_view_state_get_layers (self->state);
+  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+    {
+      g_autoptr (SmLayer) l = g_list_model_get_item (layers, i);
+      if (l == layer)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+switch_layer (SmProofreadController *self, SmLayer *layer)
+{
+  detach (self);
+  if (layer)
+    attach (self, layer);
+}
+
+static gboolean save_start (SmProofreadController *self, const char *path, gboolean wait,
+                            void (*then) (SmProofreadController *self, gboolean saved));
+
+static void
+replace_after_save (SmProofreadController *self, gboolean saved)
+{
+  SmLayer *layer = g_steal_pointer (&self->replace_layer);
+  if (saved && layer && in_state (self, layer))
+    switch_layer (self, layer);
+  else if (layer)
+    {
+      /* Not saved: keep proofreading the first; the new one goes again. */
+      sm_view_state_remove_layer (self->state, layer);
+    }
+  g_clear_object (&layer);
+}
+
+/* Answer to "Replace the labels being proofread?": Cancel takes the new layer
+ * out again; Replace keeps unsaved edits in the journal (the next open of
+ * that file offers them); Save and replace saves first. */
+static void
+replace_answer (SmProofreadController *self, int response)
+{
+  SmLayer *layer = self->replace_layer;
+  if (!layer)
+    return;
+  if (response == GTK_RESPONSE_ACCEPT && sm_proofread_controller_has_unsaved (self) && self->path)
+    {
+      if (!save_start (self, self->path, FALSE, replace_after_save))
+        replace_after_save (self, FALSE);
+      return;
+    }
+  self->replace_layer = NULL;
+  if ((response == GTK_RESPONSE_REJECT || response == GTK_RESPONSE_ACCEPT) && in_state (self, layer))
+    switch_layer (self, layer);
+  else
+    {
+      sm_view_state_remove_layer (self->state, layer);
+      set_message (self, "Kept proofreading the open labels");
+    }
+  g_object_unref (layer);
+}
+
+static void
+on_replace_response (GtkDialog *dialog, int response, gpointer user_data)
+{
+  SmProofreadController *self = user_data;
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  replace_answer (self, response);
+  g_object_unref (self);
+}
+
+static void
+ask_replace (SmProofreadController *self, SmLayer *layer)
+{
+  self->replace_layer = g_object_ref (layer);
+  gboolean dirty = sm_proofread_controller_has_unsaved (self);
+  /* Tests and headless runs: SEMMAE_PROOFREAD_REPLACE = cancel | replace | save. */
+  const char *answer = g_getenv ("SEMMAE_PROOFREAD_REPLACE");
+  if (answer || !self->window)
+    {
+      replace_answer (self, g_strcmp0 (answer, "cancel") == 0 ? GTK_RESPONSE_CANCEL
+                            : g_strcmp0 (answer, "save") == 0 ? GTK_RESPONSE_ACCEPT
+                                                               : GTK_RESPONSE_REJECT);
+      return;
+    }
+  GtkWidget *dialog = gtk_message_dialog_new (self->window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
+                                              "Proofread “%s” instead of “%s”?", sm_layer_get_name (layer),
+                                              sm_layer_get_name (self->layer));
+  if (dirty)
+    {
+      gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
+                                                "“%s” has unsaved edits. Replacing without saving keeps them in "
+                                                "its journal: opening that file again offers to recover them.",
+                                                sm_layer_get_name (self->layer));
+      gtk_dialog_add_buttons (GTK_DIALOG (dialog), "_Cancel", GTK_RESPONSE_CANCEL, "Replace _without saving",
+                              GTK_RESPONSE_REJECT, self->path ? "_Save and replace" : NULL, GTK_RESPONSE_ACCEPT, NULL);
+      gtk_dialog_set_default_response (GTK_DIALOG (dialog), self->path ? GTK_RESPONSE_ACCEPT : GTK_RESPONSE_CANCEL);
+    }
+  else
+    {
+      gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
+                                                "Only one label layer is proofread at a time; “%s” has no unsaved "
+                                                "edits. Cancel closes the new layer again.",
+                                                sm_layer_get_name (self->layer));
+      gtk_dialog_add_buttons (GTK_DIALOG (dialog), "_Cancel", GTK_RESPONSE_CANCEL, "_Replace",
+                              GTK_RESPONSE_REJECT, NULL);
+      gtk_dialog_set_default_response (GTK_DIALOG (dialog), GTK_RESPONSE_REJECT);
+    }
+  g_signal_connect (dialog, "response", G_CALLBACK (on_replace_response), g_object_ref (self));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 on_state_changed (SmViewState *state, SmProofreadController *self)
 {
   SmLayer *layer = sm_view_state_get_label_layer (state);
   /* A hidden label layer stays attached: H must not drop the undo history. */
-  if (!layer && self->layer)
+  if (!layer && self->layer && in_state (self, self->layer))
+    layer = self->layer;
+  if (self->replace_layer)
+    return; /* the replace prompt is open: its answer decides */
+  if (self->loading)
     {
-      GListModel *layers = sm_view_state_get_layers (state);
-      for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
-        {
-          g_autoptr (SmLayer) l = g_list_model_get_item (layers, i);
-          if (l == self->layer)
-            layer = l;
-        }
+      if (layer != self->loading_layer)
+        g_cancellable_cancel (self->load_cancellable); /* load_done looks again */
+      return;
     }
   if (layer != self->layer)
     {
-      detach (self);
-      if (layer)
-        attach (self, layer);
+      /* A second label layer while one is proofread: ask first. */
+      if (layer && self->store && in_state (self, self->layer))
+        ask_replace (self, layer);
+      else
+        switch_layer (self, layer);
+      return;
     }
   /* Ctrl+click in a slice view selects through the view state. */
   guint32 id = sm_view_state_get_selected_id (state);
@@ -544,7 +701,17 @@ can_edit (SmProofreadController *self)
 {
   if (!self->store)
     {
-      fail (self, "Open a label volume to proofread");
+      fail (self, self->loading ? "Busy: the labels are still loading" : "Open a label volume to proofread");
+      return FALSE;
+    }
+  if (self->saving)
+    {
+      fail (self, "Busy: saving (edits wait until the file is written)");
+      return FALSE;
+    }
+  if (self->replace_layer)
+    {
+      fail (self, "Answer the replace question first");
       return FALSE;
     }
   if (self->fill_running)
@@ -783,14 +950,13 @@ split_show_preview (SmProofreadController *self)
   /* Preview: the split box drawn with one made-up id per part. */
   const int64_t *lo = self->split.lo, *hi = self->split.hi;
   size_t n = (size_t) ((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
-  g_autofree guint32 *ids = g_malloc (n * sizeof (guint32));
-  sm_label_store_read_box (self->store, lo, hi, ids);
+  g_autofree guint32 *ids = read_fragments (self, lo, hi);
   for (size_t i = 0; i < n; i++)
     if (self->split.assign[i])
       ids[i] = PREVIEW_ID_BASE + self->split.assign[i];
-  /* Into the layer's volume too: a texture uploaded later shows it as well;
-   * commit or cancel re-reads the box from the store. */
-  upload_box (self, lo, hi, ids, ids);
+  /* Into the texture only (the status bar keeps the store's ids); commit or
+   * cancel re-uploads the box from the store. */
+  upload_box (self, lo, hi, ids, FALSE);
   g_autofree char *m = g_strdup_printf ("Split preview: %d parts — Enter commits, Esc cancels", self->n_seeds);
   set_message (self, m);
 }
@@ -1009,6 +1175,8 @@ on_flag (SmProofreadController *self, gboolean lock)
           upload_label_map (self);
         }
     }
+  sm_proofread_segments_update (self->segments, self->store, (const guint32 *) self->selection->data,
+                                self->selection->len);
   g_signal_emit (self, signals[SEGMENTS_CHANGED], 0);
   set_message (self, err.message[0] ? err.message : lock ? "Lock toggled" : "Hidden toggled");
 }
@@ -1055,24 +1223,82 @@ on_undo_redo (SmProofreadController *self, gboolean redo)
 static void on_undo (GSimpleAction *a, GVariant *p, gpointer self) { on_undo_redo (self, FALSE); }
 static void on_redo (GSimpleAction *a, GVariant *p, gpointer self) { on_undo_redo (self, TRUE); }
 
-static gboolean
-save_to (SmProofreadController *self, const char *path)
+/* Save on a worker. Edits wait until it is written (can_edit refuses them),
+ * so the file holds exactly what the views show when Ctrl+S was pressed; the
+ * views, the list and navigation stay live. The store's save is atomic
+ * (temporary file + rename) and marks the journal. */
+typedef struct {
+  SmLabelStore *store;
+  char *path;
+  SmError err;
+  void (*then) (SmProofreadController *self, gboolean saved);
+} SaveJob;
+
+static void
+save_job_free (SaveJob *job)
 {
-  if (!can_edit (self))
-    return FALSE;
+  g_free (job->path);
+  g_free (job);
+}
+
+static void
+save_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SaveJob *job = data;
+  g_task_return_boolean (task, sm_label_store_save (job->store, job->path, &job->err) == 0);
+}
+
+static void
+save_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SmProofreadController *self = SM_PROOFREAD_CONTROLLER (source);
+  SaveJob *job = g_task_get_task_data (G_TASK (result));
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), NULL);
+  self->saving = FALSE;
+  g_autofree char *m = g_strdup_printf ("Saved %s", job->path);
+  report (self, ok ? 0 : -1, &job->err, m);
+  if (job->then)
+    job->then (self, ok);
+}
+
+/* wait: return once written (test scripts); the result is then the save's. */
+static gboolean
+save_start (SmProofreadController *self, const char *path, gboolean wait,
+            void (*then) (SmProofreadController *self, gboolean saved))
+{
+  if (!self->store || self->saving || self->fill_running || self->stroking)
+    {
+      fail (self, self->saving ? "Already saving" : "Busy: finish the current edit before saving");
+      return FALSE;
+    }
   if (!path)
     {
       fail (self, "These labels have no file to save to");
       return FALSE;
     }
-  SmError err = { { 0 } };
-  int rc = sm_label_store_save (self->store, path, &err);
-  g_autofree char *m = g_strdup_printf ("Saved %s", path);
-  report (self, rc, &err, m);
-  return rc == 0;
+  SaveJob *job = g_new0 (SaveJob, 1);
+  job->store = self->store;
+  job->path = g_strdup (path);
+  job->then = then;
+  self->saving = TRUE;
+  set_message (self, "Saving… (edits wait until the file is written)");
+  g_autoptr (GTask) task = g_task_new (self, NULL, save_done, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) save_job_free);
+  g_task_run_in_thread (task, save_thread);
+  if (!wait)
+    return TRUE;
+  while (self->saving)
+    g_main_context_iteration (NULL, TRUE);
+  return !self->failed;
 }
 
-static void on_save (GSimpleAction *a, GVariant *p, gpointer self) { save_to (self, SM_PROOFREAD_CONTROLLER (self)->path); }
+static gboolean
+save_to (SmProofreadController *self, const char *path)
+{
+  return save_start (self, path, TRUE, NULL);
+}
+
+static void on_save (GSimpleAction *a, GVariant *p, gpointer self) { save_start (self, SM_PROOFREAD_CONTROLLER (self)->path, FALSE, NULL); }
 
 static void
 on_commit (GSimpleAction *a, GVariant *p, gpointer user_data)
@@ -1200,14 +1426,26 @@ on_drag_end (GtkGestureDrag *gesture, double dx, double dy, SmProofreadControlle
 /* --- close ------------------------------------------------------------------ */
 
 static void
+close_after_save (SmProofreadController *self, gboolean saved)
+{
+  if (!saved)
+    return; /* the message says why; the window stays */
+  self->close_confirmed = TRUE;
+  gtk_window_close (self->window);
+}
+
+static void
 on_close_response (GtkDialog *dialog, int response, gpointer user_data)
 {
   SmProofreadController *self = user_data;
   gtk_window_destroy (GTK_WINDOW (dialog));
   if (response == GTK_RESPONSE_CANCEL || response == GTK_RESPONSE_DELETE_EVENT)
     return;
-  if (response == GTK_RESPONSE_ACCEPT && !save_to (self, self->path))
-    return;
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      save_start (self, self->path, FALSE, close_after_save);
+      return;
+    }
   self->close_confirmed = TRUE;
   gtk_window_close (self->window);
 }
@@ -1215,6 +1453,8 @@ on_close_response (GtkDialog *dialog, int response, gpointer user_data)
 static gboolean
 on_close_request (GtkWindow *window, SmProofreadController *self)
 {
+  if (self->saving)
+    return TRUE; /* closes once written, if that was asked; else press again */
   if (self->close_confirmed || !sm_proofread_controller_has_unsaved (self))
     return FALSE;
   GtkWidget *dialog = gtk_message_dialog_new (window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
@@ -1330,6 +1570,7 @@ sm_proofread_controller_finalize (GObject *object)
 {
   SmProofreadController *self = SM_PROOFREAD_CONTROLLER (object);
   g_array_unref (self->selection);
+  g_clear_object (&self->segments);
   g_free (self->message);
   G_OBJECT_CLASS (sm_proofread_controller_parent_class)->finalize (object);
 }
@@ -1351,6 +1592,7 @@ static void
 sm_proofread_controller_init (SmProofreadController *self)
 {
   self->selection = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->segments = sm_proofread_segments_new ();
   self->radius = 4;
   g_object_set_data_full (G_OBJECT (self), "group", g_simple_action_group_new (), g_object_unref);
 }
@@ -1358,6 +1600,13 @@ sm_proofread_controller_init (SmProofreadController *self)
 /* --- queries ----------------------------------------------------------------- */
 
 SmLabelStore *sm_proofread_controller_get_store (SmProofreadController *self) { return self->store; }
+SmProofreadSegments *sm_proofread_controller_get_segments (SmProofreadController *self) { return self->segments; }
+
+gboolean
+sm_proofread_controller_is_busy (SmProofreadController *self)
+{
+  return self->loading || self->saving || self->fill_running || self->script_running || self->replace_layer;
+}
 const char *sm_proofread_controller_get_path (SmProofreadController *self) { return self->path; }
 SmProofTool sm_proofread_controller_get_tool (SmProofreadController *self) { return self->tool; }
 double sm_proofread_controller_get_brush_radius (SmProofreadController *self) { return self->radius; }
@@ -1463,6 +1712,7 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       SmError err = { { 0 } };
       if (self->journal)
         sm_label_journal_sync (self->journal, &err);
+      fflush (stdout); /* a pipe buffers: what ran must reach the reader */
       raise (SIGKILL);
     }
   else if (strcmp (cmd, "radius") == 0 && n == 2)
@@ -1521,6 +1771,9 @@ failed:
   return FALSE;
 }
 
+static gboolean run_lines (SmProofreadController *self, GActionGroup *group, const char *path, char **lines,
+                           GError **error);
+
 gboolean
 sm_proofread_controller_run_script (SmProofreadController *self, const char *path, GError **error)
 {
@@ -1534,6 +1787,15 @@ sm_proofread_controller_run_script (SmProofreadController *self, const char *pat
     }
   GActionGroup *group = g_object_get_data (G_OBJECT (self), "group");
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  self->script_running = TRUE;
+  gboolean ok = run_lines (self, group, path, lines, error);
+  self->script_running = FALSE;
+  return ok;
+}
+
+static gboolean
+run_lines (SmProofreadController *self, GActionGroup *group, const char *path, char **lines, GError **error)
+{
   for (int i = 0; lines[i]; i++)
     {
       g_strstrip (lines[i]);

@@ -9,6 +9,7 @@
 #include <gtk/gtk.h>
 
 #include "data/label_store.h"
+#include "sm-proofread-segments.h"
 #include "sm-slice-view.h"
 #include "sm-view-state.h"
 #include "sm-volume-view.h"
@@ -36,6 +37,11 @@ void sm_proofread_controller_install (SmProofreadController *self, GtkWindow *wi
 void sm_proofread_set_layer_path (gpointer layer, const char *path);
 
 SmLabelStore *sm_proofread_controller_get_store (SmProofreadController *self);
+/* The segment list (largest first), updated row by row with each edit. */
+SmProofreadSegments *sm_proofread_controller_get_segments (SmProofreadController *self);
+/* Loading or saving the labels, a fill or split computing, a replace
+ * question open or a test script running: edits wait, screenshots too. */
+gboolean sm_proofread_controller_is_busy (SmProofreadController *self);
 const char *sm_proofread_controller_get_path (SmProofreadController *self);
 SmProofTool sm_proofread_controller_get_tool (SmProofreadController *self);
 double sm_proofread_controller_get_brush_radius (SmProofreadController *self);

@@ -1,19 +1,18 @@
 /* Proofread side panel (see sm-proofread-panel.h). */
 #include "sm-proofread-panel.h"
 
-#include <math.h>
 
-#include "data/label_stats.h"
-
-/* Rows shown at once: the list is for finding segments, search narrows it. */
-#define MAX_ROWS 400
+#include "sm-proofread-segments.h"
 
 struct _SmProofreadPanel {
   GtkWidget parent_instance;
   GtkWidget *box;
   GtkLabel *brush_label, *status_label, *count_label;
+  GtkSpinner *busy_spinner;
   GtkSearchEntry *search_entry;
-  GtkListBox *segment_list;
+  GtkListView *segment_list;
+  GtkFilter *filter;
+  GtkFilterListModel *filtered;
   SmProofreadController *controller;
 };
 
@@ -42,107 +41,80 @@ update_status (SmProofreadPanel *self)
   g_string_append (text, describe);
   gtk_label_set_text (self->status_label, text->str);
   g_string_free (text, TRUE);
+  gboolean busy = sm_proofread_controller_is_busy (self->controller);
+  gtk_widget_set_visible (GTK_WIDGET (self->busy_spinner), busy);
+  gtk_spinner_set_spinning (self->busy_spinner, busy);
 }
 
-/* The colour the slice views draw the id in: the hash of
- * shaders/overlay_labels.frag, so that list and views agree. */
-static guint32
-view_colour (guint32 id)
-{
-  guint32 h = id * 2654435761u;
-  h ^= h >> 15;
-  h *= 0x2c1b3c6du;
-  h ^= h >> 12;
-  h *= 0x297a2d39u;
-  h ^= h >> 15;
-  double hue = (double) (h & 0xffffu) / 65535.0;
-  double sat = 0.55 + 0.45 * (double) ((h >> 16) & 0xffu) / 255.0;
-  double val = 0.8 + 0.2 * (double) (h >> 24) / 255.0;
-  double offsets[3] = { 0, 4, 2 };
-  guint32 rgb = 0;
-  for (int k = 0; k < 3; k++)
-    {
-      double c = CLAMP (fabs (fmod (hue * 6.0 + offsets[k], 6.0) - 3.0) - 1.0, 0.0, 1.0);
-      c = val * (1.0 + sat * (c - 1.0));
-      rgb = (rgb << 8) | (guint32) lround (c * 255.0);
-    }
-  return rgb;
-}
+/* --- the segment list: a GtkListView over the controller's incremental model --- */
 
-static GtkWidget *
-segment_row (const SmSegment *seg)
+static void
+setup_row (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
 {
-  g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, seg->voxels);
-  g_autofree char *id = g_strdup_printf ("%u", seg->id);
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-  GtkWidget *swatch = gtk_label_new ("■");
-  g_autofree char *markup = g_strdup_printf ("<span foreground=\"#%06X\">■</span>", view_colour (seg->id));
-  gtk_label_set_markup (GTK_LABEL (swatch), markup);
-  GtkWidget *id_label = gtk_label_new (id);
+  GtkWidget *swatch = gtk_label_new (NULL);
+  GtkWidget *id_label = gtk_label_new (NULL);
   gtk_label_set_width_chars (GTK_LABEL (id_label), 7);
   gtk_label_set_xalign (GTK_LABEL (id_label), 1);
-  g_autofree char *flags = g_strdup_printf ("%s%s%s", seg->name ? seg->name : "",
-                                            (seg->flags & SM_SEGMENT_LOCKED) ? " [locked]" : "",
-                                            (seg->flags & SM_SEGMENT_HIDDEN) ? " (hidden)" : "");
-  GtkWidget *name = gtk_label_new (flags);
+  GtkWidget *name = gtk_label_new (NULL);
   gtk_widget_set_hexpand (name, TRUE);
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
-  GtkWidget *size_label = gtk_label_new (size);
+  GtkWidget *size_label = gtk_label_new (NULL);
   gtk_widget_add_css_class (size_label, "numeric");
   gtk_box_append (GTK_BOX (row), swatch);
   gtk_box_append (GTK_BOX (row), id_label);
   gtk_box_append (GTK_BOX (row), name);
   gtk_box_append (GTK_BOX (row), size_label);
-  GtkWidget *list_row = gtk_list_box_row_new ();
-  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (list_row), row);
-  g_object_set_data (G_OBJECT (list_row), "segment", GUINT_TO_POINTER (seg->id));
-  return list_row;
+  gtk_list_item_set_child (list_item, row);
 }
 
 static void
-rebuild_list (SmProofreadPanel *self)
+bind_row (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
 {
-  GtkWidget *child;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->segment_list))))
-    gtk_list_box_remove (self->segment_list, child);
-  SmLabelStore *store = self->controller ? sm_proofread_controller_get_store (self->controller) : NULL;
-  if (!store)
-    {
-      gtk_label_set_text (self->count_label, "");
-      return;
-    }
-  const char *query = gtk_editable_get_text (GTK_EDITABLE (self->search_entry));
-  size_t total, shown;
-  const SmSegment **found;
-  if (query && *query)
-    {
-      found = g_new (const SmSegment *, MAX_ROWS);
-      total = sm_label_search (store, query, found, MAX_ROWS);
-      shown = MIN (total, MAX_ROWS);
-    }
-  else
-    {
-      found = sm_label_sorted_segments (store, SM_ORDER_SIZE);
-      total = sm_label_store_n_segments (store);
-      shown = MIN (total, MAX_ROWS);
-    }
-  for (size_t i = 0; found && i < shown; i++)
-    gtk_list_box_append (self->segment_list, segment_row (found[i]));
-  if (query && *query)
-    g_free (found);
-  else
-    free (found);
-  g_autofree char *count = total > shown ? g_strdup_printf ("%zu segments (largest %zu shown; search by id or name)", total, shown)
-                                         : g_strdup_printf ("%zu segments", total);
+  SmSegmentItem *item = gtk_list_item_get_item (list_item);
+  GtkWidget *swatch = gtk_widget_get_first_child (gtk_list_item_get_child (list_item));
+  GtkWidget *id_label = gtk_widget_get_next_sibling (swatch);
+  GtkWidget *name = gtk_widget_get_next_sibling (id_label);
+  GtkWidget *size_label = gtk_widget_get_next_sibling (name);
+  guint32 flags = sm_segment_item_get_flags (item);
+  /* The colour the views draw the segment in (chosen, or the shader's hash). */
+  g_autofree char *markup = g_strdup_printf ("<span foreground=\"#%06X\">■</span>", sm_segment_item_get_color (item));
+  gtk_label_set_markup (GTK_LABEL (swatch), markup);
+  g_autofree char *id = g_strdup_printf ("%u", sm_segment_item_get_id (item));
+  gtk_label_set_text (GTK_LABEL (id_label), id);
+  const char *n = sm_segment_item_get_name (item);
+  g_autofree char *text = g_strdup_printf ("%s%s%s", n ? n : "", (flags & SM_SEGMENT_LOCKED) ? " [locked]" : "",
+                                           (flags & SM_SEGMENT_HIDDEN) ? " (hidden)" : "");
+  gtk_label_set_text (GTK_LABEL (name), text);
+  g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, sm_segment_item_get_voxels (item));
+  gtk_label_set_text (GTK_LABEL (size_label), size);
+}
+
+static void
+update_count (SmProofreadPanel *self)
+{
+  GListModel *all = gtk_filter_list_model_get_model (self->filtered);
+  guint total = all ? g_list_model_get_n_items (all) : 0;
+  guint shown = g_list_model_get_n_items (G_LIST_MODEL (self->filtered));
+  g_autofree char *count = total == 0 ? g_strdup ("")
+                           : shown < total ? g_strdup_printf ("%u of %u segments (search by id or name)", shown, total)
+                                           : g_strdup_printf ("%u segments, largest first", total);
   gtk_label_set_text (self->count_label, count);
 }
 
 static void
-on_row_activated (GtkListBox *list, GtkListBoxRow *row, SmProofreadPanel *self)
+on_search_changed (SmProofreadPanel *self)
 {
-  guint32 id = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (row), "segment"));
-  gtk_widget_activate_action (GTK_WIDGET (self), "proof.jump-to", "u", id);
+  sm_proofread_segments_filter_set_query (self->filter, gtk_editable_get_text (GTK_EDITABLE (self->search_entry)));
+}
+
+static void
+on_row_activated (GtkListView *list, guint position, SmProofreadPanel *self)
+{
+  g_autoptr (SmSegmentItem) item = g_list_model_get_item (G_LIST_MODEL (self->filtered), position);
+  if (item)
+    gtk_widget_activate_action (GTK_WIDGET (self), "proof.jump-to", "u", sm_segment_item_get_id (item));
 }
 
 void
@@ -150,10 +122,10 @@ sm_proofread_panel_set_controller (SmProofreadPanel *self, SmProofreadController
 {
   g_return_if_fail (self->controller == NULL);
   self->controller = g_object_ref (controller);
-  g_signal_connect_object (controller, "segments-changed", G_CALLBACK (rebuild_list), self, G_CONNECT_SWAPPED);
+  gtk_filter_list_model_set_model (self->filtered, G_LIST_MODEL (sm_proofread_controller_get_segments (controller)));
   g_signal_connect_object (controller, "segments-changed", G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (controller, "status-changed", G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
-  rebuild_list (self);
+  update_count (self);
   update_status (self);
 }
 
@@ -163,6 +135,7 @@ sm_proofread_panel_dispose (GObject *object)
   SmProofreadPanel *self = SM_PROOFREAD_PANEL (object);
   gtk_widget_dispose_template (GTK_WIDGET (self), SM_TYPE_PROOFREAD_PANEL);
   g_clear_object (&self->controller);
+  g_clear_object (&self->filter);
   G_OBJECT_CLASS (sm_proofread_panel_parent_class)->dispose (object);
 }
 
@@ -179,7 +152,8 @@ sm_proofread_panel_class_init (SmProofreadPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SmProofreadPanel, count_label);
   gtk_widget_class_bind_template_child (widget_class, SmProofreadPanel, search_entry);
   gtk_widget_class_bind_template_child (widget_class, SmProofreadPanel, segment_list);
-  gtk_widget_class_bind_template_callback (widget_class, rebuild_list);
+  gtk_widget_class_bind_template_child (widget_class, SmProofreadPanel, busy_spinner);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_row_activated);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
@@ -188,4 +162,15 @@ static void
 sm_proofread_panel_init (SmProofreadPanel *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->filter = sm_proofread_segments_filter_new ();
+  /* Rows come and go edit by edit: the filter follows items-changed incrementally. */
+  self->filtered = gtk_filter_list_model_new (NULL, g_object_ref (self->filter));
+  g_signal_connect_swapped (self->filtered, "items-changed", G_CALLBACK (update_count), self);
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_row), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_row), NULL);
+  gtk_list_view_set_factory (self->segment_list, factory);
+  g_object_unref (factory);
+  gtk_list_view_set_model (self->segment_list,
+                           GTK_SELECTION_MODEL (gtk_no_selection_new (G_LIST_MODEL (self->filtered))));
 }

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "data/label_store.h"
+
 void
 sm_volume_texture_plan (gint64 nz, gint64 ny, gint64 nx, int max_dim, gsize max_texels,
                         int factor[3])
@@ -444,11 +446,8 @@ sm_volume_mask_bricks (const guint8 *mask, const int tex_shape[3], int brick_sha
 void
 sm_segment_color (guint32 id, float rgb[3])
 {
-  /* The same hash as id_colour() in shaders/overlay_labels.frag, so that a
-   * segment has one colour in the slice views and in 3D. */
-  guint32 h = id * 2654435761u;
-  h ^= h >> 16;
-  h *= 0x45d9f3bu;
-  h ^= h >> 16;
-  for (int c = 0; c < 3; c++) rgb[c] = 0.2f + 0.8f * (float) ((h >> (8 * c)) & 255u) / 255.0f;
+  /* One colour function for the whole studio: the label shader's id_colour,
+   * ported in sm_label_color_for_id (data/label_store.c). */
+  const guint32 c = sm_label_color_for_id (id);
+  for (int i = 0; i < 3; i++) rgb[i] = (float) ((c >> (16 - 8 * i)) & 255u) / 255.0f;
 }

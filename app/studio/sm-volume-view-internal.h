@@ -28,8 +28,13 @@ struct _SmVolumeView {
   /* What to show (borrowed volumes). */
   const SmVolume *volume;
   const SmVolume *labels;
-  guint32 *ids;
+  guint32 *ids;           /* label values drawn as surfaces: the selected segments' fragments */
+  guint32 *id_colors;     /* (n_ids) 0xRRGGBB of their segment */
   gsize n_ids;
+  guint32 *segment_ids;   /* the selected segments as given */
+  gsize n_segment_ids;
+  SmLabelMapEntry *label_map; /* sorted by fragment, n_label_map */
+  gsize n_label_map;
   double lo, hi, gamma;
   gboolean invert;
   double cursor[3];       /* z, y, x in voxels */

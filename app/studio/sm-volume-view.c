@@ -311,7 +311,11 @@ upload_palette (SmVolumeView *self)
   guint8 rgba[256 * 4] = { 0 };
   for (gsize k = 0; k < self->n_ids && k < 255; k++) {
     float rgb[3];
-    sm_segment_color (self->ids[k], rgb);
+    const guint32 chosen = self->id_colors ? self->id_colors[k] : 0;
+    if (self->id_colors)
+      for (int i = 0; i < 3; i++) rgb[i] = (float) ((chosen >> (16 - 8 * i)) & 255u) / 255.0f;
+    else
+      sm_segment_color (self->ids[k], rgb);
     for (int c = 0; c < 3; c++) rgba[(k + 1) * 4 + c] = (guint8) lrintf (rgb[c] * 255.0f);
     rgba[(k + 1) * 4 + 3] = 255;
   }
@@ -624,6 +628,9 @@ sm_volume_view_finalize (GObject *object)
   g_free (self->image_bricks);
   g_free (self->mask_bricks);
   g_free (self->ids);
+  g_free (self->id_colors);
+  g_free (self->segment_ids);
+  g_free (self->label_map);
   g_free (self->gl_error);
   G_OBJECT_CLASS (sm_volume_view_parent_class)->finalize (object);
 }
@@ -766,17 +773,80 @@ sm_volume_view_set_labels (SmVolumeView *self, const SmVolume *labels)
   sm_volume_view_invalidate (self);
 }
 
+static const SmLabelMapEntry *
+label_map_find (SmVolumeView *self, guint32 fragment)
+{
+  gsize lo = 0, hi = self->n_label_map;
+  while (lo < hi) {
+    gsize mid = lo + (hi - lo) / 2;
+    if (self->label_map[mid].fragment == fragment) return &self->label_map[mid];
+    if (self->label_map[mid].fragment < fragment) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
+/* The label values to draw: each selected segment's own id (unless the map
+ * sends it elsewhere or hides it) and every fragment mapped to it, each in the
+ * segment's colour. Rebuilds the mask only when that set changed. */
+static void
+expand_selection (SmVolumeView *self)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GArray *colors = g_array_new (FALSE, FALSE, sizeof (guint32));
+  for (gsize k = 0; k < self->n_segment_ids; k++) {
+    const guint32 s = self->segment_ids[k];
+    const SmLabelMapEntry *own = label_map_find (self, s);
+    float rgb[3];
+    sm_segment_color (s, rgb);
+    guint32 color = own && (own->flags & SM_LABEL_MAP_COLOR)
+                        ? own->color & 0xFFFFFFu
+                        : ((guint32) lrintf (rgb[0] * 255) << 16) | ((guint32) lrintf (rgb[1] * 255) << 8) |
+                              (guint32) lrintf (rgb[2] * 255);
+    if (!own || own->segment == s) {
+      g_array_append_val (ids, s);
+      g_array_append_val (colors, color);
+    }
+    for (gsize i = 0; i < self->n_label_map && s; i++)
+      if (self->label_map[i].segment == s && self->label_map[i].fragment != s) {
+        g_array_append_val (ids, self->label_map[i].fragment);
+        g_array_append_val (colors, color);
+      }
+  }
+  gboolean same_ids = ids->len == self->n_ids &&
+                      (ids->len == 0 || memcmp (ids->data, self->ids, ids->len * sizeof (guint32)) == 0);
+  gboolean same_colors = same_ids && self->id_colors &&
+                         (ids->len == 0 || memcmp (colors->data, self->id_colors, ids->len * sizeof (guint32)) == 0);
+  g_free (self->ids);
+  g_free (self->id_colors);
+  self->n_ids = ids->len;
+  self->ids = (guint32 *) g_array_free (ids, self->n_ids == 0);
+  self->id_colors = (guint32 *) g_array_free (colors, FALSE);
+  if (!same_colors) self->palette_dirty = TRUE;
+  if (!same_ids) sm_volume_view_mask_rebuild (self);
+  if (!same_ids || !same_colors) sm_volume_view_invalidate (self);
+}
+
 void
 sm_volume_view_set_selected_segments (SmVolumeView *self, const guint32 *ids, gsize n_ids)
 {
   g_return_if_fail (SM_IS_VOLUME_VIEW (self));
-  if (n_ids == self->n_ids && (n_ids == 0 || memcmp (ids, self->ids, n_ids * sizeof *ids) == 0)) return;
-  g_free (self->ids);
-  self->ids = n_ids ? g_memdup2 (ids, n_ids * sizeof *ids) : NULL;
-  self->n_ids = n_ids;
-  self->palette_dirty = TRUE;
-  sm_volume_view_mask_rebuild (self);
-  sm_volume_view_invalidate (self);
+  if (n_ids == self->n_segment_ids && (n_ids == 0 || memcmp (ids, self->segment_ids, n_ids * sizeof *ids) == 0))
+    return;
+  g_free (self->segment_ids);
+  self->segment_ids = n_ids ? g_memdup2 (ids, n_ids * sizeof *ids) : NULL;
+  self->n_segment_ids = n_ids;
+  expand_selection (self);
+}
+
+void
+sm_volume_view_set_label_map (SmVolumeView *self, const SmLabelMapEntry *entries, gsize n)
+{
+  g_return_if_fail (SM_IS_VOLUME_VIEW (self));
+  g_free (self->label_map);
+  self->label_map = n ? g_memdup2 (entries, n * sizeof *entries) : NULL;
+  self->n_label_map = n;
+  expand_selection (self);
 }
 
 void

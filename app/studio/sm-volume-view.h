@@ -8,6 +8,7 @@
 #include <gtk/gtk.h>
 
 #include "data/volume.h"
+#include "sm-layer.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,10 @@ void sm_volume_view_set_transfer (SmVolumeView *self, double opacity, double low
 /* uint32 label volume (borrowed, same shape as the image) and the segments drawn as shaded surfaces. */
 void sm_volume_view_set_labels (SmVolumeView *self, const SmVolume *labels);
 void sm_volume_view_set_selected_segments (SmVolumeView *self, const guint32 *ids, gsize n_ids);
+/* Labels holding fragment ids (proofreading, see SmLabelMapEntry in
+ * sm-layer.h): a selected segment draws every fragment the map gives it, in
+ * its colour (chosen or hashed). Copies the entries; NULL / 0 = no map. */
+void sm_volume_view_set_label_map (SmVolumeView *self, const SmLabelMapEntry *entries, gsize n);
 /* Labels were edited inside the box (voxels, inclusive-exclusive): re-upload that part. */
 void sm_volume_view_labels_changed (SmVolumeView *self, const gint64 lo[3], const gint64 hi[3]);
 void sm_volume_view_reset_camera (SmVolumeView *self);
