@@ -567,12 +567,24 @@ switch_layer (SmProofreadController *self, SmLayer *layer)
 static gboolean save_start (SmProofreadController *self, const char *path, gboolean wait,
                             void (*then) (SmProofreadController *self, gboolean saved));
 
+/* Replace: the new layer shows and the proofread one leaves the view state
+ * (on_state_changed then detaches it and attaches the new one). */
+static void
+replace_now (SmProofreadController *self, SmLayer *layer)
+{
+  sm_layer_set_visible (layer, TRUE);
+  if (self->layer)
+    sm_view_state_remove_layer (self->state, self->layer);
+  else
+    on_state_changed (self->state, self);
+}
+
 static void
 replace_after_save (SmProofreadController *self, gboolean saved)
 {
   SmLayer *layer = g_steal_pointer (&self->replace_layer);
   if (saved && layer && in_state (self, layer))
-    switch_layer (self, layer);
+    replace_now (self, layer);
   else if (layer)
     {
       /* Not saved: keep proofreading the first; the new one goes again. */
@@ -598,7 +610,7 @@ replace_answer (SmProofreadController *self, int response)
     }
   self->replace_layer = NULL;
   if ((response == GTK_RESPONSE_REJECT || response == GTK_RESPONSE_ACCEPT) && in_state (self, layer))
-    switch_layer (self, layer);
+    replace_now (self, layer);
   else
     {
       sm_view_state_remove_layer (self->state, layer);
@@ -616,10 +628,20 @@ on_replace_response (GtkDialog *dialog, int response, gpointer user_data)
   g_object_unref (self);
 }
 
-static void
-ask_replace (SmProofreadController *self, SmLayer *layer)
+/* In an idle: the layer was added inside the layer list's items-changed,
+ * where taking a layer out again would confuse the other list views. */
+static gboolean
+ask_replace_idle (gpointer user_data)
 {
-  self->replace_layer = g_object_ref (layer);
+  SmProofreadController *self = user_data;
+  SmLayer *layer = self->replace_layer;
+  if (!layer || !self->store)
+    {
+      g_clear_object (&self->replace_layer);
+      on_state_changed (self->state, self);
+      g_object_unref (self);
+      return G_SOURCE_REMOVE;
+    }
   gboolean dirty = sm_proofread_controller_has_unsaved (self);
   /* Tests and headless runs: SEMMAE_PROOFREAD_REPLACE = cancel | replace | save. */
   const char *answer = g_getenv ("SEMMAE_PROOFREAD_REPLACE");
@@ -628,7 +650,8 @@ ask_replace (SmProofreadController *self, SmLayer *layer)
       replace_answer (self, g_strcmp0 (answer, "cancel") == 0 ? GTK_RESPONSE_CANCEL
                             : g_strcmp0 (answer, "save") == 0 ? GTK_RESPONSE_ACCEPT
                                                                : GTK_RESPONSE_REJECT);
-      return;
+      g_object_unref (self);
+      return G_SOURCE_REMOVE;
     }
   GtkWidget *dialog = gtk_message_dialog_new (self->window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
                                               GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
@@ -656,17 +679,53 @@ ask_replace (SmProofreadController *self, SmLayer *layer)
     }
   g_signal_connect (dialog, "response", G_CALLBACK (on_replace_response), g_object_ref (self));
   gtk_window_present (GTK_WINDOW (dialog));
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+ask_replace (SmProofreadController *self, SmLayer *layer)
+{
+  self->replace_layer = g_object_ref (layer); /* edits wait for the answer */
+  g_idle_add (ask_replace_idle, g_object_ref (self));
+}
+
+#define SEEN_KEY "sm-proofread-seen"
+
+/* A label layer added while another is proofread (Open labels, a fine-tuned
+ * segmentation): the first one not seen before, or NULL. Marks them seen. */
+static SmLayer *
+new_label_layer (SmProofreadController *self)
+{
+  GListModel *layers = sm_view_state_get_layers (self->state);
+  SmLayer *found = NULL;
+  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
+    {
+      g_autoptr (SmLayer) l = g_list_model_get_item (layers, i);
+      if (sm_layer_get_kind (l) != SM_LAYER_LABELS || g_object_get_data (G_OBJECT (l), SEEN_KEY))
+        continue;
+      g_object_set_data (G_OBJECT (l), SEEN_KEY, GINT_TO_POINTER (1));
+      if (!found && l != self->layer)
+        found = l;
+    }
+  return found;
 }
 
 static void
 on_state_changed (SmViewState *state, SmProofreadController *self)
 {
-  SmLayer *layer = sm_view_state_get_label_layer (state);
-  /* A hidden label layer stays attached: H must not drop the undo history. */
-  if (!layer && self->layer && in_state (self, self->layer))
-    layer = self->layer;
   if (self->replace_layer)
     return; /* the replace prompt is open: its answer decides */
+  SmLayer *added = new_label_layer (self);
+  gboolean proofreading = self->store && in_state (self, self->layer);
+  if (added && proofreading)
+    {
+      ask_replace (self, added);
+      return;
+    }
+  /* The proofread layer stays while it is in the state, shown or hidden
+   * (H must not drop the undo history); another one only by replacing it. */
+  SmLayer *layer = self->layer && in_state (self, self->layer) ? self->layer : sm_view_state_get_label_layer (state);
   if (self->loading)
     {
       if (layer != self->loading_layer)
@@ -675,11 +734,7 @@ on_state_changed (SmViewState *state, SmProofreadController *self)
     }
   if (layer != self->layer)
     {
-      /* A second label layer while one is proofread: ask first. */
-      if (layer && self->store && in_state (self, self->layer))
-        ask_replace (self, layer);
-      else
-        switch_layer (self, layer);
+      switch_layer (self, layer);
       return;
     }
   /* Ctrl+click in a slice view selects through the view state. */
@@ -1748,7 +1803,56 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       split_add_seed (self, self->marks[k], TRUE);
   else if (strcmp (cmd, "fill") == 0 && n == 4)
     fill_at (self, self->views[0], p, TRUE);
-  else if (strcmp (cmd, "save") == 0)
+  else if (strcmp (cmd, "color") == 0 && n == 3)
+    {
+      SmError err = { { 0 } };
+      if (!can_edit (self))
+        goto failed;
+      report (self,
+              sm_label_set_color (self->store, (guint32) atol (w[1]), (guint32) strtoul (w[2], NULL, 16), false, &err),
+              &err, "Colour set");
+    }
+  else if (strcmp (cmd, "expect-id") == 0 && n == 5)
+    {
+      /* What the status bar and Ctrl+click read: the layer's voxel through its label map. */
+      guint32 want = (guint32) atol (w[4]);
+      guint32 got = self->layer ? (guint32) sm_layer_value_at (self->layer, (gint64) p[0], (gint64) p[1], (gint64) p[2]) : 0;
+      guint32 stored = self->store ? sm_label_store_id_at (self->store, (int64_t) p[0], (int64_t) p[1], (int64_t) p[2]) : 0;
+      g_autofree char *m = g_strdup_printf ("status bar id %u, store id %u", got, stored);
+      if (got != want || stored != want)
+        fail (self, m);
+      else
+        set_message (self, m);
+    }
+  else if (strcmp (cmd, "expect-labels") == 0 && n == 2)
+    {
+      /* The file being proofread now (after open-labels and the replace answer). */
+      if (g_strcmp0 (self->path, w[1]) != 0)
+        fail (self, self->path ? self->path : "no labels");
+      else
+        set_message (self, self->path);
+    }
+  else if (strcmp (cmd, "open-labels") == 0 && n == 2)
+    {
+      /* As the window's Open labels: a second label layer on top. */
+      SmVolume v = { 0 };
+      SmError err = { { 0 } };
+      if (sm_volume_read (w[1], &v, &err) != 0)
+        {
+          fail (self, err.message);
+          goto failed;
+        }
+      g_autofree char *name = g_path_get_basename (w[1]);
+      g_autoptr (SmLayer) layer = sm_layer_new (SM_LAYER_LABELS, name, &v, NULL, NULL);
+      sm_proofread_set_layer_path (layer, w[1]);
+      sm_view_state_add_layer (self->state, layer);
+      /* The replace answer may save, then the new labels load: both on workers. */
+      while (self->saving || self->loading || self->replace_layer)
+        g_main_context_iteration (NULL, TRUE);
+      if (!self->failed)
+        set_message (self, self->path ? self->path : "no labels");
+    }
+  else if (strcmp (cmd, "save") == 0 && self->store)
     {
       if (!save_to (self, n == 2 ? w[1] : self->path))
         goto failed;
