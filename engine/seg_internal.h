@@ -24,3 +24,7 @@ typedef struct SegTensorEntry {
 typedef void (*SegWalkFunc)(void *ctx, const char *name, int init, int trainable, int group,
                             int layer, int ndim, const int64_t shape[5], float **slot);
 void seg_walk(const SegConfig *cfg, SegParams *ps, SegWalkFunc fn, void *ctx);
+
+/* The parameters, read-only: the inference forward (seg_infer_net.c) runs
+ * on them with its own activation buffers. */
+const SegParams *seg_net_params(const SegNet *n);

@@ -297,6 +297,7 @@ void seg_net_free(SegNet *n) {
 }
 
 const SegConfig *seg_net_config(const SegNet *n) { return &n->cfg; }
+const SegParams *seg_net_params(const SegNet *n) { return &n->params; }
 int seg_net_n_tensors(const SegNet *n) { return n->n_tensors; }
 SegTensor *seg_net_tensor(SegNet *n, int i) {
   return i >= 0 && i < n->n_tensors ? &n->table[i].t : NULL;
