@@ -277,6 +277,26 @@ done:
   return rc;
 }
 
+/* Ids 1..K in order of first appearance (agglomeration keeps fragment ids):
+ * what a person proofreading expects, and K is the segment count. */
+static int64_t compact_ids(uint32_t *labels, size_t n, SmError *err) {
+  uint32_t top = 0;
+  for (size_t i = 0; i < n; i++)
+    top = labels[i] > top ? labels[i] : top;
+  uint32_t *map = calloc((size_t)top + 1, sizeof *map);
+  if (!map)
+    return sm_error_set(err, "finetune_session: out of memory");
+  uint32_t next = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t v = labels[i];
+    if (v && !map[v])
+      map[v] = ++next;
+    labels[i] = map[v];
+  }
+  free(map);
+  return next;
+}
+
 int64_t sm_finetune_session_segment(SmFinetuneSession *s, float *probs, uint32_t *labels,
                                     SegInferProgress progress, void *user, SmError *err) {
   if (!s->net || !s->volume)
@@ -287,7 +307,7 @@ int64_t sm_finetune_session_segment(SmFinetuneSession *s, float *probs, uint32_t
   int64_t k = seg_task_instances(s->task, labels, probs, s->dims, &me);
   if (k < 0)
     return sm_error_set(err, "finetune_session: %s", me.message);
-  return k;
+  return compact_ids(labels, (size_t)(s->dims[0] * s->dims[1] * s->dims[2]), err);
 }
 
 int sm_finetune_session_save(SmFinetuneSession *s, const char *path, SmError *err) {

@@ -94,7 +94,8 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z,
 int sm_finetune_session_validate(SmFinetuneSession *s, double *loss, SegScores *scores,
                                  SmError *err);
 int sm_finetune_session_has_validation(const SmFinetuneSession *s);
-/* The whole volume: probabilities (overlap 0.5) and instances; returns K. */
+/* The whole volume: probabilities (overlap 0.5) and instances 1..K (in
+ * order of first appearance); returns K. */
 int64_t sm_finetune_session_segment(SmFinetuneSession *s,
                                     float *probs,     // (OUT, Z, Y, X)
                                     uint32_t *labels, // (Z, Y, X)

@@ -489,7 +489,11 @@ handle (SmFinetuneThread *self, Run *run, Command *c)
     {
     case CMD_START:
       if (run_begin (self, run, c))
-        make_overlay (self, run); /* step 0: what the untrained network makes of the slices */
+        {
+          /* Step 0: what the untrained network makes of the slices, and its score (the curve's start). */
+          make_overlay (self, run);
+          make_validation (self, run);
+        }
       break;
     case CMD_PAUSE:
       if (run->state == SM_TRAIN_STATE_RUNNING)
