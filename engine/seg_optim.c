@@ -58,6 +58,19 @@ void seg_optim_free(SegOptim *opt) {
 
 int64_t seg_optim_steps(const SegOptim *opt) { return opt->step; }
 
+void seg_optim_set_schedule(SegOptim *opt, int64_t warmup_steps, int64_t total_steps) {
+  opt->o.warmup_steps = warmup_steps;
+  opt->o.total_steps = total_steps;
+}
+
+float *seg_optim_moments(SegOptim *opt, size_t *n) {
+  int nt = seg_net_n_tensors(opt->net);
+  *n = nt ? opt->offset[nt - 1] + 2 * seg_net_tensor(opt->net, nt - 1)->numel : 0;
+  return opt->moments;
+}
+
+void seg_optim_set_steps(SegOptim *opt, int64_t steps) { opt->step = steps; }
+
 double seg_optim_lr(const SegOptimOptions *o, int64_t step) {
   if (o->warmup_steps > 0 && step <= o->warmup_steps)
     return o->lr * (double)step / (double)o->warmup_steps;

@@ -34,3 +34,11 @@ double seg_optim_lr(const SegOptimOptions *o, int64_t step);
  * leaving the parameters untouched, on a non-finite gradient. */
 int seg_optim_step(SegOptim *opt, double *grad_norm, MaeError *err);
 int64_t seg_optim_steps(const SegOptim *opt);
+/* Changes the schedule of a running optimiser (semmae finetune --cpu-budget
+ * re-estimates the run's length as it goes). */
+void seg_optim_set_schedule(SegOptim *opt, int64_t warmup_steps, int64_t total_steps);
+/* The AdamW state, for resumable checkpoints: the first and second moments of
+ * every tensor in one block of *n floats (in tensor-table order), and the
+ * step count that drives bias correction and the schedule. */
+float *seg_optim_moments(SegOptim *opt, size_t *n);
+void seg_optim_set_steps(SegOptim *opt, int64_t steps);

@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "cli_common.h"
 #include "cli_mae.h"
+#include "cpu_budget.h"
 #include "progress.h"
 #include "seg_augment.h"
 #include "seg_checkpoint.h"
@@ -32,6 +33,10 @@ static const char usage[] =
     "  --scratch          random encoder (the default without --init)\n"
     "  --config NAME      cpu-small (default) or paper-base; must match --init if both\n"
     "  --steps N          training steps (500)\n"
+    "  --cpu-budget S     train for S seconds of process CPU time instead (all threads,\n"
+    "                     validation not counted): the step count, and so the cosine\n"
+    "                     schedule, is estimated from the first 10 steps' cost and\n"
+    "                     re-estimated every 25; the model is saved when it is spent\n"
     "  --batch B          crops per step (2)\n"
     "  --lr X             peak AdamW learning rate (1e-3); warm-up N/20, cosine to 0\n"
     "  --weight-decay D   decoupled weight decay of weight matrices (0.01)\n"
@@ -56,7 +61,7 @@ typedef struct Args {
   const char *data, *labels, *task, *out, *init, *config, *val_data, *val_labels, *log;
   const char *z_range, *val_z_range;
   int64_t steps, batch, val_every, threads, base;
-  double lr, weight_decay, layer_decay;
+  double lr, weight_decay, layer_decay, cpu_budget;
   uint64_t seed;
   bool scratch, freeze, no_augment;
 } Args;
@@ -117,6 +122,7 @@ static int parse(int argc, char **argv, Args *a) {
     double *d = strcmp(o, "--lr") == 0             ? &a->lr
                 : strcmp(o, "--weight-decay") == 0 ? &a->weight_decay
                 : strcmp(o, "--layer-decay") == 0  ? &a->layer_decay
+                : strcmp(o, "--cpu-budget") == 0   ? &a->cpu_budget
                                                    : NULL;
     if (d) {
       if (!cli_parse_double(v, d) || !(*d >= 0))
@@ -238,6 +244,33 @@ done:
   return rc;
 }
 
+/* At a validation point: with a validation volume, scores the net and saves
+ * it when it is the best so far; without one, saves it. */
+static int checkpoint(SegNet *net, SegTask task, const Labelled *va, const char *out,
+                      SmSegInfo *info, int64_t step, double *best, int *have_best, double *vloss,
+                      SegScores *sc) {
+  SmError se;
+  int better = 1;
+  if (va->vol) {
+    if (validate(net, task, va, vloss, sc))
+      return -1;
+    better = !*have_best || (sc->lower_is_better ? sc->primary < *best : sc->primary > *best);
+    fprintf(stderr, "semmae: step %lld  val loss %.4f  %s %.4f  %s %.4f%s\n", (long long)step,
+            *vloss, sc->primary_name, sc->primary, sc->second_name, sc->second,
+            better ? "  (best, saved)" : "");
+    if (better) {
+      *best = sc->primary, *have_best = 1;
+      snprintf(info->score, sizeof info->score, "%s=%.6f", sc->primary_name, sc->primary);
+    }
+  }
+  if (!better)
+    return 0;
+  info->step = step;
+  if (sm_seg_checkpoint_save(out, net, info, &se))
+    return cli_fail("%s", se.message), -1;
+  return 0;
+}
+
 int cmd_finetune(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
     printf("%s", usage);
@@ -347,9 +380,13 @@ int cmd_finetune(int argc, char **argv) {
   SmSegInfo info = {.task = task, .scale_lo = tr.lo, .scale_hi = tr.hi};
   double best = NAN, t0 = cli_now();
   int have_best = 0;
+  int64_t total = a.steps, step = 0, saved_step = -1;
+  CliCpuBudget budget;
+  cli_cpu_budget_begin(&budget, a.cpu_budget, step);
   CliProgress prog;
-  cli_progress_begin(&prog, "step", 0, a.steps, 50);
-  for (int64_t step = 1; step <= a.steps; step++) {
+  cli_progress_begin(&prog, "step", 0, total, 50);
+  while (step < total && !cli_cpu_budget_spent(&budget)) {
+    step++;
     for (int b = 0; b < B; b++) {
       seg_sample_crop(x + b * V, clab, tr.vol, tr.ids, tr.dims, D, H, W, &aug, &rng);
       seg_task_targets(task, t + (size_t)b * OUT * V, valid + (size_t)b * OUT * V, clab, D, H, W);
@@ -368,33 +405,22 @@ int cmd_finetune(int argc, char **argv) {
       goto done;
     }
     cli_progress_update(&prog, step, loss);
+    int64_t fit = cli_cpu_budget_estimate(&budget, step);
+    if (fit > 0) {
+      total = prog.total = fit;
+      oo.total_steps = fit, oo.warmup_steps = fit / 20;
+      seg_optim_set_schedule(opt, oo.warmup_steps, oo.total_steps);
+    }
+    /* The last step is validated/saved after the loop (a budget may end the run early). */
     double vloss = NAN;
     SegScores sc = {.primary = NAN};
-    int last = step == a.steps;
-    if (va.vol && (step % a.val_every == 0 || last)) {
-      if (validate(net, task, &va, &vloss, &sc))
-        goto done;
-      int better = !have_best || (sc.lower_is_better ? sc.primary < best : sc.primary > best);
+    if (step % a.val_every == 0 && step < total && !cli_cpu_budget_spent(&budget)) {
       cli_progress_end(&prog);
-      fprintf(stderr, "semmae: step %lld  val loss %.4f  %s %.4f  %s %.4f%s\n", (long long)step,
-              vloss, sc.primary_name, sc.primary, sc.second_name, sc.second,
-              better ? "  (best, saved)" : "");
-      if (better) {
-        best = sc.primary, have_best = 1;
-        info.step = step;
-        snprintf(info.score, sizeof info.score, "%s=%.6f", sc.primary_name, sc.primary);
-        if (sm_seg_checkpoint_save(a.out, net, &info, &se)) {
-          cli_fail("%s", se.message);
-          goto done;
-        }
-      }
-    } else if (!va.vol && (step % a.val_every == 0 || last)) {
-      info.step = step;
-      if (sm_seg_checkpoint_save(a.out, net, &info, &se)) {
-        cli_progress_end(&prog);
-        cli_fail("%s", se.message);
+      double c0 = cli_process_cpu_seconds();
+      if (checkpoint(net, task, &va, a.out, &info, step, &best, &have_best, &vloss, &sc))
         goto done;
-      }
+      budget.excluded += cli_process_cpu_seconds() - c0;
+      saved_step = step;
     }
     if (log)
       fprintf(log, "%lld,%.8g,%.6g,%.8g,%.8g,%.3f\n", (long long)step, loss,
@@ -403,6 +429,16 @@ int cmd_finetune(int argc, char **argv) {
       fflush(log);
   }
   cli_progress_end(&prog);
+  if (step > 0 && saved_step != step) {
+    double vloss = NAN;
+    SegScores sc = {.primary = NAN};
+    if (checkpoint(net, task, &va, a.out, &info, step, &best, &have_best, &vloss, &sc))
+      goto done;
+  }
+  if (a.cpu_budget > 0)
+    fprintf(stderr,
+            "semmae: cpu budget %.1f s: used %.1f CPU-s for %lld steps (validation excluded)\n",
+            a.cpu_budget, cli_cpu_budget_used(&budget), (long long)step);
   fprintf(stderr, "semmae: wrote %s%s (%.1f s)\n", a.out, have_best ? " (best validation)" : "",
           cli_now() - t0);
   rc = 0;

@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "cli_common.h"
 #include "cli_mae.h"
+#include "cpu_budget.h"
 #include "pretrain_session.h"
 #include "progress.h"
 
@@ -41,17 +42,21 @@ static const char usage[] =
     "                     random state); options given again override the saved ones\n"
     "  --save-every K     also save every K steps (500; 0 = only at the end)\n"
     "  --stop-at K        stop after step K (saving), e.g. to resume later\n"
+    "  --cpu-budget S     train for S seconds of process CPU time (all threads): the step\n"
+    "                     count (and so the cosine schedule) is estimated from the cost of\n"
+    "                     the first 10 steps and re-estimated every 25; replaces --steps\n"
     "  --log L.csv        append step,loss,lr,mask_ratio,seconds per step\n"
     "\n"
     "Ctrl+C saves the model at the current step and exits with status 130.\n";
 
 typedef struct PretrainArgs {
   const char *data, *out, *config, *resume, *log;
-  double mask_ratio, lr, weight_decay, clip;
+  double mask_ratio, lr, weight_decay, clip, cpu_budget;
   int64_t steps, batch, warmup, save_every, stop_at, threads;
   uint64_t seed;
   bool have_mask_ratio, have_lr, have_weight_decay, have_clip, have_steps, have_batch,
-      have_warmup, have_seed, have_save_every, have_stop_at, have_threads, no_augment;
+      have_warmup, have_seed, have_save_every, have_stop_at, have_threads, no_augment,
+      have_cpu_budget;
 } PretrainArgs;
 
 static volatile sig_atomic_t interrupted;
@@ -118,6 +123,7 @@ static int parse_args(int argc, char **argv, PretrainArgs *a) {
     DOUBLE_OPT("--lr", lr, have_lr)
     DOUBLE_OPT("--weight-decay", weight_decay, have_weight_decay)
     DOUBLE_OPT("--clip", clip, have_clip)
+    DOUBLE_OPT("--cpu-budget", cpu_budget, have_cpu_budget)
     INT_OPT("--steps", steps, 1, have_steps)
     INT_OPT("--batch", batch, 1, have_batch)
     INT_OPT("--warmup", warmup, 0, have_warmup)
@@ -145,6 +151,8 @@ static int parse_args(int argc, char **argv, PretrainArgs *a) {
   if (a->have_mask_ratio && !cli_mask_ratio_ok(a->mask_ratio))
     return cli_usage_error("pretrain", "--mask-ratio %g is outside [0, 1)", a->mask_ratio);
   if (a->have_lr && !(a->lr > 0)) return cli_usage_error("pretrain", "--lr must be positive");
+  if (a->have_cpu_budget && !(a->cpu_budget > 0))
+    return cli_usage_error("pretrain", "--cpu-budget must be positive");
   if (a->have_weight_decay && a->weight_decay < 0)
     return cli_usage_error("pretrain", "--weight-decay must not be negative");
   if (a->batch > 4096) return cli_usage_error("pretrain", "--batch %lld is too large", (long long)a->batch);
@@ -175,6 +183,20 @@ static int apply_overrides(MaeTrainer *t, const PretrainArgs *a, const char *pat
     if (mae_trainer_set_kv(t, o[i].key, value, &merr) != 1)
       return cli_fail("%s: cannot set %s: %s", path, o[i].key, merr.message);
   }
+  return 0;
+}
+
+/* --cpu-budget: the schedule ends at the estimated last step `fit`; warm-up
+ * stays 1/20 of the run unless --warmup fixed it. */
+static int budget_reschedule(MaeTrainer *t, const PretrainArgs *a, int64_t fit) {
+  char value[32];
+  MaeError merr = {{0}};
+  snprintf(value, sizeof value, "%lld", (long long)fit);
+  if (mae_trainer_set_kv(t, "total_steps", value, &merr) != 1)
+    return cli_fail("pretrain: cannot set total_steps: %s", merr.message);
+  snprintf(value, sizeof value, "%lld", (long long)(fit / 20));
+  if (!a->have_warmup && mae_trainer_set_kv(t, "warmup_steps", value, &merr) != 1)
+    return cli_fail("pretrain: cannot set warmup_steps: %s", merr.message);
   return 0;
 }
 
@@ -316,7 +338,9 @@ int cmd_pretrain(int argc, char **argv) {
   session.save_every = a.save_every;
   session.end_step = end;
   int failed = 0;
-  while (mae_trainer_step_count(t) < end && !interrupted) {
+  CliCpuBudget budget;
+  cli_cpu_budget_begin(&budget, a.have_cpu_budget ? a.cpu_budget : 0, first);
+  while (mae_trainer_step_count(t) < end && !interrupted && !cli_cpu_budget_spent(&budget)) {
     MaeStepResult r;
     int64_t before = mae_trainer_step_count(t);
     if (sm_pretrain_session_step(&session, (int)a.batch, a.mask_ratio, &r, &err)) {
@@ -329,6 +353,13 @@ int cmd_pretrain(int argc, char **argv) {
     }
     window_add(&window, r.loss);
     cli_progress_update(&progress, r.step, r.loss);
+    int64_t fit = cli_cpu_budget_estimate(&budget, r.step);
+    if (fit > 0 && budget_reschedule(t, &a, fit)) {
+      failed = 1;
+      break;
+    }
+    if (fit > 0)
+      end = session.end_step = progress.total = a.stop_at > 0 && a.stop_at < fit ? a.stop_at : fit;
   }
   cli_progress_end(&progress);
   sigaction(SIGINT, &old_sa, NULL);
@@ -341,6 +372,9 @@ int cmd_pretrain(int argc, char **argv) {
           (long long)done_steps, window.n_last ? window.sum_last[(window.next + 49) % 50] : NAN,
           window.n_first, window.n_first ? window.sum_first / window.n_first : NAN,
           window.n_last, window_last_mean(&window), cli_now() - t0, a.out);
+  if (a.have_cpu_budget)
+    fprintf(stderr, "semmae: cpu budget %.1f s: used %.1f CPU-s for %lld steps\n", a.cpu_budget,
+            cli_cpu_budget_used(&budget), (long long)(done_steps - first));
   if (interrupted) {
     fprintf(stderr, "semmae: interrupted; resume with --resume %s\n", a.out);
     rc = 130;
