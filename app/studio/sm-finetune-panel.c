@@ -10,6 +10,7 @@
 #include "sm-finetune-plot.h"
 #include "sm-finetune-thread.h"
 #include "sm-loader.h"
+#include "sm-volume-level.h"
 
 enum { INIT_PRETRAINED, INIT_FILE, INIT_SCRATCH };
 typedef enum { FILE_LABELS, FILE_INIT, FILE_SAVE_MODEL } FileKind;
@@ -326,8 +327,14 @@ map_layer (SmFinetunePanel *self, const char *name, SmVolume *volume, GError **e
   const SmVolume *image = sm_layer_get_volume (sm_view_state_get_image (self->state));
   memcpy (volume->voxel_size, image->voxel_size, sizeof volume->voxel_size);
   memcpy (volume->unit, image->unit, sizeof volume->unit);
-  SmLayer *layer = sm_layer_new_prepared (SM_LAYER_MAP, name, volume, error);
-  /* Probabilities: one fixed scale, so that a repaint shows the model's change, not a new contrast. */
+  /* Probabilities need no statistics (one fixed scale, so that a repaint shows the model's change,
+   * not a new contrast): the loader's range and percentile passes are skipped unless a
+   * downsampled level is needed anyway. */
+  int stride[3];
+  SmLayer *layer = sm_volume_level_strides (volume, sm_texture_max_dim (), sm_texture_budget_bytes (),
+                                            sizeof (float), stride)
+                       ? sm_layer_new_prepared (SM_LAYER_MAP, name, volume, error)
+                       : sm_layer_new (SM_LAYER_MAP, name, volume, NULL, stride);
   if (layer)
     sm_layer_set_stats (layer, 0, 1, 0, 1);
   return layer;

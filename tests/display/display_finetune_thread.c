@@ -1,0 +1,198 @@
+/* The studio's fine-tuning thread, headless, on a small phantom: start ->
+ * a progress event per step in order -> the prediction overlay at step 0 and
+ * every step (probabilities in [0, 1], the slab around the requested slice)
+ * -> validation at step 0 and at the end -> finished -> save (the file loads
+ * back with its step and task) -> segment volume (ids 1..K) -> quit joins.
+ * Bad input: labels of another shape and a missing labels file fail with a
+ * one-line reason and leave the thread idle. */
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "data/phantom.h"
+#include "data/seg_checkpoint.h"
+#include "sm-finetune-thread.h"
+#include "tap.h"
+
+typedef struct {
+  SmTrainState state;
+  gint64 last_step;
+  gboolean in_order;
+  int overlays;
+  gint64 overlay_steps[16];
+  gboolean overlay_ok;
+  int validations;
+  gint64 validation_steps[8];
+  double metric;
+  char *saved, *failed;
+  SmFinetuneSegmentation *segmentation;
+  gint64 max_label;
+} Seen;
+
+static void on_state (SmFinetuneThread *t, int state, Seen *s) { s->state = state; }
+
+static void
+on_progress (SmFinetuneThread *t, const SmFinetuneProgress *p, Seen *s)
+{
+  if (p->step != s->last_step + 1 || !isfinite (p->loss))
+    s->in_order = FALSE;
+  s->last_step = p->step;
+}
+
+static void
+on_overlay (SmFinetuneThread *t, SmFinetuneOverlay *o, Seen *s)
+{
+  if (s->overlays < 16)
+    s->overlay_steps[s->overlays] = o->step;
+  s->overlays++;
+  gsize n = (gsize) o->depth * o->ny * o->nx;
+  for (gsize i = 0; i < n; i++)
+    if (!(o->map[i] >= 0 && o->map[i] <= 1))
+      s->overlay_ok = FALSE;
+  /* Slice 3 was asked for: the 6-slice slab holding it, centred where it can be. */
+  if (o->z0 != 0 || o->depth != 6 || o->ny != 96 || o->nx != 96)
+    s->overlay_ok = FALSE;
+}
+
+static void
+on_validation (SmFinetuneThread *t, const SmFinetuneValidation *v, Seen *s)
+{
+  if (s->validations < 8)
+    s->validation_steps[s->validations] = v->step;
+  s->validations++;
+  s->metric = v->primary;
+}
+
+static void
+on_saved (SmFinetuneThread *t, const char *path, Seen *s)
+{
+  g_free (s->saved);
+  s->saved = g_strdup (path);
+}
+
+static void
+on_failed (SmFinetuneThread *t, const char *message, Seen *s)
+{
+  g_free (s->failed);
+  s->failed = g_strdup (message);
+}
+
+static void
+on_segmented (SmFinetuneThread *t, SmFinetuneSegmentation *r, Seen *s)
+{
+  const guint32 *ids = r->labels.data;
+  s->max_label = 0;
+  for (gsize i = 0; i < sm_volume_voxels (&r->labels); i++)
+    s->max_label = MAX (s->max_label, (gint64) ids[i]);
+  s->segmentation = g_memdup2 (r, sizeof *r);
+  s->segmentation->labels.data = s->segmentation->map.data = NULL;
+}
+
+static gboolean
+wait_for (gboolean (*done) (Seen *), Seen *s)
+{
+  gint64 end = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (!done (s) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  return done (s);
+}
+
+static gboolean run_done (Seen *s) { return s->state == SM_TRAIN_STATE_FINISHED && s->validations >= 2 && s->overlays >= 4; }
+static gboolean saved_done (Seen *s) { return s->saved || s->failed; }
+static gboolean segmented_done (Seen *s) { return s->segmentation || s->failed; }
+static gboolean failed_done (Seen *s) { return s->failed != NULL; }
+
+int
+main (void)
+{
+  g_setenv ("OMP_NUM_THREADS", "1", TRUE);
+  SmPhantomParams pp;
+  sm_phantom_default_params (&pp);
+  pp.nz = 12, pp.ny = 96, pp.nx = 96;
+  SmVolume image, labels;
+  SmError err;
+  if (sm_phantom_generate (&pp, &image, &labels, NULL, &err))
+    return tap_skip_all (err.message);
+
+  SmFinetuneThread *t = sm_finetune_thread_new ();
+  Seen s = { .in_order = TRUE, .overlay_ok = TRUE };
+  g_signal_connect (t, "state", G_CALLBACK (on_state), &s);
+  g_signal_connect (t, "progress", G_CALLBACK (on_progress), &s);
+  g_signal_connect (t, "overlay", G_CALLBACK (on_overlay), &s);
+  g_signal_connect (t, "validation", G_CALLBACK (on_validation), &s);
+  g_signal_connect (t, "saved", G_CALLBACK (on_saved), &s);
+  g_signal_connect (t, "failed", G_CALLBACK (on_failed), &s);
+  g_signal_connect (t, "segmented", G_CALLBACK (on_segmented), &s);
+
+  SmFinetuneSettings settings;
+  sm_finetune_settings_init (&settings);
+  settings.task = SEG_TASK_MEMBRANE;
+  settings.steps = 3;
+  settings.overlay_every = 1;
+  settings.val_z0 = 8;
+  settings.val_z1 = 12;
+  settings.val_every = 0; /* step 0 and the end */
+  settings.threads = 1;
+  sm_finetune_thread_request_overlay (t, 3);
+  sm_finetune_thread_start (t, &settings, &image, NULL, &labels, NULL);
+  gboolean ok = wait_for (run_done, &s);
+  TAP_OK (ok, "the run finishes (state %s, %d overlays, %d validations)",
+          sm_train_state_name (s.state), s.overlays, s.validations);
+  TAP_OK (s.last_step == 3 && s.in_order, "one progress event per step, in order, finite losses");
+  TAP_OK (s.overlays == 4 && s.overlay_steps[0] == 0 && s.overlay_steps[3] == 3 && s.overlay_ok,
+          "overlay at step 0 and after every step: the slab around slice 3, probabilities in [0, 1]");
+  TAP_OK (s.validations == 2 && s.validation_steps[0] == 0 && s.validation_steps[1] == 3 && s.metric >= 0 &&
+          s.metric <= 1, "validation at step 0 and 3 (arand %.4f)", s.metric);
+  TAP_OK (s.failed == NULL, "no failure (%s)", s.failed ? s.failed : "none");
+
+  g_autofree char *dir = g_dir_make_tmp ("finetune-thread-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "seg.safetensors", NULL);
+  sm_finetune_thread_save (t, path);
+  ok = wait_for (saved_done, &s);
+  TAP_OK (ok && g_strcmp0 (s.saved, path) == 0, "saved");
+  SegNet *net = NULL;
+  SmSegInfo info;
+  gboolean loaded = sm_seg_checkpoint_load (path, &net, &info, &err) == 0;
+  TAP_OK (loaded && info.step == 3 && info.task == SEG_TASK_MEMBRANE, "the saved model loads: step %" G_GINT64_FORMAT
+          ", task %s", loaded ? (gint64) info.step : -1, loaded ? seg_task_name (info.task) : err.message);
+  seg_net_free (net);
+  g_unlink (path);
+  g_rmdir (dir);
+
+  sm_finetune_thread_segment (t);
+  ok = wait_for (segmented_done, &s);
+  TAP_OK (ok && s.segmentation, "segment volume");
+  if (s.segmentation)
+    {
+      TAP_OK (s.segmentation->n_segments > 1 && s.max_label == s.segmentation->n_segments &&
+              s.segmentation->labels.nz == 12 && s.segmentation->step == 3,
+              "%" G_GINT64_FORMAT " segments numbered 1..K over the whole volume", s.segmentation->n_segments);
+      g_free (s.segmentation);
+    }
+
+  /* Bad input: labels of another shape, then a labels file that is not there. */
+  SmVolume small = labels;
+  small.nz = 6;
+  sm_finetune_thread_start (t, &settings, &image, NULL, &small, NULL);
+  ok = wait_for (failed_done, &s);
+  TAP_OK (ok && strstr (s.failed, "labels are 6x96x96 but the image is 12x96x96"),
+          "labels of another shape: %s", s.failed);
+  g_clear_pointer (&s.failed, g_free);
+  settings.labels_path = g_strdup ("/nonexistent/labels.tif");
+  sm_finetune_thread_start (t, &settings, &image, NULL, NULL, NULL);
+  ok = wait_for (failed_done, &s);
+  TAP_OK (ok && strstr (s.failed, "/nonexistent/labels.tif"), "missing labels file: %s",
+          s.failed);
+  TAP_OK (s.state == SM_TRAIN_STATE_IDLE, "the thread is idle after a failed start");
+  sm_finetune_settings_clear (&settings);
+
+  gint64 t0 = g_get_monotonic_time ();
+  g_object_unref (t);
+  TAP_OK (TRUE, "dispose joined the thread (%.2f s)", (g_get_monotonic_time () - t0) / 1e6);
+  g_free (s.failed);
+  g_free (s.saved);
+  sm_volume_free (&image);
+  sm_volume_free (&labels);
+  return tap_done ();
+}
