@@ -90,6 +90,12 @@ struct SmLabelStore {
   uint32_t changed_ids[SM_CHANGED_IDS_MAX];
   size_t n_changed_ids;
   bool changed_ids_truncated, table_changed;
+  /* What the in-progress notifications of the open edit (a stroke) told,
+   * told again in sum by its final notification. */
+  int64_t edit_lo[3], edit_hi[3];
+  uint32_t edit_ids[SM_CHANGED_IDS_MAX];
+  size_t n_edit_ids;
+  bool edit_ids_truncated, edit_table_changed;
 
   /* History. */
   bool undo_enabled;

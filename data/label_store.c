@@ -277,19 +277,53 @@ static int cmp_u32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Sorts and deduplicates ids[0..n); returns the new count. */
+static size_t unique_ids(uint32_t *ids, size_t n) {
+  qsort(ids, n, sizeof *ids, cmp_u32);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (m == 0 || ids[m - 1] != ids[i]) ids[m++] = ids[i];
+  return m;
+}
+
+/* Adds box and ids of `from` (lo/hi, ids) into `to` (box, ids). */
+static void fold_change(int64_t to_lo[3], int64_t to_hi[3], uint32_t *to_ids, size_t *to_n, bool *to_trunc,
+                        const int64_t lo[3], const int64_t hi[3], const uint32_t *ids, size_t n, bool trunc) {
+  bool to_empty = to_lo[0] >= to_hi[0], from_empty = lo[0] >= hi[0];
+  if (!from_empty)
+    for (int a = 0; a < 3; a++) {
+      to_lo[a] = to_empty || lo[a] < to_lo[a] ? lo[a] : to_lo[a];
+      to_hi[a] = to_empty || hi[a] > to_hi[a] ? hi[a] : to_hi[a];
+    }
+  for (size_t i = 0; i < n; i++) {
+    if (*to_n == SM_CHANGED_IDS_MAX) {
+      *to_trunc = true;
+      break;
+    }
+    to_ids[(*to_n)++] = ids[i];
+  }
+  *to_n = unique_ids(to_ids, *to_n);
+  *to_trunc |= trunc;
+}
+
 void sm_store_notify(SmLabelStore *s, const char *what, bool in_progress) {
+  if (!in_progress) {
+    /* The end of an edit tells everything it changed, including what its
+     * in-progress notifications already told: listeners finish a stroke here
+     * (segment list rows, 3D surfaces) without keeping sums of their own. */
+    fold_change(s->dirty_lo, s->dirty_hi, s->changed_ids, &s->n_changed_ids, &s->changed_ids_truncated,
+                s->edit_lo, s->edit_hi, s->edit_ids, s->n_edit_ids, s->edit_ids_truncated);
+    s->table_changed |= s->edit_table_changed;
+  }
   bool voxels = s->dirty_lo[0] < s->dirty_hi[0];
+  s->n_changed_ids = unique_ids(s->changed_ids, s->n_changed_ids);
   if (s->listener && (voxels || s->table_changed || s->n_changed_ids)) {
-    qsort(s->changed_ids, s->n_changed_ids, sizeof *s->changed_ids, cmp_u32);
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_changed_ids; i++)
-      if (n == 0 || s->changed_ids[n - 1] != s->changed_ids[i]) s->changed_ids[n++] = s->changed_ids[i];
     SmLabelChange c = {
       .what = what,
       .voxels_changed = voxels,
       .table_changed = s->table_changed,
       .ids = s->changed_ids,
-      .n_ids = n,
+      .n_ids = s->n_changed_ids,
       .ids_truncated = s->changed_ids_truncated,
       .in_progress = in_progress,
     };
@@ -298,6 +332,15 @@ void sm_store_notify(SmLabelStore *s, const char *what, bool in_progress) {
       c.hi[a] = voxels ? s->dirty_hi[a] : 0;
     }
     s->listener(&c, s->listener_user);
+  }
+  if (in_progress) {
+    fold_change(s->edit_lo, s->edit_hi, s->edit_ids, &s->n_edit_ids, &s->edit_ids_truncated, s->dirty_lo,
+                s->dirty_hi, s->changed_ids, s->n_changed_ids, s->changed_ids_truncated);
+    s->edit_table_changed |= s->table_changed;
+  } else {
+    for (int a = 0; a < 3; a++) s->edit_lo[a] = s->edit_hi[a] = 0;
+    s->n_edit_ids = 0;
+    s->edit_ids_truncated = s->edit_table_changed = false;
   }
   for (int a = 0; a < 3; a++) s->dirty_lo[a] = s->dirty_hi[a] = 0;
   s->n_changed_ids = 0;

@@ -51,7 +51,9 @@ typedef struct SmLabelStore SmLabelStore;
  * part (voxels_changed says the box is not empty). ids lists the
  * segments whose record or voxels changed (deduplicated, may be truncated:
  * ids_truncated then says "refresh the whole list"); the struct and ids are
- * valid during the call only. */
+ * valid during the call only. An edit drawn over time (a stroke) is told in
+ * pieces while in progress (each piece's box and ids), then once more at its
+ * end (in_progress false) with the box and ids of the whole edit. */
 typedef struct SmLabelChange {
   const char *what;      /* "paint", "merge", "undo merge", ... */
   int64_t lo[3], hi[3];

@@ -69,6 +69,7 @@ struct _SmProofreadController {
   int n_marks;
   gboolean failed; /* the last message reports a failure (test scripts stop on it) */
   gboolean script_running; /* a test script iterates the main loop: no screenshot meanwhile */
+  gboolean stroking_refreshed; /* the last notification was in progress: its box is uploaded */
 };
 
 G_DEFINE_FINAL_TYPE (SmProofreadController, sm_proofread_controller, G_TYPE_OBJECT)
@@ -251,10 +252,17 @@ on_store_changed (const SmLabelChange *change, void *user)
   gboolean remap_only = change->what && strstr (change->what, "merge");
   if (change->voxels_changed && !remap_only)
     {
-      refresh_box (self, change->lo, change->hi);
+      /* The end of a stroke repeats its whole box (data/label_store.h):
+       * the texture has all but the last piece already. */
+      gboolean uploaded = !change->in_progress && self->stroking_refreshed &&
+                          g_strcmp0 (change->what, "cancelled edit") != 0;
+      if (!uploaded)
+        refresh_box (self, change->lo, change->hi);
+      /* Surfaces follow once per edit (a stroke: at its end, over all it painted). */
       if (self->volume_view && !change->in_progress)
         sm_volume_view_labels_changed (self->volume_view, change->lo, change->hi);
     }
+  self->stroking_refreshed = change->in_progress;
   if (change->in_progress)
     return;
   upload_label_map (self);

@@ -398,8 +398,43 @@ static void test_abort(void) {
   sm_label_store_free(s);
 }
 
+/* A stroke tells its pieces while drawn (in_progress) and, at its end, all of
+ * it once more: the box of every piece and every segment it touched, so a
+ * list or a 3D view can follow once per edit. */
+static void test_stroke_end_sums_up(void) {
+  SmError err;
+  SmLabelStore *s = sm_label_store_new(8, 64, 64, &err);
+  SmBrush disc = {.radius = 2, .shape = SM_BRUSH_XY};
+  double a[1][3] = {{2, 10, 10}}, b[1][3] = {{2, 40, 40}};
+  sm_label_paint(s, 7, &disc, a, 1, &err);
+  sm_label_paint(s, 8, &disc, b, 1, &err);
+  Heard heard = {0};
+  sm_label_store_set_listener(s, on_change, &heard);
+  TAP_OK(sm_label_stroke_begin(s, 9, &(SmBrush){.radius = 3, .shape = SM_BRUSH_XY}, &err) == 0 &&
+             sm_label_stroke_to(s, (double[3]){2, 10, 10}, &err) == 0 &&
+             sm_label_stroke_to(s, (double[3]){2, 40, 40}, &err) == 0,
+         "a stroke from segment 7 to segment 8");
+  int during = heard.calls;
+  TAP_OK(during >= 2 && heard.last.in_progress, "told while drawn (%d calls)", during);
+  TAP_OK(sm_label_stroke_end(s, &err) == 0 && heard.calls == during + 1 && !heard.last.in_progress,
+         "told once more at its end");
+  bool ids7 = false, ids8 = false, ids9 = false;
+  for (size_t i = 0; i < heard.last.n_ids; i++) {
+    ids7 |= heard.ids[i] == 7;
+    ids8 |= heard.ids[i] == 8;
+    ids9 |= heard.ids[i] == 9;
+  }
+  TAP_OK(heard.last.voxels_changed && heard.last.lo[1] <= 7 && heard.last.hi[1] >= 44 && heard.last.lo[2] <= 7 &&
+             heard.last.hi[2] >= 44,
+         "the end's box covers the whole stroke (y %lld..%lld, x %lld..%lld)", (long long)heard.last.lo[1],
+         (long long)heard.last.hi[1], (long long)heard.last.lo[2], (long long)heard.last.hi[2]);
+  TAP_OK(ids7 && ids8 && ids9, "the end names 7, 8 (painted over) and 9 (painted)");
+  sm_label_store_free(s);
+}
+
 int main(void) {
   test_abort();
+  test_stroke_end_sums_up();
   test_paint();
   test_fill();
   test_merge_delete_split();

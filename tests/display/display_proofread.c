@@ -73,14 +73,17 @@ chroma (const double rgb[3], double d[2])
     d[0] /= n, d[1] /= n;
 }
 
-/* Screenshot check after the merge: a voxel of b (well inside b in the XY
- * view's slice and its neighbours) must show a's colour, not b's — the
- * shader's fragment -> segment table, no voxel re-upload. FALSE when no
- * such voxel or view was found. */
+/* Screenshot check after the merge: a voxel of b (well inside b, r voxels
+ * in y and x, in the XY view's slice and its neighbours) must show
+ * want_rgb (a's colour: the one chosen for it), not b's hashed colour nor a's
+ * hashed one when a colour was chosen — the shader's label map, no voxel
+ * re-upload. (nz, ny, nx) is the volume's shape. FALSE when no such voxel
+ * or view was found. */
 static gboolean
-merged_colour_ok (const char *png_path, const char *out, const uint32_t *orig, uint32_t a, uint32_t b,
-                  char *why, size_t why_len)
+merged_colour_ok (const char *png_path, const char *out, const uint32_t *orig, const int64_t shape[3], int r,
+                  uint32_t a, uint32_t b, const double want_rgb[3], char *why, size_t why_len)
 {
+  const int NZ_ = (int) shape[0], NY_ = (int) shape[1], NX_ = (int) shape[2];
   double slice, px, py, pw, ph, bx, by, bw, bh;
   const char *line = out ? strstr (out, "view XY slice ") : NULL;
   if (!line || sscanf (line, "view XY slice %lf bounds %lf %lf %lf %lf plane %lf %lf %lf %lf", &slice, &bx, &by,
@@ -96,34 +99,38 @@ merged_colour_ok (const char *png_path, const char *out, const uint32_t *orig, u
   if (!png_image_finish_read (&image, NULL, pixels, 0, NULL))
     return snprintf (why, why_len, "screenshot unreadable"), FALSE;
   int z = (int) slice;
-  const int r = 3;
-  for (int y = r; y < NY - r; y++)
-    for (int x = r; x < NX - r; x++)
+  for (int y = r; y < NY_ - r; y++)
+    for (int x = r; x < NX_ - r; x++)
       {
         gboolean inside = TRUE;
         for (int dz = -1; dz <= 1 && inside; dz++)
           for (int dy = -r; dy <= r && inside; dy++)
             for (int dx = -r; dx <= r && inside; dx++)
               {
-                int zz = CLAMP (z + dz, 0, NZ - 1);
-                inside = orig[((int64_t) zz * NY + y + dy) * NX + x + dx] == b;
+                int zz = CLAMP (z + dz, 0, NZ_ - 1);
+                inside = orig[((int64_t) zz * NY_ + y + dy) * NX_ + x + dx] == b;
               }
         if (!inside)
           continue;
-        int ix = (int) (px + (x + 0.5) / NX * pw), iy = (int) (py + (y + 0.5) / NY * ph);
+        int ix = (int) (px + (x + 0.5) / NX_ * pw), iy = (int) (py + (y + 0.5) / NY_ * ph);
         if (ix < 0 || iy < 0 || ix >= (int) image.width || iy >= (int) image.height)
           continue;
         const png_byte *p = pixels + ((size_t) iy * image.width + (size_t) ix) * 3;
-        double got[3] = { p[0] / 255.0, p[1] / 255.0, p[2] / 255.0 }, ca[3], cb[3], dg[2], da[2], db[2];
+        double got[3] = { p[0] / 255.0, p[1] / 255.0, p[2] / 255.0 }, ca[3], cb[3], dg[2], da[2], db[2], dw[2];
         id_colour (a, ca);
         id_colour (b, cb);
         chroma (got, dg);
         chroma (ca, da);
         chroma (cb, db);
-        double to_a = hypot (dg[0] - da[0], dg[1] - da[1]), to_b = hypot (dg[0] - db[0], dg[1] - db[1]);
-        snprintf (why, why_len, "voxel (%d, %d, %d) at pixel (%d, %d) rgb %u %u %u: chroma distance to %u %.2f, to %u %.2f",
-                  z, y, x, ix, iy, p[0], p[1], p[2], a, to_a, b, to_b);
-        return to_a < 0.15 && to_a < to_b;
+        chroma (want_rgb, dw);
+        double to_want = hypot (dg[0] - dw[0], dg[1] - dw[1]), to_b = hypot (dg[0] - db[0], dg[1] - db[1]);
+        double to_a_hash = hypot (dg[0] - da[0], dg[1] - da[1]);
+        gboolean chosen = hypot (dw[0] - da[0], dw[1] - da[1]) > 0.3; /* want is not a's hash */
+        snprintf (why, why_len,
+                  "voxel (%d, %d, %d) at pixel (%d, %d) rgb %u %u %u: chroma distance to the wanted colour %.2f, "
+                  "to %u's hash %.2f, to %u's hash %.2f",
+                  z, y, x, ix, iy, p[0], p[1], p[2], to_want, b, to_b, a, to_a_hash);
+        return to_want < 0.15 && to_want < to_b && (!chosen || to_want < to_a_hash);
       }
   return snprintf (why, why_len, "no voxel well inside %u on slice %d", b, z), FALSE;
 }
@@ -131,8 +138,9 @@ merged_colour_ok (const char *png_path, const char *out, const uint32_t *orig, u
 /* Runs the studio on image + labels under Xvfb with a proofreading script;
  * returns the wait status (-1 when it could not start). */
 static int
-run_studio (const char *studio, const char *image, const char *labels, const char *script,
-            const char *screenshot, const char *recover, char **out, char **errs)
+run_studio_env (const char *studio, const char *image, const char *labels, const char *script,
+                const char *screenshot, const char *recover, const char *env_name, const char *env_value,
+                char **out, char **errs)
 {
   const char *args[] = { "xvfb-run", "-a", "-s", XVFB_SCREEN, studio, image, "--labels", labels,
                          screenshot ? "--screenshot" : NULL, screenshot, NULL };
@@ -140,6 +148,8 @@ run_studio (const char *studio, const char *image, const char *labels, const cha
   env = g_environ_setenv (env, "SEMMAE_PROOFREAD_SCRIPT", script, TRUE);
   if (recover)
     env = g_environ_setenv (env, "SEMMAE_PROOFREAD_RECOVER", recover, TRUE);
+  if (env_name)
+    env = g_environ_setenv (env, env_name, env_value, TRUE);
   int status = -1;
   g_autoptr (GError) error = NULL;
   if (!g_spawn_sync (NULL, (char **) args, env, G_SPAWN_SEARCH_PATH, NULL, NULL, out, errs, &status, &error))
@@ -149,6 +159,85 @@ run_studio (const char *studio, const char *image, const char *labels, const cha
     }
   g_strfreev (env);
   return status;
+}
+
+static int
+run_studio (const char *studio, const char *image, const char *labels, const char *script,
+            const char *screenshot, const char *recover, char **out, char **errs)
+{
+  return run_studio_env (studio, image, labels, script, screenshot, recover, NULL, NULL, out, errs);
+}
+
+/* A voxel of `id` well inside it (r in y and x, one slice either side) on slice z, or FALSE. */
+static gboolean
+inner_voxel (const uint32_t *v, const int64_t shape[3], int z, int r, uint32_t id, int64_t out[3])
+{
+  for (int y = r; y < shape[1] - r; y++)
+    for (int x = r; x < shape[2] - r; x++)
+      {
+        gboolean inside = TRUE;
+        for (int dz = -1; dz <= 1 && inside; dz++)
+          for (int dy = -r; dy <= r && inside; dy++)
+            for (int dx = -r; dx <= r && inside; dx++)
+              {
+                int zz = CLAMP (z + dz, 0, (int) shape[0] - 1);
+                inside = v[((int64_t) zz * shape[1] + y + dy) * shape[2] + x + dx] == id;
+              }
+        if (inside)
+          {
+            out[0] = z, out[1] = y, out[2] = x;
+            return TRUE;
+          }
+      }
+  return FALSE;
+}
+
+/* Downsampled label levels (SEMMAE_STUDIO_TEXTURE_MB=1) hold fragment ids
+ * too: after a merge the merged segment draws in the kept one's colour there
+ * as well. */
+static void
+check_downsampled (const char *studio, const char *dir)
+{
+  SmPhantomParams params;
+  sm_phantom_default_params (&params);
+  params.nz = 24, params.ny = 256, params.nx = 256; /* 6 MB of uint32 labels: over a 1 MB budget */
+  SmVolume image = { 0 }, labels = { 0 };
+  SmError err = { { 0 } };
+  g_autofree char *image_path = g_build_filename (dir, "big-image.tif", NULL);
+  g_autofree char *labels_path = g_build_filename (dir, "big-labels.tif", NULL);
+  g_autofree char *script_path = g_build_filename (dir, "big-script.txt", NULL);
+  g_autofree char *png = g_build_filename (dir, "big.png", NULL);
+  if (sm_phantom_generate (&params, &image, &labels, NULL, &err) != 0 || sm_volume_write (image_path, &image, &err) != 0 ||
+      sm_volume_write (labels_path, &labels, &err) != 0)
+    {
+      TAP_OK (FALSE, "big phantom written %s", err.message);
+      return;
+    }
+  int64_t shape[3] = { params.nz, params.ny, params.nx };
+  SmLabelStore *st = sm_label_store_load (labels_path, shape, &err);
+  const SmSegment **sorted = sm_label_sorted_segments (st, SM_ORDER_SIZE);
+  uint32_t a = sorted[0]->id, b = sorted[1]->id;
+  free (sorted);
+  sm_label_store_free (st);
+  int64_t inner[3];
+  gboolean have_inner = inner_voxel (labels.data, shape, (int) params.nz / 2, 8, b, inner);
+  g_autofree char *script = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nexpect-id %" PRId64 " %" PRId64
+                                             " %" PRId64 " %u\n",
+                                             a, b, inner[0], inner[1], inner[2], a);
+  g_file_set_contents (script_path, script, -1, NULL);
+  g_autofree char *out = NULL, *errs = NULL;
+  int status = run_studio_env (studio, image_path, labels_path, script_path, png, NULL, "SEMMAE_STUDIO_TEXTURE_MB", "1",
+                               &out, &errs);
+  TAP_OK (status == 0 && have_inner, "downsampled labels (1 MB texture budget): merge %u into %u, status bar id %u", b, a, a);
+  if (status != 0)
+    tap_diag ("stdout: %s\nstderr: %s", out ? out : "", errs ? errs : "");
+  char why[320] = "";
+  double want[3];
+  id_colour (a, want);
+  TAP_OK (status == 0 && merged_colour_ok (png, out, labels.data, shape, 8, a, b, want, why, sizeof why),
+          "downsampled: segment %u's voxels show %u's colour (%s)", b, a, why);
+  sm_volume_free (&image);
+  sm_volume_free (&labels);
 }
 
 int
@@ -194,11 +283,15 @@ main (int argc, char **argv)
   /* Paint a with radius 2 along y = 20 from x = 10 to 80 on slice z = 6; erase a
    * line on z = 3 and undo it, so it must stay as it was. */
   const int pz = 6, py = 20, ex_z = 3, ex_y = 60;
+  /* A chosen colour for a: drawn in the views (and the merged b with it). */
+  const uint32_t chosen = 0x2050FF;
+  int64_t inner[3] = { 0, 0, 0 };
+  gboolean have_inner = inner_voxel (orig, shape, 6, 3, b, inner);
   g_autofree char *script = g_strdup_printf (
-      "mode proofread\nselect %u\nadd %u\nmerge\n"
+      "mode proofread\nselect %u\nadd %u\nmerge\nexpect-id %" PRId64 " %" PRId64 " %" PRId64 " %u\ncolor %u %06X\n"
       "tool paint\nradius 2\nselect %u\nstroke %d %d 10 %d %d 80\nundo\nredo\n"
       "tool erase\nstroke %d %d 5 %d %d 90\nundo\ntool select\nsave\n",
-      a, b, a, pz, py, pz, py, ex_z, ex_y, ex_z, ex_y);
+      a, b, inner[0], inner[1], inner[2], a, a, chosen, a, pz, py, pz, py, ex_z, ex_y, ex_z, ex_y);
   g_file_set_contents (script_path, script, -1, NULL);
 
   g_autofree char *out = NULL, *errs = NULL;
@@ -207,6 +300,10 @@ main (int argc, char **argv)
   if (status != 0)
     tap_diag ("stdout: %s\nstderr: %s", out ? out : "", errs ? errs : "");
   TAP_OK (out && strstr (out, "merge -> Merged"), "merge through proof.merge");
+  TAP_OK (have_inner && out && strstr (out, "expect-id") && strstr (out, "-> status bar id"),
+          "after the merge the status bar reads %u at (%" PRId64 ", %" PRId64 ", %" PRId64 "), a voxel of %u, "
+          "through the label map (no volume rewrite)", a, inner[0], inner[1], inner[2], b);
+  TAP_OK (out && strstr (out, "-> Colour set"), "colour chosen for %u", a);
   TAP_OK (out && strstr (out, "undo -> Undid paint") && strstr (out, "redo -> Redid paint"),
           "paint stroke undone and redone");
   TAP_OK (out && strstr (out, "undo -> Undid erase"), "erase stroke undone");
@@ -215,9 +312,23 @@ main (int argc, char **argv)
   gboolean shot = png_size (png, &w, &h);
   TAP_OK (shot && w > 600 && h > 400, "screenshot of the Proofread mode (%dx%d)", w, h);
 
-  char why[256] = "";
-  TAP_OK (shot && merged_colour_ok (png, out, orig, a, b, why, sizeof why),
-          "after the merge, segment %u's voxels show %u's colour (%s)", b, a, why);
+  char why[320] = "";
+  const double chosen_rgb[3] = { ((chosen >> 16) & 255) / 255.0, ((chosen >> 8) & 255) / 255.0, (chosen & 255) / 255.0 };
+  TAP_OK (shot && merged_colour_ok (png, out, orig, shape, 3, a, b, chosen_rgb, why, sizeof why),
+          "after the merge, segment %u's voxels show the colour chosen for %u (%s)", b, a, why);
+
+  /* One colour function: the C one (segment list, 3D surfaces) is the shader's. */
+  int colour_off = 0;
+  for (uint32_t id = 1; id <= 5000; id++)
+    {
+      double rgb[3];
+      id_colour (id, rgb);
+      uint32_t c = sm_label_color_for_id (id);
+      for (int k = 0; k < 3; k++)
+        colour_off += fabs (rgb[k] * 255.0 - (double) ((c >> (16 - 8 * k)) & 255u)) > 0.51;
+    }
+  TAP_OK (colour_off == 0, "sm_label_color_for_id equals the label shader's id_colour for ids 1..5000 (%d off)",
+          colour_off);
 
   g_autofree char *journal = g_strconcat (labels_path, ".journal", NULL);
   TAP_OK (!g_file_test (journal, G_FILE_TEST_EXISTS), "saved and quit: no journal left to recover");
@@ -280,6 +391,49 @@ main (int argc, char **argv)
   g_file_get_contents (crash_labels, &recovered_bytes, &recovered_len, NULL);
   TAP_OK (saved_len > 0 && saved_len == recovered_len && memcmp (saved_bytes, recovered_bytes, saved_len) == 0,
           "recovered-and-saved TIFF equals the one saved without a crash (%zu bytes)", recovered_len);
+
+  /* A second label layer while the first has unsaved edits: Cancel keeps the
+   * first (its edits in the journal, the file untouched); Save and replace
+   * writes the first, then proofreads the second. */
+  g_autofree char *first = g_build_filename (dir, "first.tif", NULL);
+  g_autofree char *second = g_build_filename (dir, "second.tif", NULL);
+  g_autofree char *replace_script = g_build_filename (dir, "replace.txt", NULL);
+  sm_volume_write (first, &labels, &err);
+  sm_volume_write (second, &labels, &err);
+  g_autofree char *rs = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nopen-labels %s\nexpect-labels %s\nquit\n",
+                                         a, b, second, first);
+  g_file_set_contents (replace_script, rs, -1, NULL);
+  g_autofree char *out4 = NULL, *errs4 = NULL, *out5 = NULL, *errs5 = NULL;
+  status = run_studio_env (argv[1], image_path, first, replace_script, NULL, NULL, "SEMMAE_PROOFREAD_REPLACE", "cancel",
+                           &out4, &errs4);
+  g_autofree char *first_bytes = NULL;
+  gsize first_len = 0;
+  g_file_get_contents (first, &first_bytes, &first_len, NULL);
+  g_autofree char *orig_bytes = NULL;
+  gsize orig_len = 0;
+  g_file_get_contents (second, &orig_bytes, &orig_len, NULL);
+  TAP_OK (status == 0 && first_len == orig_len && memcmp (first_bytes, orig_bytes, orig_len) == 0,
+          "second label layer, answer Cancel: still proofreading the first, its file untouched");
+  if (status != 0)
+    tap_diag ("stdout: %s\nstderr: %s", out4 ? out4 : "", errs4 ? errs4 : "");
+  g_autofree char *first_journal = g_strconcat (first, ".journal", NULL);
+  g_unlink (first_journal);
+  g_autofree char *rs2 = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nopen-labels %s\nexpect-labels %s\n"
+                                          "expect-id %" PRId64 " %" PRId64 " %" PRId64 " %u\nquit\n",
+                                          a, b, second, second, inner[0], inner[1], inner[2], b);
+  g_file_set_contents (replace_script, rs2, -1, NULL);
+  status = run_studio_env (argv[1], image_path, first, replace_script, NULL, NULL, "SEMMAE_PROOFREAD_REPLACE", "save",
+                           &out5, &errs5);
+  SmLabelStore *first_saved = sm_label_store_load (first, shape, &err);
+  TAP_OK (status == 0 && first_saved && sm_label_store_segment (first_saved, b) == NULL,
+          "answer Save and replace: the first labels were saved (%u merged away), the second is proofread "
+          "(%u there again)", b, b);
+  if (status != 0)
+    tap_diag ("stdout: %s\nstderr: %s", out5 ? out5 : "", errs5 ? errs5 : "");
+  if (first_saved)
+    sm_label_store_free (first_saved);
+
+  check_downsampled (argv[1], dir);
 
   sm_volume_free (&image);
   sm_volume_free (&labels);
