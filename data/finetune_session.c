@@ -52,7 +52,8 @@ int sm_finetune_session_create(SmFinetuneSession *s, const SmFinetuneOptions *o,
   seg_config_default(&s->config, &mcfg, seg_task_channels(o->task));
   if (seg_config_validate(&s->config, &me) || seg_net_create(&s->net, &s->config, o->seed, &me))
     return sm_error_set(err, "finetune_session: %s", me.message);
-  if (o->init_path && sm_seg_init_from_mae(o->init_path, s->net, err) < 0) {
+  int init_tensors = o->init_path ? sm_seg_init_from_mae(o->init_path, s->net, err) : 0;
+  if (init_tensors < 0) {
     sm_finetune_session_clear(s);
     return -1;
   }
@@ -69,6 +70,7 @@ int sm_finetune_session_create(SmFinetuneSession *s, const SmFinetuneOptions *o,
     return sm_error_set(err, "finetune_session: %s", me.message);
   }
   s->task = o->task;
+  s->init_tensors = init_tensors;
   s->batch = o->batch;
   s->total_steps = o->steps;
   s->freeze_encoder = o->freeze_encoder;

@@ -54,6 +54,7 @@ typedef struct SmFinetuneSession {
   SegOptimOptions optim; /* the schedule (lr at a step: seg_optim_lr) */
   SegTask task;
   int batch, augment_enabled, freeze_encoder;
+  int init_tensors; /* encoder tensors copied from the pre-trained checkpoint (0: scratch) */
   int64_t total_steps;
   SegAugment aug;
   Rng rng;

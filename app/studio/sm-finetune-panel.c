@@ -31,6 +31,7 @@ struct _SmFinetunePanel {
   gboolean init_touched;         /* the user chose an init: no more automatic choice */
   gint64 last_step, total_steps;
   double last_loss, steps_per_second, step_ms;
+  int init_tensors;
   char *summary;
   /* the prediction overlay */
   SmLayer *overlay_layer, *segment_layer, *probability_layer;
@@ -239,6 +240,8 @@ on_pretrain_saved (SmEngineThread *engine, const char *path, SmFinetunePanel *se
   really_start (self, self->temp_init);
 }
 
+static void maybe_autostart (SmFinetunePanel *self);
+
 static void
 set_init_choice (SmFinetunePanel *self, guint choice)
 {
@@ -254,6 +257,7 @@ on_pretrain_state (SmEngineThread *engine, int state, SmFinetunePanel *self)
   if (state != SM_TRAIN_STATE_IDLE && !self->init_touched && !self->have_run)
     set_init_choice (self, INIT_PRETRAINED);
   update_init_label (self);
+  maybe_autostart (self);
 }
 
 static void
@@ -279,6 +283,7 @@ on_progress (SmFinetuneThread *engine, const SmFinetuneProgress *p, SmFinetunePa
   self->last_loss = p->loss;
   self->steps_per_second = p->steps_per_second;
   self->step_ms = p->step_ms;
+  self->init_tensors = p->init_tensors;
   sm_finetune_plot_add_loss (self->plot, p->step, p->loss);
   double eta = p->steps_per_second > 0 ? (p->total_steps - p->step) / p->steps_per_second : 0;
   g_autofree char *text = g_strdup_printf ("step %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT " · loss %.4f · "
@@ -579,6 +584,10 @@ maybe_autostart (SmFinetunePanel *self)
     return;
   if (!self->labels_path && !labels_layer (self))
     return; /* the label layer is still being read */
+  SmTrainState pre = self->pretrain ? sm_engine_thread_get_state (self->pretrain) : SM_TRAIN_STATE_IDLE;
+  if (gtk_drop_down_get_selected (self->init_dropdown) == INIT_PRETRAINED &&
+      (pre == SM_TRAIN_STATE_IDLE || pre == SM_TRAIN_STATE_RUNNING))
+    return; /* fine-tunes what an autostarted pre-training run ends with */
   self->autostart_pending = FALSE;
   self->autostart_active = TRUE;
   start (self);
@@ -701,6 +710,7 @@ sm_finetune_panel_print_summary (SmFinetunePanel *self)
     return;
   g_print ("finetune step %" G_GINT64_FORMAT " loss %.5f steps/s %.3f step-ms %.0f loss-points %u\n", self->last_step,
            self->last_loss, self->steps_per_second, self->step_ms, sm_finetune_plot_get_n_loss (self->plot));
+  g_print ("finetune init-tensors %d\n", self->init_tensors);
   g_print ("finetune metric-points %u %s %.5f\n", sm_finetune_plot_get_n_metric (self->plot),
            self->val_name[0] ? self->val_name : "none", self->val_metric);
   g_print ("finetune overlays %u last-step %" G_GINT64_FORMAT " slab %" G_GINT64_FORMAT " %d network-ms %.0f "

@@ -471,7 +471,8 @@ do_step (SmFinetuneThread *self, Run *run)
   gboolean last = step >= run->session.total_steps;
   Event *e = event_new (self, run, SIG_PROGRESS);
   e->progress = (SmFinetuneProgress) { run->generation, step, run->session.total_steps, loss,
-                                       seg_optim_lr (&run->session.optim, step), run->rate, (now - t0) * 1e3 };
+                                       seg_optim_lr (&run->session.optim, step), run->rate, (now - t0) * 1e3,
+                                       run->session.init_tensors };
   post (self, e);
   if (last)
     post_state (self, run, SM_TRAIN_STATE_FINISHED);

@@ -47,7 +47,8 @@ typedef struct {
   gint64 step, total_steps;
   double loss, lr;
   double steps_per_second;
-  double step_ms;          /* CPU-independent wall time of this step alone */
+  double step_ms;          /* wall time of this step alone */
+  int init_tensors;        /* encoder tensors taken from the pre-trained model (0: scratch) */
 } SmFinetuneProgress;
 
 typedef struct {

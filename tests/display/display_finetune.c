@@ -1,7 +1,8 @@
 /* The studio's Fine-tune mode under Xvfb, on the built-in phantom (its
  * neurite labels are the training labels):
  *   1. the plain studio: the XY view shows grey tissue (no colour);
- *   2. --finetune-steps with held-out slices: the run reaches its last step,
+ *   2. --train-steps, then --finetune-steps from that model (init
+ *      "pretrained") with held-out slices: the run reaches its last step,
  *      the validation metric curve has points, the prediction overlay was
  *      repainted (step 0, every N, the end) and colours the XY view;
  *   3. --segment-volume (task membrane): "Segment volume" adds a label layer
@@ -119,8 +120,9 @@ main (int argc, char **argv)
   TAP_OK (plain_share >= 0 && plain_share < 0.05, "plain XY view is grey (%.1f%% coloured)", 100 * plain_share);
   run_free (&plain);
 
-  /* 2. A short run with validation on the last 6 slices. */
-  const char *train[] = { "--finetune-steps", "8", "--finetune-task", "neurons", "--finetune-val", "10:16",
+  /* 2. Pre-training, then fine-tuning from that model, with validation on the last 6 slices. */
+  const char *train[] = { "--train-steps", "6", "--preview-every", "3", "--finetune-init", "pretrained",
+                          "--finetune-steps", "8", "--finetune-task", "neurons", "--finetune-val", "10:16",
                           "--overlay-every", "4", NULL };
   Run ft;
   ran = run_studio (argv[1], train, NULL, png, &ft);
@@ -134,6 +136,11 @@ main (int argc, char **argv)
   if ((line = find_line (&ft, "finetune step ")))
     sscanf (line, "finetune step %" G_GINT64_FORMAT " loss %lf steps/s %*f step-ms %*f loss-points %u", &step, &loss,
             &loss_points);
+  int init_tensors = -1;
+  if ((line = find_line (&ft, "finetune init-tensors ")))
+    sscanf (line, "finetune init-tensors %d", &init_tensors);
+  TAP_OK (init_tensors > 0, "the encoder started from the model pre-trained in the studio (%d tensors)",
+          init_tensors);
   if ((line = find_line (&ft, "finetune metric-points ")))
     sscanf (line, "finetune metric-points %u %31s %lf", &metric_points, metric_name, &metric);
   if ((line = find_line (&ft, "finetune overlays ")))
