@@ -23,6 +23,8 @@ struct _SmFinetunePanel {
   SmFinetuneThread *engine;
   SmTrainState run_state;
   gboolean have_run;
+  gboolean stale;                /* the image was replaced: the run's volume is not the one shown */
+  guint image_generation;
   SegTask run_task;
   char *labels_path, *init_path;
   char *pending_init;            /* waiting for the pre-training engine to save this */
@@ -88,9 +90,12 @@ update_buttons (SmFinetunePanel *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->pause_button),
                             running || self->run_state == SM_TRAIN_STATE_PAUSED ||
                                 (self->run_state == SM_TRAIN_STATE_STOPPED && self->last_step < self->total_steps));
-  gtk_button_set_label (self->pause_button, running ? "Pause" : "Resume");
+  gtk_button_set_label (self->pause_button, self->run_state == SM_TRAIN_STATE_PAUSED ||
+                                                   self->run_state == SM_TRAIN_STATE_STOPPED
+                                               ? "Resume"
+                                               : "Pause");
   gtk_widget_set_sensitive (GTK_WIDGET (self->stop_button), running || self->run_state == SM_TRAIN_STATE_PAUSED);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->segment_button), have_model);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->segment_button), have_model && !self->stale);
   gtk_widget_set_sensitive (GTK_WIDGET (self->save_button), have_model);
 }
 
@@ -182,6 +187,8 @@ really_start (SmFinetunePanel *self, const char *init_path)
   sm_finetune_thread_start (self->engine, &s, sm_layer_get_volume (image), G_OBJECT (image),
                             labels ? sm_layer_get_volume (labels) : NULL, labels ? G_OBJECT (labels) : NULL);
   self->have_run = TRUE;
+  self->stale = FALSE;
+  self->image_generation = sm_view_state_get_image_generation (self->state);
   self->run_task = s.task;
   self->run_state = SM_TRAIN_STATE_RUNNING;
   self->last_step = 0;
@@ -358,6 +365,8 @@ same_shape (SmFinetunePanel *self, gint64 nz, gint64 ny, gint64 nx)
 static void
 on_overlay (SmFinetuneThread *engine, SmFinetuneOverlay *o, SmFinetunePanel *self)
 {
+  if (self->stale)
+    return;
   const SmVolume *image = self->state && sm_view_state_get_image (self->state)
                               ? sm_layer_get_volume (sm_view_state_get_image (self->state))
                               : NULL;
@@ -411,7 +420,7 @@ static void
 on_segmented (SmFinetuneThread *engine, SmFinetuneSegmentation *r, SmFinetunePanel *self)
 {
   gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), FALSE);
-  if (!same_shape (self, r->labels.nz, r->labels.ny, r->labels.nx))
+  if (self->stale || !same_shape (self, r->labels.nz, r->labels.ny, r->labels.nx))
     return;
   g_autoptr (GError) error = NULL;
   const char *task = seg_task_name (self->run_task);
@@ -466,6 +475,14 @@ on_saved (SmFinetuneThread *engine, const char *path, SmFinetunePanel *self)
 {
   g_autofree char *text = g_strdup_printf ("Fine-tuned model saved to %s", path);
   gtk_label_set_text (self->result_label, text);
+}
+
+static void
+on_activity (SmFinetuneThread *engine, const char *what, SmFinetunePanel *self)
+{
+  g_autofree char *text = g_strdup_printf ("step %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT " · %s", self->last_step,
+                                           self->total_steps, what);
+  gtk_label_set_text (self->status_label, text);
 }
 
 static void
@@ -602,6 +619,19 @@ on_image (SmViewState *state, GParamSpec *pspec, SmFinetunePanel *self)
       const SmVolume *v = sm_layer_get_volume (image);
       gtk_adjustment_set_upper (self->val_from_adjustment, (double) v->nz);
       gtk_adjustment_set_upper (self->val_to_adjustment, (double) v->nz);
+      if (self->have_run && !self->stale && sm_view_state_get_image_generation (state) != self->image_generation)
+        {
+          /* The run trains on its own copy of the previous image: it must not paint over this one. */
+          sm_finetune_thread_stop (self->engine);
+          self->stale = TRUE;
+          /* The slab prediction goes; results (segmentation, probabilities) stay for the user to keep. */
+          if (self->overlay_layer)
+            sm_view_state_remove_layer (state, self->overlay_layer);
+          g_clear_object (&self->overlay_layer);
+          g_clear_object (&self->segment_layer);
+          g_clear_object (&self->probability_layer);
+          fail_message (self, "Another image was opened: the run was stopped (Save model… still saves it)");
+        }
     }
   update_buttons (self);
   maybe_autostart (self);
@@ -617,7 +647,7 @@ on_layers_changed (SmViewState *state, SmFinetunePanel *self)
 static void
 on_cursor (SmViewState *state, GParamSpec *pspec, SmFinetunePanel *self)
 {
-  if (!self->have_run || self->overlay_depth <= 0)
+  if (!self->have_run || self->stale || self->overlay_depth <= 0)
     return;
   double z, y, x;
   sm_view_state_get_cursor (state, &z, &y, &x);
@@ -829,6 +859,7 @@ sm_finetune_panel_init (SmFinetunePanel *self)
   g_signal_connect (self->engine, "segmented", G_CALLBACK (on_segmented), self);
   g_signal_connect (self->engine, "saved", G_CALLBACK (on_saved), self);
   g_signal_connect (self->engine, "failed", G_CALLBACK (on_failed), self);
+  g_signal_connect (self->engine, "activity", G_CALLBACK (on_activity), self);
   g_signal_connect (self->start_button, "clicked", G_CALLBACK (on_start_clicked), self);
   g_signal_connect (self->pause_button, "clicked", G_CALLBACK (on_pause_clicked), self);
   g_signal_connect (self->stop_button, "clicked", G_CALLBACK (on_stop_clicked), self);

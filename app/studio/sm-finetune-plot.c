@@ -61,7 +61,7 @@ plot_line (cairo_t *cr, GArray *points, gboolean smoothed, double x0, double w, 
       started = TRUE;
     }
   cairo_stroke (cr);
-  if (!dots)
+  if (!dots && points->len > 1)
     return;
   for (guint i = 0; i < points->len; i++)
     {

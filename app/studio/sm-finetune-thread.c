@@ -65,7 +65,7 @@ struct _SmFinetuneThread {
 G_DEFINE_FINAL_TYPE (SmFinetuneThread, sm_finetune_thread, G_TYPE_OBJECT)
 
 enum { SIG_STATE, SIG_PROGRESS, SIG_VALIDATION, SIG_OVERLAY, SIG_SEGMENT_PROGRESS, SIG_SEGMENTED, SIG_SAVED,
-       SIG_FAILED, N_SIGNALS };
+       SIG_FAILED, SIG_ACTIVITY, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 void
@@ -163,6 +163,7 @@ deliver_event (gpointer data)
       break;
     case SIG_SAVED:
     case SIG_FAILED:
+    case SIG_ACTIVITY:
       g_signal_emit (self, signals[e->signal], 0, e->text);
       break;
     }
@@ -372,6 +373,9 @@ make_validation (SmFinetuneThread *self, Run *run)
   SmError err = { { 0 } };
   SegScores sc;
   double loss, t0 = sm_monotonic_seconds ();
+  g_autofree char *what = g_strdup_printf ("validating on slices %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT "…",
+                                           run->session.val_z0, run->session.val_z1 - 1);
+  post_text (self, run, SIG_ACTIVITY, what);
   if (sm_finetune_session_validate (&run->session, &loss, &sc, &err))
     {
       post_text (self, run, SIG_FAILED, err.message);
@@ -494,6 +498,7 @@ handle (SmFinetuneThread *self, Run *run, Command *c)
           /* Step 0: what the untrained network makes of the slices, and its score (the curve's start). */
           make_overlay (self, run);
           make_validation (self, run);
+          run->rate_t0 = sm_monotonic_seconds (); /* steps/s counts steps, not this start-up */
         }
       break;
     case CMD_PAUSE:
@@ -659,6 +664,8 @@ sm_finetune_thread_class_init (SmFinetuneThreadClass *klass)
                                          G_TYPE_POINTER);
   signals[SIG_SAVED] = g_signal_new ("saved", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                                      G_TYPE_STRING);
+  signals[SIG_ACTIVITY] = g_signal_new ("activity", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                                        G_TYPE_STRING);
   signals[SIG_FAILED] = g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                                       G_TYPE_STRING);
 }

@@ -11,6 +11,7 @@
  *   ::segment-progress (double fraction)
  *   ::segmented  (SmFinetuneSegmentation *)     the handler may steal the volumes' data
  *   ::saved      (const char *path)
+ *   ::activity   (const char *what)               a long pause of the steps begins (validation)
  *   ::failed     (const char *message)
  * Payloads are freed after emission. Events of an older run than the latest
  * start are dropped. Disposing stops the run and joins the thread (after the
