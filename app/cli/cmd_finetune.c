@@ -2,6 +2,7 @@
  * labelled volume, from a pre-trained MAE encoder (--init) or from scratch,
  * validating on a held-out volume and keeping the best checkpoint. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli_common.h"
 #include "cli_mae.h"
 #include "cpu_budget.h"
+#include "finetune_resume.h"
 #include "progress.h"
 #include "seg_augment.h"
 #include "seg_checkpoint.h"
@@ -55,12 +57,18 @@ static const char usage[] =
     "                     to VOLUME and LABELS when only this is given\n"
     "  --seed S           initialisation and crops (0)\n"
     "  --threads T        BLAS/OpenMP threads (all CPUs)\n"
-    "  --log L.csv        append step,loss,lr,val_loss,val_metric,seconds\n";
+    "  --log L.csv        append step,loss,lr,val_loss,val_metric,seconds\n"
+    "  --stop-at K        stop after step K, saving S.safetensors.resume (as Ctrl+C)\n"
+    "  --resume R         continue the run saved in R (S.safetensors.resume): give the\n"
+    "                     same options again; the result equals an uninterrupted run\n"
+    "\n"
+    "Ctrl+C finishes the current step, saves S.resume (network, optimiser, step, random\n"
+    "state) and, without validation, the model to S; exit status 130.\n";
 
 typedef struct Args {
   const char *data, *labels, *task, *out, *init, *config, *val_data, *val_labels, *log;
-  const char *z_range, *val_z_range;
-  int64_t steps, batch, val_every, threads, base;
+  const char *z_range, *val_z_range, *resume;
+  int64_t steps, batch, val_every, threads, base, stop_at;
   double lr, weight_decay, layer_decay, cpu_budget;
   uint64_t seed;
   bool scratch, freeze, no_augment;
@@ -103,6 +111,7 @@ static int parse(int argc, char **argv, Args *a) {
                      : strcmp(o, "--log") == 0         ? &a->log
                      : strcmp(o, "--z-range") == 0     ? &a->z_range
                      : strcmp(o, "--val-z-range") == 0 ? &a->val_z_range
+                     : strcmp(o, "--resume") == 0      ? &a->resume
                                                        : NULL;
     if (s) {
       *s = v;
@@ -113,6 +122,7 @@ static int parse(int argc, char **argv, Args *a) {
                  : strcmp(o, "--val-every") == 0 ? &a->val_every
                  : strcmp(o, "--threads") == 0   ? &a->threads
                  : strcmp(o, "--base") == 0      ? &a->base
+                 : strcmp(o, "--stop-at") == 0   ? &a->stop_at
                                                  : NULL;
     if (n) {
       if (!cli_parse_i64(v, n) || *n < 1 || *n > 100000000)
@@ -147,6 +157,13 @@ static int parse(int argc, char **argv, Args *a) {
   if (a->layer_decay <= 0 || a->layer_decay > 1)
     return cli_usage_error("finetune", "--layer-decay must be in (0, 1]");
   return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
 }
 
 /* A volume and its instance labels, same shape. */
@@ -305,7 +322,7 @@ int cmd_finetune(int argc, char **argv) {
     cfg.norm_groups = 1;
   if (seg_config_validate(&cfg, &me))
     return cli_fail("%s", me.message);
-  if (cli_check_writable(a.out))
+  if (cli_check_writable(a.out) || (a.resume && finetune_resume_probe(a.resume)))
     return 1;
   int threads = cli_setup_threads((int)a.threads);
 
@@ -352,6 +369,16 @@ int cmd_finetune(int argc, char **argv) {
     cli_fail("%s", me.message);
     goto done;
   }
+  FinetuneResume state = {.best = NAN};
+  rng_seed(&state.rng, a.seed ^ 0x5e65e6ULL);
+  if (a.resume) {
+    if (finetune_resume_load(a.resume, net, opt, &state))
+      goto done;
+    if (a.cpu_budget > 0) /* the budget's estimate of the run's length goes on */
+      oo.total_steps = state.total_steps, oo.warmup_steps = state.warmup_steps;
+    seg_optim_set_schedule(opt, oo.warmup_steps, oo.total_steps);
+    fprintf(stderr, "semmae: resuming %s at step %lld\n", a.resume, (long long)state.step);
+  }
   if (a.log && !(log = fopen(a.log, "a"))) {
     cli_fail("%s: cannot open the log for appending", a.log);
     goto done;
@@ -375,17 +402,27 @@ int cmd_finetune(int argc, char **argv) {
   SegAugment aug;
   seg_augment_default(&aug);
   aug.enabled = !a.no_augment;
-  Rng rng;
-  rng_seed(&rng, a.seed ^ 0x5e65e6ULL);
+  Rng rng = state.rng;
   SmSegInfo info = {.task = task, .scale_lo = tr.lo, .scale_hi = tr.hi};
-  double best = NAN, t0 = cli_now();
-  int have_best = 0;
-  int64_t total = a.steps, step = 0, saved_step = -1;
+  double best = state.best, t0 = cli_now();
+  int have_best = state.have_best;
+  int64_t total = oo.total_steps, step = state.step, saved_step = -1;
   CliCpuBudget budget;
-  cli_cpu_budget_begin(&budget, a.cpu_budget, step);
+  cli_cpu_budget_begin(&budget, a.cpu_budget > 0 ? fmax(a.cpu_budget - state.cpu_used, 1e-9) : 0,
+                       step);
+  struct sigaction sa = {0}, old_sa;
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_sa);
+  interrupted = 0;
   CliProgress prog;
-  cli_progress_begin(&prog, "step", 0, total, 50);
+  cli_progress_begin(&prog, "step", step, total, 50);
+  int stopping = 0; /* Ctrl+C or --stop-at: save the resume state, not a final model */
   while (step < total && !cli_cpu_budget_spent(&budget)) {
+    if (interrupted || (a.stop_at > 0 && step >= a.stop_at)) {
+      stopping = 1;
+      break;
+    }
     step++;
     for (int b = 0; b < B; b++) {
       seg_sample_crop(x + b * V, clab, tr.vol, tr.ids, tr.dims, D, H, W, &aug, &rng);
@@ -429,6 +466,29 @@ int cmd_finetune(int argc, char **argv) {
       fflush(log);
   }
   cli_progress_end(&prog);
+  sigaction(SIGINT, &old_sa, NULL);
+  if (stopping) {
+    state = (FinetuneResume){.step = step,
+                             .total_steps = oo.total_steps,
+                             .warmup_steps = oo.warmup_steps,
+                             .rng = rng,
+                             .best = best,
+                             .have_best = have_best,
+                             .cpu_used = state.cpu_used + cli_cpu_budget_used(&budget)};
+    char resume_path[4096];
+    snprintf(resume_path, sizeof resume_path, "%s.resume", a.out);
+    if (finetune_resume_save(resume_path, net, opt, &state))
+      goto done;
+    info.step = step;
+    if (!va.vol && sm_seg_checkpoint_save(a.out, net, &info, &se)) {
+      cli_fail("%s", se.message);
+      goto done;
+    }
+    fprintf(stderr, "semmae: %s at step %lld; continue with --resume %s\n",
+            interrupted ? "interrupted" : "stopped", (long long)step, resume_path);
+    rc = interrupted ? 130 : 0;
+    goto done;
+  }
   if (step > 0 && saved_step != step) {
     double vloss = NAN;
     SegScores sc = {.primary = NAN};

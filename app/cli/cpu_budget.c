@@ -5,14 +5,14 @@
 
 double cli_process_cpu_seconds(void) {
   struct timespec ts;
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return 0;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
+    return 0;
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void cli_cpu_budget_begin(CliCpuBudget *b, double seconds, int64_t steps_done) {
-  *b = (CliCpuBudget){.seconds = seconds,
-                      .cpu0 = cli_process_cpu_seconds(),
-                      .first_step = steps_done};
+  *b = (CliCpuBudget){
+      .seconds = seconds, .cpu0 = cli_process_cpu_seconds(), .first_step = steps_done};
 }
 
 double cli_cpu_budget_used(const CliCpuBudget *b) {
@@ -21,11 +21,14 @@ double cli_cpu_budget_used(const CliCpuBudget *b) {
 
 int64_t cli_cpu_budget_estimate(const CliCpuBudget *b, int64_t step) {
   int64_t done = step - b->first_step;
-  if (b->seconds <= 0 || done < CLI_CPU_BUDGET_CALIBRATION) return 0;
-  if (done != CLI_CPU_BUDGET_CALIBRATION && done % CLI_CPU_BUDGET_REESTIMATE != 0) return 0;
+  if (b->seconds <= 0 || done < CLI_CPU_BUDGET_CALIBRATION)
+    return 0;
+  if (done != CLI_CPU_BUDGET_CALIBRATION && done % CLI_CPU_BUDGET_REESTIMATE != 0)
+    return 0;
   double used = cli_cpu_budget_used(b);
   double per_step = used / (double)done;
-  if (!(per_step > 0)) return 0;
+  if (!(per_step > 0))
+    return 0;
   double more = floor((b->seconds - used) / per_step);
   return more > 0 ? step + (int64_t)more : step;
 }
