@@ -10,6 +10,7 @@
 #include "sm-finetune-plot.h"
 #include "sm-finetune-thread.h"
 #include "sm-loader.h"
+#include "sm-proofread-controller.h"
 #include "sm-volume-level.h"
 
 enum { INIT_PRETRAINED, INIT_FILE, INIT_SCRATCH };
@@ -267,6 +268,25 @@ on_pretrain_state (SmEngineThread *engine, int state, SmFinetunePanel *self)
   maybe_autostart (self);
 }
 
+/* Segmentations go to the user's cache (one file per image, task and step), so that the label
+ * layer has a file: proofreading journals edits to it and Ctrl+S saves them there. */
+static void
+segment (SmFinetunePanel *self)
+{
+  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
+  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "semmae", "segmentations", NULL);
+  g_autofree char *path = NULL;
+  if (image && g_mkdir_with_parents (dir, 0755) == 0)
+    {
+      g_autofree char *stem = g_strdup (sm_layer_get_name (image));
+      g_strcanon (stem, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS "-_.", '_');
+      g_autofree char *name = g_strdup_printf ("%s-%s-step%" G_GINT64_FORMAT ".tif", stem,
+                                               seg_task_name (self->run_task), self->last_step);
+      path = g_build_filename (dir, name, NULL);
+    }
+  sm_finetune_thread_segment (self->engine, path);
+}
+
 static void
 on_state (SmFinetuneThread *engine, int state, SmFinetunePanel *self)
 {
@@ -277,7 +297,7 @@ on_state (SmFinetuneThread *engine, int state, SmFinetunePanel *self)
   if (state == SM_TRAIN_STATE_FINISHED && self->autostart_segment && !self->autostart_segment_sent)
     {
       self->autostart_segment_sent = TRUE;
-      sm_finetune_thread_segment (self->engine);
+      segment (self);
       gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), TRUE);
     }
 }
@@ -459,14 +479,17 @@ on_segmented (SmFinetuneThread *engine, SmFinetuneSegmentation *r, SmFinetunePan
       if (sm_layer_get_kind (other) == SM_LAYER_LABELS && other != self->segment_layer)
         sm_layer_set_visible (other, FALSE);
     }
+  if (r->path)
+    sm_proofread_set_layer_path (layer, r->path);
   replace_layer (self, &self->segment_layer, layer, 0.45);
   sm_layer_set_visible (layer, TRUE);
   g_object_unref (layer);
   self->n_segments = r->n_segments;
   self->segmented = TRUE;
   g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT " segments in %.1f s: label layer “%s” "
-                                           "(edit it in Proofread mode) and the layer “%s”",
-                                           r->n_segments, r->seconds, name, map_name);
+                                           "(edit it in Proofread mode; Ctrl+S saves to %s) and the layer “%s”",
+                                           r->n_segments, r->seconds, name, r->path ? r->path : "nowhere: no file",
+                                           map_name);
   gtk_label_set_text (self->result_label, text);
 }
 
@@ -512,7 +535,7 @@ on_segment_clicked (GtkButton *b, SmFinetunePanel *self)
   gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), TRUE);
   gtk_progress_bar_set_fraction (self->segment_progress, 0);
   gtk_progress_bar_set_text (self->segment_progress, "Segmenting the volume (after the current step)…");
-  sm_finetune_thread_segment (self->engine);
+  segment (self);
 }
 
 static void

@@ -125,6 +125,7 @@ event_free (gpointer data)
     {
       sm_volume_free (&e->segmentation->labels);
       sm_volume_free (&e->segmentation->map);
+      g_free (e->segmentation->path);
     }
   g_free (e->segmentation);
   g_free (e);
@@ -408,7 +409,7 @@ on_segment_progress (int64_t done, int64_t total, void *user)
 }
 
 static void
-make_segmentation (SmFinetuneThread *self, Run *run)
+make_segmentation (SmFinetuneThread *self, Run *run, const char *path)
 {
   if (!run->have_session)
     {
@@ -433,6 +434,12 @@ make_segmentation (SmFinetuneThread *self, Run *run)
                                                          &err)) >= 0)
     {
       sm_finetune_display_map (s->task, r->map.data, probs, n);
+      /* A file of its own: proofreading journals its edits and Ctrl+S saves them there. */
+      SmError write_err = { { 0 } };
+      if (path && sm_volume_write (path, &r->labels, &write_err) == 0)
+        r->path = g_strdup (path);
+      else if (path)
+        post_text (self, run, SIG_FAILED, write_err.message);
       r->generation = run->generation;
       r->step = sm_finetune_session_step_count (s);
       r->seconds = sm_monotonic_seconds () - t0;
@@ -446,6 +453,7 @@ make_segmentation (SmFinetuneThread *self, Run *run)
     {
       sm_volume_free (&r->labels);
       sm_volume_free (&r->map);
+      g_free (r->path);
       g_free (r);
     }
   g_free (probs);
@@ -527,7 +535,7 @@ handle (SmFinetuneThread *self, Run *run, Command *c)
       run->overlay_every = (int) c->value;
       break;
     case CMD_SEGMENT:
-      make_segmentation (self, run);
+      make_segmentation (self, run, c->path);
       break;
     case CMD_SAVE:
       if (!run->have_session)
@@ -612,7 +620,7 @@ void sm_finetune_thread_resume (SmFinetuneThread *self) { send (self, CMD_RESUME
 void sm_finetune_thread_stop (SmFinetuneThread *self) { send (self, CMD_STOP, 0, NULL); }
 void sm_finetune_thread_request_overlay (SmFinetuneThread *self, double z) { send (self, CMD_OVERLAY, z, NULL); }
 void sm_finetune_thread_set_overlay_every (SmFinetuneThread *self, int every) { send (self, CMD_OVERLAY_EVERY, every, NULL); }
-void sm_finetune_thread_segment (SmFinetuneThread *self) { send (self, CMD_SEGMENT, 0, NULL); }
+void sm_finetune_thread_segment (SmFinetuneThread *self, const char *labels_path) { send (self, CMD_SEGMENT, 0, labels_path); }
 void sm_finetune_thread_save (SmFinetuneThread *self, const char *path) { send (self, CMD_SAVE, 0, path); }
 SmTrainState sm_finetune_thread_get_state (SmFinetuneThread *self) { return self->state; }
 

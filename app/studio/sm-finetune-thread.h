@@ -77,6 +77,7 @@ typedef struct {
   gint64 n_segments;
   SmVolume labels;         /* uint32 instances */
   SmVolume map;            /* float32 display map in [0, 1] */
+  char *path;              /* where the labels were written, or NULL */
   double seconds;
 } SmFinetuneSegmentation;
 
@@ -98,8 +99,9 @@ void sm_finetune_thread_stop (SmFinetuneThread *self);
  * and then every overlay_every steps. */
 void sm_finetune_thread_request_overlay (SmFinetuneThread *self, double z);
 void sm_finetune_thread_set_overlay_every (SmFinetuneThread *self, int every);
-/* The whole volume: probabilities and instances (training waits meanwhile). */
-void sm_finetune_thread_segment (SmFinetuneThread *self);
+/* The whole volume: probabilities and instances (training waits meanwhile);
+ * with a path, the labels are also written there (uint32 TIFF). */
+void sm_finetune_thread_segment (SmFinetuneThread *self, const char *labels_path);
 void sm_finetune_thread_save (SmFinetuneThread *self, const char *path);
 
 SmTrainState sm_finetune_thread_get_state (SmFinetuneThread *self);

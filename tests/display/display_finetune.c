@@ -20,6 +20,9 @@
 #include "volume.h"
 #include "xvfb.h"
 
+/* The studio writes segmentations into the user's cache: a private one per test. */
+static char *cache_home;
+
 typedef struct {
   char *out, *err;
   int status;
@@ -41,6 +44,7 @@ run_studio (const char *studio, const char *const *extra, const char *script, co
   char **env = xvfb_environment ();
   env = g_environ_setenv (env, "SEMMAE_STUDIO_HEADLESS", "1", TRUE);
   env = g_environ_setenv (env, "OMP_NUM_THREADS", "1", TRUE);
+  env = g_environ_setenv (env, "XDG_CACHE_HOME", cache_home, TRUE);
   if (script)
     env = g_environ_setenv (env, "SEMMAE_PROOFREAD_SCRIPT", script, TRUE);
   g_autoptr (GError) error = NULL;
@@ -95,6 +99,20 @@ coloured_share (const char *png, const Run *r)
 }
 
 static void
+remove_tree (const char *path)
+{
+  GDir *d = g_file_test (path, G_FILE_TEST_IS_DIR) ? g_dir_open (path, 0, NULL) : NULL;
+  for (const char *name; d && (name = g_dir_read_name (d));)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      remove_tree (child);
+    }
+  if (d)
+    g_dir_close (d);
+  g_remove (path);
+}
+
+static void
 run_free (Run *r)
 {
   g_free (r->out);
@@ -111,6 +129,7 @@ main (int argc, char **argv)
     return tap_skip_all ("xvfb-run is not installed");
   g_autofree char *dir = g_dir_make_tmp ("finetune-XXXXXX", NULL);
   g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
+  cache_home = g_build_filename (dir, "cache", NULL);
 
   /* 1. No fine-tuning: the control. */
   Run plain;
@@ -173,6 +192,10 @@ main (int argc, char **argv)
     sscanf (line, "finetune segments %" G_GINT64_FORMAT, &segments);
   TAP_OK (segments > 1, "Segment volume made a label layer of %" G_GINT64_FORMAT " segments", segments);
   TAP_OK (seg.out && strstr (seg.out, "proofread: merge"), "the proofreading script ran on that layer");
+  g_autofree char *layer_file = g_build_filename (cache_home, "semmae", "segmentations",
+                                                  "phantom-membrane-step4.tif", NULL);
+  TAP_OK (g_file_test (layer_file, G_FILE_TEST_IS_REGULAR),
+          "the label layer has a file (Ctrl+S saves edits there): $XDG_CACHE_HOME/semmae/segmentations/");
   SmVolume merged;
   SmError err;
   gboolean read = sm_volume_read (saved, &merged, &err) == 0;
@@ -192,15 +215,8 @@ main (int argc, char **argv)
       sm_volume_free (&merged);
     }
   run_free (&seg);
-  /* The saved labels come with their segment table: empty the whole directory. */
-  GDir *d = g_dir_open (dir, 0, NULL);
-  for (const char *name; d && (name = g_dir_read_name (d));)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_unlink (path);
-    }
-  if (d)
-    g_dir_close (d);
-  g_rmdir (dir);
+  /* Saved labels come with segment tables and journals: the whole directory goes. */
+  remove_tree (dir);
+  g_free (cache_home);
   return tap_done ();
 }

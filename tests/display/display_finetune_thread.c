@@ -87,6 +87,7 @@ on_segmented (SmFinetuneThread *t, SmFinetuneSegmentation *r, Seen *s)
     s->max_label = MAX (s->max_label, (gint64) ids[i]);
   s->segmentation = g_memdup2 (r, sizeof *r);
   s->segmentation->labels.data = s->segmentation->map.data = NULL;
+  s->segmentation->path = g_strdup (r->path);
 }
 
 static gboolean
@@ -158,9 +159,9 @@ main (void)
           ", task %s", loaded ? (gint64) info.step : -1, loaded ? seg_task_name (info.task) : err.message);
   seg_net_free (net);
   g_unlink (path);
-  g_rmdir (dir);
 
-  sm_finetune_thread_segment (t);
+  g_autofree char *labels_path = g_build_filename (dir, "labels.tif", NULL);
+  sm_finetune_thread_segment (t, labels_path);
   ok = wait_for (segmented_done, &s);
   TAP_OK (ok && s.segmentation, "segment volume");
   if (s.segmentation)
@@ -168,8 +169,18 @@ main (void)
       TAP_OK (s.segmentation->n_segments > 1 && s.max_label == s.segmentation->n_segments &&
               s.segmentation->labels.nz == 12 && s.segmentation->step == 3,
               "%" G_GINT64_FORMAT " segments numbered 1..K over the whole volume", s.segmentation->n_segments);
+      SmVolume written;
+      gboolean read = g_strcmp0 (s.segmentation->path, labels_path) == 0 &&
+                      sm_volume_read (labels_path, &written, &err) == 0;
+      TAP_OK (read && written.dtype == SM_U32 && written.nz == 12 && written.ny == 96 && written.nx == 96,
+              "the labels were written to the file asked for (a layer with a file: Ctrl+S saves there)");
+      if (read)
+        sm_volume_free (&written);
+      g_free (s.segmentation->path);
       g_free (s.segmentation);
     }
+  g_unlink (labels_path);
+  g_rmdir (dir);
 
   /* Bad input: labels of another shape, then a labels file that is not there. */
   SmVolume small = labels;
