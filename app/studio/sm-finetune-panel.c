@@ -240,7 +240,7 @@ on_pretrain_saved (SmEngineThread *engine, const char *path, SmFinetunePanel *se
 {
   if (!self->pending_init || g_strcmp0 (path, self->pending_init) != 0)
     return;
-  /* The engine thread reads it when the run begins: removed with the panel or at the next hand-over. */
+  /* The fine-tune thread reads it when the run begins; removed at the run's first state. */
   if (self->temp_init)
     g_unlink (self->temp_init);
   g_free (self->temp_init);
@@ -293,6 +293,12 @@ on_state (SmFinetuneThread *engine, int state, SmFinetunePanel *self)
   self->run_state = state;
   if (state == SM_TRAIN_STATE_IDLE)
     self->have_run = FALSE;
+  /* The run has begun (or failed): the thread has read the pre-trained model's temp copy. */
+  if (self->temp_init)
+    {
+      g_unlink (self->temp_init);
+      g_clear_pointer (&self->temp_init, g_free);
+    }
   update_buttons (self);
   if (state == SM_TRAIN_STATE_FINISHED && self->autostart_segment && !self->autostart_segment_sent)
     {
