@@ -30,6 +30,8 @@ static void free_buffers(SmFinetuneSession *s) {
 
 void sm_finetune_session_clear(SmFinetuneSession *s) {
   free_buffers(s);
+  seg_infer_acts_free(s->infer_acts);
+  free(s->infer_x), free(s->infer_logits);
   seg_optim_free(s->opt);
   seg_net_free(s->net);
   sm_finetune_session_init(s);
@@ -169,6 +171,9 @@ static int tile_starts(int64_t *starts, int64_t len, int w) {
   return n;
 }
 
+/* Windows per inference-only forward of a slab (seg_infer's default). */
+#define SLAB_BATCH 4
+
 static float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *probs, int64_t *z0,
@@ -176,7 +181,7 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *pro
   if (!s->net || !s->volume)
     return sm_error_set(err, "finetune_session: no network or no data");
   const int D = s->config.mae.input[0], H = s->config.mae.input[1], W = s->config.mae.input[2];
-  const int OUT = s->config.out_channels, B = s->batch;
+  const int OUT = s->config.out_channels, B = SLAB_BATCH;
   const int64_t Z = s->dims[0], Y = s->dims[1], X = s->dims[2];
   size_t V = (size_t)D * H * W, slab = (size_t)D * Y * X;
   int64_t zs = z - D / 2;
@@ -185,6 +190,15 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *pro
   if (zs < 0)
     return sm_error_set(err, "finetune_session: the volume has fewer slices than a crop");
   *z0 = zs;
+  MaeError me = {{0}};
+  if (!s->infer_acts) {
+    if (seg_infer_acts_create(&s->infer_acts, s->net, B, &me))
+      return sm_error_set(err, "finetune_session: %s", me.message);
+    s->infer_x = malloc(sizeof(float) * B * V);
+    s->infer_logits = malloc(sizeof(float) * B * OUT * V);
+    if (!s->infer_x || !s->infer_logits)
+      return sm_error_set(err, "finetune_session: out of memory");
+  }
   int64_t *ys = malloc(sizeof(int64_t) * (size_t)(Y / H + 2));
   int64_t *xs = malloc(sizeof(int64_t) * (size_t)(X / W + 2));
   float *count = calloc((size_t)Y * X, sizeof(float));
@@ -194,7 +208,6 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *pro
   }
   int ny = tile_starts(ys, Y, H), nx = tile_starts(xs, X, W), n = ny * nx;
   memset(probs, 0, sizeof(float) * OUT * slab);
-  MaeError me = {{0}};
   int rc = 0;
   for (int first = 0; first < n && !rc; first += B) {
     int nb = n - first < B ? n - first : B;
@@ -202,10 +215,10 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *pro
       int64_t oy = ys[(first + b) / nx], ox = xs[(first + b) % nx];
       for (int d = 0; d < D; d++)
         for (int h = 0; h < H; h++)
-          memcpy(s->x + b * V + ((size_t)d * H + h) * W,
+          memcpy(s->infer_x + b * V + ((size_t)d * H + h) * W,
                  s->volume + ((size_t)(zs + d) * Y + oy + h) * X + ox, sizeof(float) * W);
     }
-    if (seg_net_forward(s->net, s->x, nb, s->logits, &me)) {
+    if (seg_net_infer(s->net, s->infer_acts, s->infer_x, nb, s->infer_logits, &me)) {
       rc = sm_error_set(err, "finetune_session: %s", me.message);
       break;
     }
@@ -217,7 +230,8 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *pro
       for (int c = 0; c < OUT; c++)
         for (int d = 0; d < D; d++)
           for (int h = 0; h < H; h++) {
-            const float *src = s->logits + (((size_t)b * OUT + c) * D + d) * H * W + (size_t)h * W;
+            const float *src =
+                s->infer_logits + (((size_t)b * OUT + c) * D + d) * H * W + (size_t)h * W;
             float *dst = probs + (size_t)c * slab + ((size_t)d * Y + oy + h) * X + ox;
             for (int w = 0; w < W; w++)
               dst[w] += sigmoidf(src[w]);

@@ -25,6 +25,7 @@
 #include "seg_augment.h"
 #include "seg_checkpoint.h"
 #include "seg_infer.h"
+#include "seg_infer_net.h"
 #include "seg_net.h"
 #include "seg_optim.h"
 #include "seg_task.h"
@@ -65,6 +66,10 @@ typedef struct SmFinetuneSession {
   const uint32_t *ids;  /* (Z, Y, X) instance ids */
   int64_t dims[3];
   int64_t train_z0, train_z1, val_z0, val_z1, want_val_z0, want_val_z1;
+  /* Inference-only activations of predict_slab (made at its first call): the
+   * training step's activations stay untouched. */
+  SegInferActs *infer_acts;
+  float *infer_x, *infer_logits;
   /* Per-step buffers, one allocation each. */
   float *x, *target, *logits, *dlogits;
   uint8_t *valid;

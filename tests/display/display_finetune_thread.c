@@ -10,6 +10,7 @@
 
 #include <glib/gstdio.h>
 
+#include "data/finetune_session.h"
 #include "data/phantom.h"
 #include "data/seg_checkpoint.h"
 #include "sm-finetune-thread.h"
@@ -197,6 +198,40 @@ main (void)
           s.failed);
   TAP_OK (s.state == SM_TRAIN_STATE_IDLE, "the thread is idle after a failed start");
   sm_finetune_settings_clear (&settings);
+
+  /* The slab prediction (inference-only forward, windows tiled over y/x) equals the
+   * training forward of the same window: 96 x 96 is one window. */
+  SmFinetuneSession fs;
+  SmFinetuneOptions fo;
+  sm_finetune_session_init (&fs);
+  sm_finetune_options_default (&fo);
+  fo.task = SEG_TASK_NEURONS;
+  gsize nv = sm_volume_voxels (&image);
+  float *vol = g_new (float, nv);
+  double lo, hi;
+  sm_volume_to_float (&image, vol, &lo, &hi);
+  gint64 dims[3] = { 12, 96, 96 };
+  gboolean made = sm_finetune_session_create (&fs, &fo, &err) == 0 &&
+                  sm_finetune_session_set_data (&fs, vol, labels.data, dims, lo, hi, &err) == 0;
+  TAP_OK (made, "session on the phantom (%s)", made ? "ok" : err.message);
+  if (made)
+    {
+      gsize V = 6 * 96 * 96;
+      float *probs = g_new (float, 3 * V), *logits = g_new (float, 3 * V);
+      gint64 z0 = -1;
+      MaeError me;
+      gboolean ran = sm_finetune_session_predict_slab (&fs, 11, probs, &z0, &err) == 0 &&
+                     seg_net_forward (fs.net, vol + 6 * 96 * 96, 1, logits, &me) == 0;
+      double worst = 0;
+      for (gsize i = 0; ran && i < 3 * V; i++)
+        worst = fmax (worst, fabs (probs[i] - 1 / (1 + exp (-logits[i]))));
+      TAP_OK (ran && z0 == 6 && worst < 1e-4, "slab at slice 11 = slices 6-11; equals the training forward "
+              "(max |diff| %.2g)", worst);
+      g_free (probs);
+      g_free (logits);
+    }
+  sm_finetune_session_clear (&fs);
+  g_free (vol);
 
   gint64 t0 = g_get_monotonic_time ();
   g_object_unref (t);
