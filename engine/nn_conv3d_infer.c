@@ -1,6 +1,8 @@
 /* ISO C mode turns floating-point contraction off; the inner loop is a
- * multiply-add and should be one instruction where the target has FMA. */
-#pragma GCC optimize("fp-contract=fast")
+ * multiply-add and should be one instruction where the target has FMA. The
+ * register tile also needs its loops unrolled, which -O2 (debugoptimized
+ * builds) does not do: 0.070 -> 0.046 CPU-s per cpu-small window there. */
+#pragma GCC optimize("O3", "fp-contract=fast")
 #include "nn_conv3d_infer.h"
 
 #include <string.h>

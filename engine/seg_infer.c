@@ -101,7 +101,7 @@ typedef struct Run {
   int64_t in_nz;  // of which read
   float *acc;     // (OUT, S, Y, X) weighted sums
   float *wacc;    // (S, Y, X) weights
-  float *wprob;   // (T * Bw, OUT, D, H, W) probabilities of the windows in flight
+  float *wprob;   // (4 T Bw, OUT, D, H, W) probabilities of the windows in flight
   float *g;       // (D + H + W) Gaussian weights per axis
   Worker *workers;
 } Run;
@@ -240,7 +240,7 @@ int seg_infer_stream(const SegNet *net, SegTask task, const int64_t dims[3],
   r.in = malloc(sizeof(float) * (size_t)r.S * YX);
   r.acc = calloc((size_t)r.OUT * r.S * YX, sizeof(float));
   r.wacc = calloc((size_t)r.S * YX, sizeof(float));
-  r.wprob = malloc(sizeof(float) * (size_t)r.T * r.Bw * OV);
+  r.wprob = malloc(sizeof(float) * (size_t)4 * r.T * r.Bw * OV);
   r.g = malloc(sizeof(float) * (size_t)(r.D + r.H + r.W));
   r.workers = calloc((size_t)r.T, sizeof(Worker));
   float *slice = malloc(sizeof(float) * r.OUT * YX);
@@ -268,7 +268,9 @@ int seg_infer_stream(const SegNet *net, SegTask task, const int64_t dims[3],
   int nz = starts(sz0, r.Z, r.D, o.overlap);
   r.ny = starts(r.sy0, r.Y, r.H, o.overlap), r.nx = starts(r.sx0, r.X, r.W, o.overlap);
   gauss(r.g, r.D), gauss(r.g + r.D, r.H), gauss(r.g + r.D + r.H, r.W);
-  int per_slab = r.ny * r.nx, chunk = r.T * r.Bw;
+  /* windows between two blends: a few per worker, so that a worker the
+   * scheduler delays holds the others up rarely */
+  int per_slab = r.ny * r.nx, chunk = 4 * r.T * r.Bw;
   int64_t total = (int64_t)nz * per_slab, done_n = 0, base = 0;
   for (int iz = 0; iz < nz; iz++) {
     int64_t z0 = sz0[iz];

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli_common.h"
 #include "cli_mae.h"
+#include "cpu_budget.h"
 #include "progress.h"
 #include "seg_checkpoint.h"
 #include "seg_infer.h"
@@ -14,7 +16,7 @@
 
 static const char usage[] =
     "usage: semmae segment --model S --data VOLUME --out LABELS.tif [--probs P.tif]\n"
-    "         [--overlap F] [--tta] [--threads T]\n"
+    "         [--overlap F] [--tta] [--threads T] [--batch B]\n"
     "\n"
     "Runs the segmentation model S (from semmae finetune) over VOLUME in overlapping windows\n"
     "blended with Gaussian weights, turns the probabilities into instances and writes them\n"
@@ -29,12 +31,53 @@ static const char usage[] =
     "                  membrane: membrane probability\n"
     "  --overlap F     share of a window its neighbours overlap, in [0, 1) (0.5)\n"
     "  --tta           also predict on y/x-flipped windows and average (4x slower)\n"
-    "  --threads T     BLAS/OpenMP threads (all CPUs)\n";
+    "  --threads T     workers, each running its own windows (all CPUs)\n"
+    "  --batch B       windows per forward pass and worker (2)\n"
+    "\n"
+    "Memory: the network runs over z-slabs of one window height (input and blended\n"
+    "probabilities of a slab, plus the windows in flight); the instance step needs the\n"
+    "whole probability volume and the labels. The last line reports voxels per second\n"
+    "(wall) and the CPU seconds of the windows and of the instances.\n";
 
 static void on_progress(int64_t done, int64_t total, void *user) {
   CliProgress *p = user;
   p->total = total;
   cli_progress_update(p, done, NAN);
+}
+
+/* The input as read (uint8 EM stays one byte a voxel) or scaled to float
+ * once (other types: their scaling needs the whole volume's quantiles);
+ * slices come out scaled to [-1, 1] exactly as sm_volume_to_float does. */
+typedef struct Source {
+  const uint8_t *u8; /* (Z, Y, X) or NULL */
+  const float *f32;  /* (Z, Y, X) or NULL */
+  int64_t YX;
+} Source;
+
+static int source_read(void *user, int64_t z0, int64_t nz, float *dst) {
+  const Source *s = user;
+  size_t n = (size_t)(nz * s->YX), o = (size_t)(z0 * s->YX);
+  if (s->f32) {
+    memcpy(dst, s->f32 + o, sizeof(float) * n);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    dst[i] = (float)s->u8[o + i] / 127.5f - 1.0f;
+  return 0;
+}
+
+/* finished slices into the channel-major probability volume (OUT, Z, Y, X) */
+typedef struct Sink {
+  float *probs;
+  int64_t Z, YX;
+  int OUT;
+} Sink;
+
+static int sink_emit(void *user, int64_t z, const float *p) {
+  const Sink *s = user;
+  for (int c = 0; c < s->OUT; c++)
+    memcpy(s->probs + (c * s->Z + z) * s->YX, p + c * s->YX, sizeof(float) * (size_t)s->YX);
+  return 0;
 }
 
 int cmd_segment(int argc, char **argv) {
@@ -44,7 +87,7 @@ int cmd_segment(int argc, char **argv) {
   }
   const char *model = NULL, *data = NULL, *out = NULL, *probs_path = NULL;
   double overlap = 0.5;
-  int64_t threads = 0;
+  int64_t threads = 0, batch = 2;
   bool tta = false;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i];
@@ -69,6 +112,9 @@ int cmd_segment(int argc, char **argv) {
     } else if (strcmp(o, "--threads") == 0) {
       if (!cli_parse_i64(v, &threads) || threads < 1)
         return cli_usage_error("segment", "--threads needs a positive integer, got '%s'", v);
+    } else if (strcmp(o, "--batch") == 0) {
+      if (!cli_parse_i64(v, &batch) || batch < 1 || batch > 64)
+        return cli_usage_error("segment", "--batch needs an integer in 1..64, got '%s'", v);
     } else
       return cli_usage_error("segment", "unknown option '%s'", o);
   }
@@ -83,40 +129,67 @@ int cmd_segment(int argc, char **argv) {
   MaeError me;
   if (sm_seg_checkpoint_load(model, &net, &info, &se))
     return cli_fail("%s", se.message);
-  float *vol = NULL, *probs = NULL;
-  SmVolume vinfo, lab = {0}, pv = {0};
-  double lo, hi;
+  float *scaled = NULL, *probs = NULL;
+  SmVolume vinfo = {0}, lab = {0}, pv = {0};
   int rc = 1;
-  if (cli_read_scaled_volume(data, &vol, &vinfo, &lo, &hi))
+  if (sm_volume_read(data, &vinfo, &se)) {
+    cli_fail("%s", se.message);
     goto done;
+  }
   const int64_t dims[3] = {vinfo.nz, vinfo.ny, vinfo.nx};
-  const int OUT = seg_net_config(net)->out_channels;
   size_t NV = (size_t)(dims[0] * dims[1] * dims[2]);
+  Source src = {.YX = dims[1] * dims[2]};
+  if (vinfo.dtype == SM_U8) {
+    src.u8 = vinfo.data;
+  } else {
+    if (!(scaled = malloc(sizeof(float) * NV))) {
+      cli_fail("%s: out of memory for %zu voxels", data, NV);
+      goto done;
+    }
+    sm_volume_to_float(&vinfo, scaled, NULL, NULL);
+    free(vinfo.data);
+    vinfo.data = NULL;
+    src.f32 = scaled;
+  }
+  const int OUT = seg_net_config(net)->out_channels;
   if (!(probs = malloc(sizeof(float) * OUT * NV))) {
     cli_fail("%s: out of memory for the probabilities of %zu voxels", data, NV);
     goto done;
   }
-  double t0 = cli_now();
+  Sink sink = {probs, dims[0], dims[1] * dims[2], OUT};
+  SegInferOptions io;
+  seg_infer_options_default(&io);
+  io.overlap = overlap, io.tta = tta, io.batch = (int)batch, io.threads = (int)threads;
+  double t0 = cli_now(), c0 = cli_process_cpu_seconds();
   CliProgress prog;
   cli_progress_begin(&prog, "window", 0, 0, 100);
-  int irc =
-      seg_infer_volume(net, info.task, probs, vol, dims, overlap, tta, on_progress, &prog, &me);
+  int irc = seg_infer_stream(net, info.task, dims, &io, source_read, &src, sink_emit, &sink,
+                             on_progress, &prog, &me);
   cli_progress_end(&prog);
   if (irc) {
     cli_fail("%s", me.message);
     goto done;
   }
+  double t_net = cli_now() - t0, c_net = cli_process_cpu_seconds() - c0;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double rss_net = ru.ru_maxrss / 1024.0; /* peak so far, MB */
+  /* the input is not needed any more: give its memory to the labels */
+  free(vinfo.data), free(scaled);
+  vinfo.data = NULL, scaled = NULL;
   if (sm_volume_alloc(&lab, SM_U32, dims[0], dims[1], dims[2], &se)) {
     cli_fail("%s", se.message);
     goto done;
   }
   memcpy(lab.voxel_size, vinfo.voxel_size, sizeof lab.voxel_size);
   memcpy(lab.unit, vinfo.unit, sizeof lab.unit);
+  double c1 = cli_process_cpu_seconds();
   int64_t k = seg_task_instances(info.task, lab.data, probs, dims, &me);
   if (k < 0) {
     cli_fail("%s", me.message);
     goto done;
   }
+  double c_inst = cli_process_cpu_seconds() - c1;
   if (sm_volume_write(out, &lab, &se)) {
     cli_fail("%s", se.message);
     goto done;
@@ -136,12 +209,14 @@ int cmd_segment(int argc, char **argv) {
     }
   }
   double secs = cli_now() - t0;
-  printf("%s: %lld %s instances, %lldx%lldx%lld voxels in %.1f s (%.0f voxels/s)\n", out,
-         (long long)k, seg_task_name(info.task), (long long)dims[0], (long long)dims[1],
-         (long long)dims[2], secs, NV / (secs > 0 ? secs : 1));
+  printf("%s: %lld %s instances, %lldx%lldx%lld voxels in %.1f s (%.0f voxels/s); windows %.1f s "
+         "wall, %.1f CPU-s (%.0f voxels/CPU-s, peak RSS %.0f MB); instances %.1f CPU-s\n",
+         out, (long long)k, seg_task_name(info.task), (long long)dims[0], (long long)dims[1],
+         (long long)dims[2], secs, NV / (secs > 0 ? secs : 1), t_net, c_net,
+         NV / (c_net > 0 ? c_net : 1), rss_net, c_inst);
   rc = 0;
 done:
-  free(vol), free(probs);
+  free(vinfo.data), free(scaled), free(probs);
   sm_volume_free(&lab);
   seg_net_free(net);
   return rc;
