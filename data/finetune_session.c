@@ -247,6 +247,43 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z, float *pro
   return rc;
 }
 
+/* seg_infer_volume (the same windows, batch and threads), stoppable through s->cancel. */
+typedef struct {
+  const float *vol;
+  float *probs;
+  int64_t Z, YX;
+  int OUT;
+  const volatile int *cancel;
+} InferIo;
+
+static int infer_read(void *user, int64_t z0, int64_t nz, float *dst) {
+  const InferIo *m = user;
+  memcpy(dst, m->vol + z0 * m->YX, sizeof(float) * (size_t)(nz * m->YX));
+  return m->cancel && *m->cancel;
+}
+
+static int infer_emit(void *user, int64_t z, const float *p) {
+  const InferIo *m = user;
+  for (int c = 0; c < m->OUT; c++)
+    memcpy(m->probs + (c * m->Z + z) * m->YX, p + c * m->YX, sizeof(float) * (size_t)m->YX);
+  return m->cancel && *m->cancel;
+}
+
+static int infer_probs(SmFinetuneSession *s, float *probs, const float *vol, const int64_t dims[3],
+                       double overlap, SegInferProgress progress, void *user, SmError *err) {
+  SegInferOptions o;
+  seg_infer_options_default(&o);
+  o.overlap = overlap;
+  InferIo m = {vol, probs, dims[0], dims[1] * dims[2], s->config.out_channels, s->cancel};
+  MaeError me = {{0}};
+  if (seg_infer_stream(s->net, s->task, dims, &o, infer_read, &m, infer_emit, &m, progress, user,
+                       &me) == 0)
+    return 0;
+  if (s->cancel && *s->cancel)
+    return sm_error_set(err, "finetune_session: cancelled");
+  return sm_error_set(err, "finetune_session: %s", me.message);
+}
+
 int sm_finetune_session_has_validation(const SmFinetuneSession *s) {
   return s->val_z1 > s->val_z0;
 }
@@ -271,10 +308,8 @@ int sm_finetune_session_validate(SmFinetuneSession *s, double *loss, SegScores *
     sm_error_set(err, "finetune_session: validation: out of memory");
     goto done;
   }
-  if (seg_infer_volume(s->net, s->task, probs, vol, vd, 0.25, 0, NULL, NULL, &me)) {
-    sm_error_set(err, "finetune_session: %s", me.message);
+  if (infer_probs(s, probs, vol, vd, 0.25, NULL, NULL, err))
     goto done;
-  }
   seg_task_targets(s->task, target, valid, truth, (int)vd[0], (int)vd[1], (int)vd[2]);
   /* The loss of the blended probabilities, taken back to logits (as the CLI). */
   for (size_t i = 0; i < (size_t)OUT * NV; i++) {
@@ -318,8 +353,8 @@ int64_t sm_finetune_session_segment(SmFinetuneSession *s, float *probs, uint32_t
   if (!s->net || !s->volume)
     return sm_error_set(err, "finetune_session: no network or no data");
   MaeError me = {{0}};
-  if (seg_infer_volume(s->net, s->task, probs, s->volume, s->dims, 0.5, 0, progress, user, &me))
-    return sm_error_set(err, "finetune_session: %s", me.message);
+  if (infer_probs(s, probs, s->volume, s->dims, 0.5, progress, user, err))
+    return -1;
   int64_t k = seg_task_instances(s->task, labels, probs, s->dims, &me);
   if (k < 0)
     return sm_error_set(err, "finetune_session: %s", me.message);

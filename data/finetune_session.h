@@ -66,6 +66,9 @@ typedef struct SmFinetuneSession {
   const uint32_t *ids;  /* (Z, Y, X) instance ids */
   int64_t dims[3];
   int64_t train_z0, train_z1, val_z0, val_z1, want_val_z0, want_val_z1;
+  /* Non-zero (set from any thread) stops validate and segment within a few
+   * slices (their read/write of the next slices); NULL: never. */
+  const volatile int *cancel;
   /* Inference-only activations of predict_slab (made at its first call): the
    * training step's activations stay untouched. */
   SegInferActs *infer_acts;
@@ -96,12 +99,13 @@ int sm_finetune_session_predict_slab(SmFinetuneSession *s, int64_t z,
                                      float *probs, // (OUT, D, Y, X)
                                      int64_t *z0, SmError *err);
 /* Validation slices: sliding windows (overlap 0.25), loss of the blended
- * probabilities, instances, the task's scores. -1 without validation slices. */
+ * probabilities, instances, the task's scores. -1 without validation slices
+ * or when cancelled ("cancelled" in the message). */
 int sm_finetune_session_validate(SmFinetuneSession *s, double *loss, SegScores *scores,
                                  SmError *err);
 int sm_finetune_session_has_validation(const SmFinetuneSession *s);
 /* The whole volume: probabilities (overlap 0.5) and instances 1..K (in
- * order of first appearance); returns K. */
+ * order of first appearance); returns K, or -1 (also when cancelled). */
 int64_t sm_finetune_session_segment(SmFinetuneSession *s,
                                     float *probs,     // (OUT, Z, Y, X)
                                     uint32_t *labels, // (Z, Y, X)

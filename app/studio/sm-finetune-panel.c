@@ -53,6 +53,7 @@ struct _SmFinetunePanel {
   gboolean autostart_pending, autostart_active, autostart_segment, autostart_segment_sent;
   gboolean settled_failed;
   gboolean segmented;
+  gboolean segmenting;           /* the segment button cancels meanwhile */
   char *autostart_task, *autostart_labels, *autostart_init;
   SmFinetuneAutostart autostart;
 
@@ -97,6 +98,7 @@ update_buttons (SmFinetunePanel *self)
                                                : "Pause");
   gtk_widget_set_sensitive (GTK_WIDGET (self->stop_button), running || self->run_state == SM_TRAIN_STATE_PAUSED);
   gtk_widget_set_sensitive (GTK_WIDGET (self->segment_button), have_model && !self->stale);
+  gtk_button_set_label (self->segment_button, self->segmenting ? "Cancel segmenting" : "Segment volume");
   gtk_widget_set_sensitive (GTK_WIDGET (self->save_button), have_model);
 }
 
@@ -285,6 +287,8 @@ segment (SmFinetunePanel *self)
       path = g_build_filename (dir, name, NULL);
     }
   sm_finetune_thread_segment (self->engine, path);
+  self->segmenting = TRUE;
+  update_buttons (self);
 }
 
 static void
@@ -443,9 +447,24 @@ on_segment_progress (SmFinetuneThread *engine, double fraction, SmFinetunePanel 
 }
 
 static void
+end_segmenting (SmFinetunePanel *self)
+{
+  self->segmenting = FALSE;
+  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), FALSE);
+  update_buttons (self);
+}
+
+static void
+on_cancelled (SmFinetuneThread *engine, const char *what, SmFinetunePanel *self)
+{
+  end_segmenting (self);
+  gtk_label_set_text (self->result_label, "Segmentation cancelled");
+}
+
+static void
 on_segmented (SmFinetuneThread *engine, SmFinetuneSegmentation *r, SmFinetunePanel *self)
 {
-  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), FALSE);
+  end_segmenting (self);
   if (self->stale || !same_shape (self, r->labels.nz, r->labels.ny, r->labels.nx))
     return;
   g_autoptr (GError) error = NULL;
@@ -517,7 +536,7 @@ on_activity (SmFinetuneThread *engine, const char *what, SmFinetunePanel *self)
 static void
 on_failed (SmFinetuneThread *engine, const char *message, SmFinetunePanel *self)
 {
-  gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), FALSE);
+  end_segmenting (self);
   fail_message (self, message);
 }
 
@@ -538,6 +557,11 @@ on_pause_clicked (GtkButton *b, SmFinetunePanel *self)
 static void
 on_segment_clicked (GtkButton *b, SmFinetunePanel *self)
 {
+  if (self->segmenting)
+    {
+      sm_finetune_thread_cancel (self->engine);
+      return;
+    }
   gtk_widget_set_visible (GTK_WIDGET (self->segment_progress), TRUE);
   gtk_progress_bar_set_fraction (self->segment_progress, 0);
   gtk_progress_bar_set_text (self->segment_progress, "Segmenting the volume (after the current step)…");
@@ -889,6 +913,7 @@ sm_finetune_panel_init (SmFinetunePanel *self)
   g_signal_connect (self->engine, "saved", G_CALLBACK (on_saved), self);
   g_signal_connect (self->engine, "failed", G_CALLBACK (on_failed), self);
   g_signal_connect (self->engine, "activity", G_CALLBACK (on_activity), self);
+  g_signal_connect (self->engine, "cancelled", G_CALLBACK (on_cancelled), self);
   g_signal_connect (self->start_button, "clicked", G_CALLBACK (on_start_clicked), self);
   g_signal_connect (self->pause_button, "clicked", G_CALLBACK (on_pause_clicked), self);
   g_signal_connect (self->stop_button, "clicked", G_CALLBACK (on_stop_clicked), self);

@@ -56,6 +56,7 @@ struct _SmFinetuneThread {
   GMainContext *context;
   GAsyncQueue *commands;
   GThread *thread;
+  volatile int cancel;  /* stops a validation or segmentation in progress (stop, cancel, quit) */
   /* Main thread only. */
   SmTrainState state;
   guint generation;
@@ -65,7 +66,7 @@ struct _SmFinetuneThread {
 G_DEFINE_FINAL_TYPE (SmFinetuneThread, sm_finetune_thread, G_TYPE_OBJECT)
 
 enum { SIG_STATE, SIG_PROGRESS, SIG_VALIDATION, SIG_OVERLAY, SIG_SEGMENT_PROGRESS, SIG_SEGMENTED, SIG_SAVED,
-       SIG_FAILED, SIG_ACTIVITY, N_SIGNALS };
+       SIG_FAILED, SIG_ACTIVITY, SIG_CANCELLED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 void
@@ -165,6 +166,7 @@ deliver_event (gpointer data)
     case SIG_SAVED:
     case SIG_FAILED:
     case SIG_ACTIVITY:
+    case SIG_CANCELLED:
       g_signal_emit (self, signals[e->signal], 0, e->text);
       break;
     }
@@ -312,6 +314,7 @@ run_begin (SmFinetuneThread *self, Run *run, Command *c)
   if (sm_finetune_session_create (&run->session, &o, &err))
     goto fail;
   run->have_session = TRUE;
+  run->session.cancel = &self->cancel;
   if (sm_finetune_session_set_data (&run->session, run->volume, run->ids, run->dims, lo, hi, &err))
     goto fail;
   run->val_every = st->val_every;
@@ -379,7 +382,8 @@ make_validation (SmFinetuneThread *self, Run *run)
   post_text (self, run, SIG_ACTIVITY, what);
   if (sm_finetune_session_validate (&run->session, &loss, &sc, &err))
     {
-      post_text (self, run, SIG_FAILED, err.message);
+      post_text (self, run, strstr (err.message, "cancelled") ? SIG_ACTIVITY : SIG_FAILED,
+                 strstr (err.message, "cancelled") ? "validation cancelled" : err.message);
       return;
     }
   Event *e = event_new (self, run, SIG_VALIDATION);
@@ -447,7 +451,9 @@ make_segmentation (SmFinetuneThread *self, Run *run, const char *path)
       e->segmentation = g_steal_pointer (&r);
       post (self, e);
     }
-  if (err.message[0])
+  if (strstr (err.message, "cancelled"))
+    post_text (self, run, SIG_CANCELLED, "segmentation cancelled");
+  else if (err.message[0])
     post_text (self, run, SIG_FAILED, err.message);
   if (r)
     {
@@ -612,15 +618,40 @@ sm_finetune_thread_start (SmFinetuneThread *self, const SmFinetuneSettings *sett
     }
   /* The engine numbers runs the same way: the new run's events carry this. */
   c->generation = ++self->generation;
+  g_atomic_int_set (&self->cancel, 0);
   g_async_queue_push (self->commands, c);
 }
 
 void sm_finetune_thread_pause (SmFinetuneThread *self) { send (self, CMD_PAUSE, 0, NULL); }
-void sm_finetune_thread_resume (SmFinetuneThread *self) { send (self, CMD_RESUME, 0, NULL); }
-void sm_finetune_thread_stop (SmFinetuneThread *self) { send (self, CMD_STOP, 0, NULL); }
+
+void
+sm_finetune_thread_resume (SmFinetuneThread *self)
+{
+  g_atomic_int_set (&self->cancel, 0);
+  send (self, CMD_RESUME, 0, NULL);
+}
+
+void
+sm_finetune_thread_stop (SmFinetuneThread *self)
+{
+  /* A validation in progress ends too, not only the steps. */
+  g_atomic_int_set (&self->cancel, 1);
+  send (self, CMD_STOP, 0, NULL);
+}
+
+void
+sm_finetune_thread_cancel (SmFinetuneThread *self)
+{
+  g_atomic_int_set (&self->cancel, 1);
+}
 void sm_finetune_thread_request_overlay (SmFinetuneThread *self, double z) { send (self, CMD_OVERLAY, z, NULL); }
 void sm_finetune_thread_set_overlay_every (SmFinetuneThread *self, int every) { send (self, CMD_OVERLAY_EVERY, every, NULL); }
-void sm_finetune_thread_segment (SmFinetuneThread *self, const char *labels_path) { send (self, CMD_SEGMENT, 0, labels_path); }
+void
+sm_finetune_thread_segment (SmFinetuneThread *self, const char *labels_path)
+{
+  g_atomic_int_set (&self->cancel, 0);
+  send (self, CMD_SEGMENT, 0, labels_path);
+}
 void sm_finetune_thread_save (SmFinetuneThread *self, const char *path) { send (self, CMD_SAVE, 0, path); }
 SmTrainState sm_finetune_thread_get_state (SmFinetuneThread *self) { return self->state; }
 
@@ -633,7 +664,9 @@ sm_finetune_thread_dispose (GObject *object)
   self->disposed = TRUE;
   if (self->thread)
     {
-      /* Ahead of anything queued: the thread ends after the step in progress. */
+      /* Ahead of anything queued: the thread ends after the step in progress (a validation or
+       * segmentation in progress stops within a few slices). */
+      g_atomic_int_set (&self->cancel, 1);
       Command *quit = g_new0 (Command, 1);
       quit->kind = CMD_QUIT;
       g_async_queue_push_front (self->commands, quit);
@@ -674,6 +707,8 @@ sm_finetune_thread_class_init (SmFinetuneThreadClass *klass)
                                      G_TYPE_STRING);
   signals[SIG_ACTIVITY] = g_signal_new ("activity", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                                         G_TYPE_STRING);
+  signals[SIG_CANCELLED] = g_signal_new ("cancelled", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                         1, G_TYPE_STRING);
   signals[SIG_FAILED] = g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                                       G_TYPE_STRING);
 }

@@ -12,6 +12,7 @@
  *   ::segmented  (SmFinetuneSegmentation *)     the handler may steal the volumes' data
  *   ::saved      (const char *path)
  *   ::activity   (const char *what)               a long pause of the steps begins (validation)
+ *   ::cancelled  (const char *what)               a segmentation stopped by sm_finetune_thread_cancel
  *   ::failed     (const char *message)
  * Payloads are freed after emission. Events of an older run than the latest
  * start are dropped. Disposing stops the run and joins the thread (after the
@@ -102,6 +103,8 @@ void sm_finetune_thread_set_overlay_every (SmFinetuneThread *self, int every);
 /* The whole volume: probabilities and instances (training waits meanwhile);
  * with a path, the labels are also written there (uint32 TIFF). */
 void sm_finetune_thread_segment (SmFinetuneThread *self, const char *labels_path);
+/* Stops a segmentation (or validation) in progress within a few slices. */
+void sm_finetune_thread_cancel (SmFinetuneThread *self);
 void sm_finetune_thread_save (SmFinetuneThread *self, const char *path);
 
 SmTrainState sm_finetune_thread_get_state (SmFinetuneThread *self);

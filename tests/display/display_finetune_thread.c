@@ -26,7 +26,7 @@ typedef struct {
   int validations;
   gint64 validation_steps[8];
   double metric;
-  char *saved, *failed;
+  char *saved, *failed, *cancelled;
   SmFinetuneSegmentation *segmentation;
   gint64 max_label;
 } Seen;
@@ -80,6 +80,13 @@ on_failed (SmFinetuneThread *t, const char *message, Seen *s)
 }
 
 static void
+on_cancelled (SmFinetuneThread *t, const char *what, Seen *s)
+{
+  g_free (s->cancelled);
+  s->cancelled = g_strdup (what);
+}
+
+static void
 on_segmented (SmFinetuneThread *t, SmFinetuneSegmentation *r, Seen *s)
 {
   const guint32 *ids = r->labels.data;
@@ -104,6 +111,7 @@ static gboolean run_done (Seen *s) { return s->state == SM_TRAIN_STATE_FINISHED 
 static gboolean saved_done (Seen *s) { return s->saved || s->failed; }
 static gboolean segmented_done (Seen *s) { return s->segmentation || s->failed; }
 static gboolean failed_done (Seen *s) { return s->failed != NULL; }
+static gboolean cancelled_done (Seen *s) { return s->cancelled || s->segmentation || s->failed; }
 
 int
 main (void)
@@ -126,6 +134,7 @@ main (void)
   g_signal_connect (t, "saved", G_CALLBACK (on_saved), &s);
   g_signal_connect (t, "failed", G_CALLBACK (on_failed), &s);
   g_signal_connect (t, "segmented", G_CALLBACK (on_segmented), &s);
+  g_signal_connect (t, "cancelled", G_CALLBACK (on_cancelled), &s);
 
   SmFinetuneSettings settings;
   sm_finetune_settings_init (&settings);
@@ -181,6 +190,14 @@ main (void)
       g_free (s.segmentation);
     }
   g_unlink (labels_path);
+
+  /* Cancelled at once: no result, no file, and the thread goes on serving. */
+  s.segmentation = NULL;
+  sm_finetune_thread_segment (t, labels_path);
+  sm_finetune_thread_cancel (t);
+  ok = wait_for (cancelled_done, &s);
+  TAP_OK (ok && s.cancelled && !s.segmentation && !g_file_test (labels_path, G_FILE_TEST_EXISTS),
+          "segment volume cancelled (%s)", s.cancelled ? s.cancelled : "no");
   g_rmdir (dir);
 
   /* Bad input: labels of another shape, then a labels file that is not there. */
@@ -238,6 +255,7 @@ main (void)
   TAP_OK (TRUE, "dispose joined the thread (%.2f s)", (g_get_monotonic_time () - t0) / 1e6);
   g_free (s.failed);
   g_free (s.saved);
+  g_free (s.cancelled);
   sm_volume_free (&image);
   sm_volume_free (&labels);
   return tap_done ();
