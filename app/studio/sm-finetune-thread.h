@@ -41,7 +41,8 @@ typedef struct {
   int threads;          /* <= 0: all CPUs but one */
 } SmFinetuneSettings;
 
-void sm_finetune_settings_init (SmFinetuneSettings *s); /* neurons, 300 steps, batch 2, lr 1e-3 */
+/* neurons, 300 steps, batch 2, lr 1e-3, overlay every 20, validation every 100 */
+void sm_finetune_settings_init (SmFinetuneSettings *s);
 void sm_finetune_settings_clear (SmFinetuneSettings *s);
 
 typedef struct {
