@@ -1869,6 +1869,20 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
                                             (double) longest / 1000.0);
       set_message (self, m);
     }
+  else if (strcmp (cmd, "dump-shown") == 0 && n == 2)
+    {
+      /* What the views show: the layer's fragments through its label map
+       * (hidden segments as 0), as a TIFF, to compare with a saved file. */
+      SmVolume shown;
+      SmError err = { { 0 } };
+      if (!self->layer || !sm_layer_copy_displayed_labels (self->layer, &shown))
+        {
+          fail (self, "no label layer to dump");
+          goto failed;
+        }
+      report (self, sm_volume_write (w[1], &shown, &err), &err, "Dumped what the views show");
+      sm_volume_free (&shown);
+    }
   else if (strcmp (cmd, "color") == 0 && n == 3)
     {
       SmError err = { { 0 } };
@@ -1960,6 +1974,7 @@ sm_proofread_controller_run_script (SmProofreadController *self, const char *pat
   self->script_running = TRUE;
   gboolean ok = run_lines (self, group, path, lines, error);
   self->script_running = FALSE;
+  g_signal_emit (self, signals[STATUS_CHANGED], 0); /* not busy any more */
   return ok;
 }
 

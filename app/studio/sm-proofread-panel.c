@@ -13,6 +13,7 @@ struct _SmProofreadPanel {
   GtkListView *segment_list;
   GtkFilter *filter;
   GtkFilterListModel *filtered;
+  guint keep_top_idle;
   SmProofreadController *controller;
 };
 
@@ -103,6 +104,28 @@ update_count (SmProofreadPanel *self)
   gtk_label_set_text (self->count_label, count);
 }
 
+/* A list scrolled to the top stays there when rows come in above the first
+ * one (a segment grew past it): the list view would keep the old first row
+ * in sight otherwise, hiding the new largest segment. */
+static gboolean
+keep_top (gpointer user_data)
+{
+  SmProofreadPanel *self = user_data;
+  self->keep_top_idle = 0;
+  GtkAdjustment *v = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->segment_list));
+  if (v)
+    gtk_adjustment_set_value (v, 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+before_rows_change (SmProofreadPanel *self)
+{
+  GtkAdjustment *v = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->segment_list));
+  if (v && gtk_adjustment_get_value (v) < 1 && !self->keep_top_idle)
+    self->keep_top_idle = g_idle_add (keep_top, self);
+}
+
 static void
 on_search_changed (SmProofreadPanel *self)
 {
@@ -122,6 +145,9 @@ sm_proofread_panel_set_controller (SmProofreadPanel *self, SmProofreadController
 {
   g_return_if_fail (self->controller == NULL);
   self->controller = g_object_ref (controller);
+  /* Connected before the filter model's own handler: runs first. */
+  g_signal_connect_object (sm_proofread_controller_get_segments (controller), "items-changed",
+                           G_CALLBACK (before_rows_change), self, G_CONNECT_SWAPPED);
   gtk_filter_list_model_set_model (self->filtered, G_LIST_MODEL (sm_proofread_controller_get_segments (controller)));
   g_signal_connect_object (controller, "segments-changed", G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (controller, "status-changed", G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
@@ -136,6 +162,7 @@ sm_proofread_panel_dispose (GObject *object)
   gtk_widget_dispose_template (GTK_WIDGET (self), SM_TYPE_PROOFREAD_PANEL);
   g_clear_object (&self->controller);
   g_clear_object (&self->filter);
+  g_clear_handle_id (&self->keep_top_idle, g_source_remove);
   G_OBJECT_CLASS (sm_proofread_panel_parent_class)->dispose (object);
 }
 
