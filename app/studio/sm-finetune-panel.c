@@ -64,6 +64,7 @@ struct _SmFinetunePanel {
   GtkAdjustment *steps_adjustment, *lr_adjustment, *batch_adjustment, *overlay_every_adjustment,
       *val_every_adjustment, *val_from_adjustment, *val_to_adjustment;
   GtkProgressBar *segment_progress;
+  GtkCheckButton *freeze_check;
   SmFinetunePlot *plot;
 };
 
@@ -182,6 +183,7 @@ really_start (SmFinetunePanel *self, const char *init_path)
   s.val_z1 = (gint64) gtk_adjustment_get_value (self->val_to_adjustment);
   s.val_every = (int) gtk_adjustment_get_value (self->val_every_adjustment);
   s.overlay_every = (int) gtk_adjustment_get_value (self->overlay_every_adjustment);
+  s.freeze_encoder = gtk_check_button_get_active (self->freeze_check);
   SmLayer *labels = self->labels_path ? NULL : labels_layer (self);
   double z, y, x;
   sm_view_state_get_cursor (self->state, &z, &y, &x);
@@ -892,6 +894,7 @@ sm_finetune_panel_class_init (SmFinetunePanelClass *klass)
   BIND (val_from_adjustment);
   BIND (val_to_adjustment);
   BIND (segment_progress);
+  BIND (freeze_check);
   BIND (plot);
 #undef BIND
 }

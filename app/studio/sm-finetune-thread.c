@@ -312,6 +312,7 @@ run_begin (SmFinetuneThread *self, Run *run, Command *c)
   o.seed = st->seed;
   o.val_z0 = st->val_z0;
   o.val_z1 = st->val_z1;
+  o.freeze_encoder = st->freeze_encoder;
   sm_finetune_session_init (&run->session);
   if (sm_finetune_session_create (&run->session, &o, &err))
     goto fail;

@@ -39,6 +39,7 @@ typedef struct {
   int val_every;        /* steps between validations (0: only at the end) */
   int overlay_every;    /* steps between prediction overlays (0: only on request) */
   int threads;          /* <= 0: all CPUs but one */
+  gboolean freeze_encoder; /* train the decoder only */
 } SmFinetuneSettings;
 
 /* neurons, 300 steps, batch 2, lr 1e-3, overlay every 20, validation every 100 */
