@@ -200,6 +200,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
         }
       finetune.labels_path = labels_path;
       finetune.init = init_path ? init_path : finetune_init;
+      finetune.after_pretrain = train_steps > 0;
       finetune.val_z0 = z0;
       finetune.val_z1 = z1;
       finetune.task = finetune_task;

@@ -54,8 +54,7 @@ struct _SmFinetunePanel {
   gboolean settled_failed;
   gboolean segmented;
   gboolean segmenting;           /* the segment button cancels meanwhile */
-  char *autostart_task, *autostart_labels, *autostart_init;
-  SmFinetuneAutostart autostart;
+  SmFinetuneAutostart autostart; /* its strings are the caller's: not kept */
 
   GtkWidget *box;
   GtkDropDown *task_dropdown, *init_dropdown;
@@ -657,9 +656,9 @@ maybe_autostart (SmFinetunePanel *self)
   if (!self->labels_path && !labels_layer (self))
     return; /* the label layer is still being read */
   SmTrainState pre = self->pretrain ? sm_engine_thread_get_state (self->pretrain) : SM_TRAIN_STATE_IDLE;
-  if (gtk_drop_down_get_selected (self->init_dropdown) == INIT_PRETRAINED &&
+  if (gtk_drop_down_get_selected (self->init_dropdown) == INIT_PRETRAINED && self->autostart.after_pretrain &&
       (pre == SM_TRAIN_STATE_IDLE || pre == SM_TRAIN_STATE_RUNNING))
-    return; /* fine-tunes what an autostarted pre-training run ends with */
+    return; /* fine-tunes what the autostarted pre-training run ends with */
   self->autostart_pending = FALSE;
   self->autostart_active = TRUE;
   start (self);
@@ -739,6 +738,7 @@ void
 sm_finetune_panel_autostart (SmFinetunePanel *self, const SmFinetuneAutostart *a)
 {
   self->autostart = *a;
+  self->autostart.task = self->autostart.labels_path = self->autostart.init = NULL;
   SegTask task = SEG_TASK_NEURONS;
   if (a->task && seg_task_parse (a->task, &task) != 0)
     g_printerr ("semmae-studio: unknown task '%s' (neurons, mito, membrane): using neurons\n", a->task);

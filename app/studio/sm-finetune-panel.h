@@ -34,6 +34,7 @@ typedef struct {
   gint64 val_z0, val_z1;
   int overlay_every;
   gboolean segment;         /* "Segment volume" once the run has finished */
+  gboolean after_pretrain;  /* an autostarted pre-training run comes first (init "pretrained") */
 } SmFinetuneAutostart;
 
 /* Starts as soon as the image (and its label layers) are in; is_settled is
