@@ -9,13 +9,14 @@
 #include "cli_common.h"
 #include "cli_mae.h"
 #include "cpu_budget.h"
+#include "probs_writer.h"
 #include "progress.h"
 #include "seg_checkpoint.h"
 #include "seg_infer.h"
 #include "seg_task.h"
 
 static const char usage[] =
-    "usage: semmae segment --model S --data VOLUME --out LABELS.tif [--probs P.tif]\n"
+    "usage: semmae segment --model S --data VOLUME [--out LABELS.tif] [--probs P.tif]\n"
     "         [--overlap F] [--tta] [--threads T] [--batch B]\n"
     "\n"
     "Runs the segmentation model S (from semmae finetune) over VOLUME in overlapping windows\n"
@@ -34,10 +35,12 @@ static const char usage[] =
     "  --threads T     workers, each running its own windows (all CPUs)\n"
     "  --batch B       windows per forward pass and worker (2)\n"
     "\n"
-    "Memory: the network runs over z-slabs of one window height (input and blended\n"
-    "probabilities of a slab, plus the windows in flight); the instance step needs the\n"
-    "whole probability volume and the labels. The last line reports voxels per second\n"
-    "(wall) and the CPU seconds of the windows and of the instances.\n";
+    "At least one of --out and --probs. Memory: the network runs over z-slabs of one\n"
+    "window height (input and blended probabilities of a slab, plus the windows in\n"
+    "flight) and P.tif is written slice by slice as slabs finish; with --out the\n"
+    "instance step also needs the whole probability volume and the labels, without it\n"
+    "memory is bounded by a slab (and the uint8 input). The last line reports voxels\n"
+    "per second (wall) and the CPU seconds of the windows and of the instances.\n";
 
 static void on_progress(int64_t done, int64_t total, void *user) {
   CliProgress *p = user;
@@ -66,18 +69,22 @@ static int source_read(void *user, int64_t z0, int64_t nz, float *dst) {
   return 0;
 }
 
-/* finished slices into the channel-major probability volume (OUT, Z, Y, X) */
+/* finished slices into the channel-major probability volume (OUT, Z, Y, X)
+ * for the instances and/or the probability TIFF */
 typedef struct Sink {
-  float *probs;
+  float *probs;       /* or NULL */
+  ProbsWriter *pw;    /* or NULL */
+  SmError err;        /* why pw failed */
   int64_t Z, YX;
   int OUT;
 } Sink;
 
 static int sink_emit(void *user, int64_t z, const float *p) {
-  const Sink *s = user;
-  for (int c = 0; c < s->OUT; c++)
-    memcpy(s->probs + (c * s->Z + z) * s->YX, p + c * s->YX, sizeof(float) * (size_t)s->YX);
-  return 0;
+  Sink *s = user;
+  if (s->probs)
+    for (int c = 0; c < s->OUT; c++)
+      memcpy(s->probs + (c * s->Z + z) * s->YX, p + c * s->YX, sizeof(float) * (size_t)s->YX);
+  return s->pw ? probs_writer_slice(s->pw, z, p, &s->err) : 0;
 }
 
 int cmd_segment(int argc, char **argv) {
@@ -118,9 +125,9 @@ int cmd_segment(int argc, char **argv) {
     } else
       return cli_usage_error("segment", "unknown option '%s'", o);
   }
-  if (!model || !data || !out)
-    return cli_usage_error("segment", "--model, --data and --out are required");
-  if (cli_check_writable(out) || (probs_path && cli_check_writable(probs_path)))
+  if (!model || !data || (!out && !probs_path))
+    return cli_usage_error("segment", "--model, --data and --out or --probs are required");
+  if ((out && cli_check_writable(out)) || (probs_path && cli_check_writable(probs_path)))
     return 1;
   cli_setup_threads((int)threads);
   SegNet *net;
@@ -130,7 +137,8 @@ int cmd_segment(int argc, char **argv) {
   if (sm_seg_checkpoint_load(model, &net, &info, &se))
     return cli_fail("%s", se.message);
   float *scaled = NULL, *probs = NULL;
-  SmVolume vinfo = {0}, lab = {0}, pv = {0};
+  SmVolume vinfo = {0}, lab = {0};
+  Sink sink = {0};
   int rc = 1;
   if (sm_volume_read(data, &vinfo, &se)) {
     cli_fail("%s", se.message);
@@ -152,11 +160,16 @@ int cmd_segment(int argc, char **argv) {
     src.f32 = scaled;
   }
   const int OUT = seg_net_config(net)->out_channels;
-  if (!(probs = malloc(sizeof(float) * OUT * NV))) {
+  if (out && !(probs = malloc(sizeof(float) * OUT * NV))) {
     cli_fail("%s: out of memory for the probabilities of %zu voxels", data, NV);
     goto done;
   }
-  Sink sink = {probs, dims[0], dims[1] * dims[2], OUT};
+  sink = (Sink){.probs = probs, .Z = dims[0], .YX = dims[1] * dims[2], .OUT = OUT};
+  if (probs_path && probs_writer_open(&sink.pw, probs_path, OUT, dims[0], dims[1], dims[2],
+                                      vinfo.voxel_size, vinfo.unit, &se)) {
+    cli_fail("%s", se.message);
+    goto done;
+  }
   SegInferOptions io;
   seg_infer_options_default(&io);
   io.overlap = overlap, io.tta = tta, io.batch = (int)batch, io.threads = (int)threads;
@@ -167,8 +180,16 @@ int cmd_segment(int argc, char **argv) {
                              on_progress, &prog, &me);
   cli_progress_end(&prog);
   if (irc) {
-    cli_fail("%s", me.message);
+    cli_fail("%s", sink.pw && sink.err.message[0] ? sink.err.message : me.message);
     goto done;
+  }
+  if (sink.pw) {
+    ProbsWriter *pw = sink.pw;
+    sink.pw = NULL;
+    if (probs_writer_finish(pw, &se)) {
+      cli_fail("%s", se.message);
+      goto done;
+    }
   }
   double t_net = cli_now() - t0, c_net = cli_process_cpu_seconds() - c0;
   struct rusage ru;
@@ -177,33 +198,23 @@ int cmd_segment(int argc, char **argv) {
   /* the input is not needed any more: give its memory to the labels */
   free(vinfo.data), free(scaled);
   vinfo.data = NULL, scaled = NULL;
-  if (sm_volume_alloc(&lab, SM_U32, dims[0], dims[1], dims[2], &se)) {
-    cli_fail("%s", se.message);
-    goto done;
-  }
-  memcpy(lab.voxel_size, vinfo.voxel_size, sizeof lab.voxel_size);
-  memcpy(lab.unit, vinfo.unit, sizeof lab.unit);
-  double c1 = cli_process_cpu_seconds();
-  int64_t k = seg_task_instances(info.task, lab.data, probs, dims, &me);
-  if (k < 0) {
-    cli_fail("%s", me.message);
-    goto done;
-  }
-  double c_inst = cli_process_cpu_seconds() - c1;
-  if (sm_volume_write(out, &lab, &se)) {
-    cli_fail("%s", se.message);
-    goto done;
-  }
-  if (probs_path) {
-    pv = (SmVolume){.dtype = SM_F32,
-                    .nz = OUT * dims[0],
-                    .ny = dims[1],
-                    .nx = dims[2],
-                    .bits_per_sample = 32,
-                    .data = probs};
-    memcpy(pv.voxel_size, vinfo.voxel_size, sizeof pv.voxel_size);
-    memcpy(pv.unit, vinfo.unit, sizeof pv.unit);
-    if (sm_volume_write(probs_path, &pv, &se)) {
+  int64_t k = 0;
+  double c_inst = 0;
+  if (out) {
+    if (sm_volume_alloc(&lab, SM_U32, dims[0], dims[1], dims[2], &se)) {
+      cli_fail("%s", se.message);
+      goto done;
+    }
+    memcpy(lab.voxel_size, vinfo.voxel_size, sizeof lab.voxel_size);
+    memcpy(lab.unit, vinfo.unit, sizeof lab.unit);
+    double c1 = cli_process_cpu_seconds();
+    k = seg_task_instances(info.task, lab.data, probs, dims, &me);
+    if (k < 0) {
+      cli_fail("%s", me.message);
+      goto done;
+    }
+    c_inst = cli_process_cpu_seconds() - c1;
+    if (sm_volume_write(out, &lab, &se)) {
       cli_fail("%s", se.message);
       goto done;
     }
@@ -211,11 +222,12 @@ int cmd_segment(int argc, char **argv) {
   double secs = cli_now() - t0;
   printf("%s: %lld %s instances, %lldx%lldx%lld voxels in %.1f s (%.0f voxels/s); windows %.1f s "
          "wall, %.1f CPU-s (%.0f voxels/CPU-s, peak RSS %.0f MB); instances %.1f CPU-s\n",
-         out, (long long)k, seg_task_name(info.task), (long long)dims[0], (long long)dims[1],
-         (long long)dims[2], secs, NV / (secs > 0 ? secs : 1), t_net, c_net,
+         out ? out : probs_path, (long long)k, seg_task_name(info.task), (long long)dims[0],
+         (long long)dims[1], (long long)dims[2], secs, NV / (secs > 0 ? secs : 1), t_net, c_net,
          NV / (c_net > 0 ? c_net : 1), rss_net, c_inst);
   rc = 0;
 done:
+  probs_writer_abort(sink.pw);
   free(vinfo.data), free(scaled), free(probs);
   sm_volume_free(&lab);
   seg_net_free(net);
