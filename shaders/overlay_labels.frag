@@ -25,7 +25,8 @@ uniform int u_map_n;
 uniform int u_map_width;
 
 // A well-mixed hash of the id picks a hue (any), saturation and value (both
-// high), so that neighbouring ids look different. The same function as
+// high; saturation at most 0.74, so no channel falls below 0.2 and every
+// colour stays bright over EM), so that neighbouring ids look different. The same function as
 // sm_label_color_for_id (data/label_store.c): segment list and 3D surfaces
 // use that one.
 vec3 id_colour(uint id) {
@@ -36,7 +37,7 @@ vec3 id_colour(uint id) {
   h *= 0x297a2d39u;
   h ^= h >> 15;
   float hue = float(h & 0xffffu) / 65535.0;
-  float sat = 0.55 + 0.45 * float((h >> 16) & 0xffu) / 255.0;
+  float sat = 0.55 + 0.19 * float((h >> 16) & 0xffu) / 255.0;
   float val = 0.8 + 0.2 * float(h >> 24) / 255.0;
   vec3 rgb = clamp(abs(mod(hue * 6.0 + vec3(0.0, 4.0, 2.0), 6.0) - 3.0) - 1.0, 0.0, 1.0);
   return val * mix(vec3(1.0), rgb, sat);

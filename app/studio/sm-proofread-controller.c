@@ -74,6 +74,7 @@ struct _SmProofreadController {
   gboolean failed; /* the last message reports a failure (test scripts stop on it) */
   gboolean script_running; /* a test script iterates the main loop: no screenshot meanwhile */
   gboolean stroking_refreshed; /* the last notification was in progress: its box is uploaded */
+  gboolean installed;      /* had a window (install): once it is gone, nothing attaches any more */
 };
 
 G_DEFINE_FINAL_TYPE (SmProofreadController, sm_proofread_controller, G_TYPE_OBJECT)
@@ -496,6 +497,8 @@ load_done (GObject *source, GAsyncResult *result, gpointer user_data)
       fail (self, job->err.message);
       return;
     }
+  if (self->installed && !self->window)
+    return; /* the window closed while loading: nothing to proofread (job frees the store) */
   SmLabelStore *s = job->store;
   job->store = NULL;
   attach_store (self, job->layer, job->path, s);
@@ -555,7 +558,8 @@ attach_store (SmProofreadController *self, SmLayer *layer, const char *path, SmL
   const char *answer = g_getenv ("SEMMAE_PROOFREAD_RECOVER"); /* tests: "yes" / "no" */
   if (!exists || answer || !self->window)
     {
-      start_journal (self, journal_path, exists && g_strcmp0 (answer, "yes") == 0);
+      /* Nobody to ask (no window, no answer given): recover, nothing is lost. */
+      start_journal (self, journal_path, exists && (answer ? g_strcmp0 (answer, "yes") == 0 : TRUE));
       if (exists)
         refresh_all (self);
       run_env_script (self);
@@ -1533,7 +1537,8 @@ close_after_save (SmProofreadController *self, gboolean saved)
   if (!saved)
     return; /* the message says why; the window stays */
   self->close_confirmed = TRUE;
-  gtk_window_close (self->window);
+  if (self->window)
+    gtk_window_close (self->window);
 }
 
 static void
@@ -1549,7 +1554,8 @@ on_close_response (GtkDialog *dialog, int response, gpointer user_data)
       return;
     }
   self->close_confirmed = TRUE;
-  gtk_window_close (self->window);
+  if (self->window)
+    gtk_window_close (self->window);
 }
 
 static gboolean
@@ -1578,7 +1584,10 @@ on_close_request (GtkWindow *window, SmProofreadController *self)
 void
 sm_proofread_controller_install (SmProofreadController *self, GtkWindow *window)
 {
+  /* Weak: a load or save on a worker may keep the controller past the window. */
   self->window = window;
+  self->installed = TRUE;
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &self->window);
   static const GActionEntry entries[] = {
     { "tool", NULL, "s", "'select'", on_tool, { 0 } },
     { "merge", on_merge, NULL, NULL, NULL, { 0 } },
@@ -1639,10 +1648,14 @@ sm_proofread_controller_new (SmViewState *state, SmSliceView *views[3], SmVolume
 {
   SmProofreadController *self = g_object_new (SM_TYPE_PROOFREAD_CONTROLLER, NULL);
   self->state = g_object_ref (state);
+  /* The views are the window's: weak, they may go first (see install). */
   self->volume_view = volume_view;
+  if (volume_view)
+    g_object_add_weak_pointer (G_OBJECT (volume_view), (gpointer *) &self->volume_view);
   for (int i = 0; i < 3; i++)
     {
       self->views[i] = views[i];
+      g_object_add_weak_pointer (G_OBJECT (views[i]), (gpointer *) &self->views[i]);
       GtkGesture *drag = gtk_gesture_drag_new ();
       gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), GDK_BUTTON_PRIMARY);
       gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (drag), GTK_PHASE_CAPTURE);
@@ -1660,6 +1673,16 @@ static void
 sm_proofread_controller_dispose (GObject *object)
 {
   SmProofreadController *self = SM_PROOFREAD_CONTROLLER (object);
+  for (int i = 0; i < 3; i++)
+    if (self->views[i])
+      g_object_remove_weak_pointer (G_OBJECT (self->views[i]), (gpointer *) &self->views[i]);
+  if (self->volume_view)
+    g_object_remove_weak_pointer (G_OBJECT (self->volume_view), (gpointer *) &self->volume_view);
+  if (self->window)
+    g_object_remove_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
+  self->views[0] = self->views[1] = self->views[2] = NULL;
+  self->volume_view = NULL;
+  self->window = NULL;
   detach (self);
   if (self->state)
     g_signal_handlers_disconnect_by_data (self->state, self);

@@ -50,7 +50,7 @@ id_colour (uint32_t id, double rgb[3])
   h *= 0x297a2d39u;
   h ^= h >> 15;
   double hue = (double) (h & 0xffffu) / 65535.0;
-  double sat = 0.55 + 0.45 * (double) ((h >> 16) & 0xffu) / 255.0;
+  double sat = 0.55 + 0.19 * (double) ((h >> 16) & 0xffu) / 255.0;
   double val = 0.8 + 0.2 * (double) (h >> 24) / 255.0;
   const double offset[3] = { 0.0, 4.0, 2.0 };
   for (int c = 0; c < 3; c++)
