@@ -165,6 +165,8 @@ def main():
     ap.add_argument("--nice", type=int, default=5)
     ap.add_argument("--pretrain-extra", default="", help="more semmae pretrain options")
     ap.add_argument("--segment-extra", default="", help="more semmae segment options")
+    ap.add_argument("--table-only", action="store_true",
+                    help="print the table of the runs finished in --work, run nothing")
     a = ap.parse_args()
     a.pretrain_extra = a.pretrain_extra.split()
     a.segment_extra = a.segment_extra.split()
@@ -201,7 +203,19 @@ def main():
             json.dump(row, f)
         return row
 
+    commit_file = os.path.join(a.work, "commit.txt")
+    if not os.path.exists(commit_file):  # the source the runs were started from
+        with open(commit_file, "w") as f:
+            f.write(subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)),
+                                    "rev-parse", "HEAD"], capture_output=True, text=True).stdout)
     rows = {}
+    if a.table_only:
+        for c in chains:
+            path = os.path.join(a.work, f"{c[0]}-ft-{c[1]}.row.json")
+            if os.path.exists(path):
+                rows[c] = json.load(open(path))
+        print(table(a, chains, rows, P, F))
+        return
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.chains) as pool:
         futs = {pool.submit(chain, c): c for c in chains}
         for fut in concurrent.futures.as_completed(futs):
@@ -222,8 +236,7 @@ def fmt(v, nd=4):
 
 
 def table(a, chains, rows, P, F):
-    commit = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse",
-                             "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = open(os.path.join(a.work, "commit.txt")).read().strip()[:10]
     out = [f"semmae commit {commit}; P = {P:g} CPU-s pre-training, F = {F:g} CPU-s fine-tuning, "
            f"seed {a.seed}, --threads 1 per job; trivial norm-pix loss {TRIVIAL:.5f}", ""]
     for ds in dict.fromkeys(c[0] for c in chains):
@@ -237,7 +250,7 @@ def table(a, chains, rows, P, F):
         for c in sorted((c for c in chains if c[0] == ds), key=lambda c: c[1]):
             row = rows.get(c)
             if not row:
-                out.append(f"| {c[1]} | failed |")
+                out.append(f"| {c[1]} | not run / failed |")
                 continue
             budget = f"{P:g} + {F:g}" if c[2] is not None else (f"{P + F:g}" if c[1] == "scratch-PF"
                                                                    else f"{F:g}")
