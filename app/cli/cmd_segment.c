@@ -220,11 +220,14 @@ int cmd_segment(int argc, char **argv) {
     }
   }
   double secs = cli_now() - t0;
-  printf("%s: %lld %s instances, %lldx%lldx%lld voxels in %.1f s (%.0f voxels/s); windows %.1f s "
-         "wall, %.1f CPU-s (%.0f voxels/CPU-s, peak RSS %.0f MB); instances %.1f CPU-s\n",
-         out ? out : probs_path, (long long)k, seg_task_name(info.task), (long long)dims[0],
-         (long long)dims[1], (long long)dims[2], secs, NV / (secs > 0 ? secs : 1), t_net, c_net,
-         NV / (c_net > 0 ? c_net : 1), rss_net, c_inst);
+  if (out)
+    printf("%s: %lld %s instances, ", out, (long long)k, seg_task_name(info.task));
+  else
+    printf("%s: %s probabilities, ", probs_path, seg_task_name(info.task));
+  printf("%lldx%lldx%lld voxels in %.1f s (%.0f voxels/s); windows %.1f s wall, %.1f CPU-s "
+         "(%.0f voxels/CPU-s, peak RSS %.0f MB); instances %.1f CPU-s\n",
+         (long long)dims[0], (long long)dims[1], (long long)dims[2], secs,
+         NV / (secs > 0 ? secs : 1), t_net, c_net, NV / (c_net > 0 ? c_net : 1), rss_net, c_inst);
   rc = 0;
 done:
   probs_writer_abort(sink.pw);
