@@ -543,6 +543,60 @@ on_failed (SmFinetuneThread *engine, const char *message, SmFinetunePanel *self)
 
 /* --- buttons and files ------------------------------------------------------- */
 
+void
+sm_finetune_panel_toggle (SmFinetunePanel *self)
+{
+  switch (self->run_state)
+    {
+    case SM_TRAIN_STATE_IDLE:
+    case SM_TRAIN_STATE_FINISHED:
+      if (self->state && sm_view_state_get_image (self->state) && !self->pending_init)
+        start (self);
+      break;
+    case SM_TRAIN_STATE_RUNNING:
+      sm_finetune_thread_pause (self->engine);
+      break;
+    case SM_TRAIN_STATE_PAUSED:
+    case SM_TRAIN_STATE_STOPPED:
+      sm_finetune_thread_resume (self->engine);
+      break;
+    }
+}
+
+/* Space belongs to the training of the mode shown. The Pre-train panel binds
+ * it window-wide (a global shortcut, handled after the key's bubble phase):
+ * while this page is shown, a capture-phase handler on the window takes it
+ * first, except from widgets that use Space themselves. */
+static gboolean
+on_window_key (GtkEventControllerKey *key, guint keyval, guint keycode, GdkModifierType state,
+               SmFinetunePanel *self)
+{
+  if (keyval != GDK_KEY_space || (state & gtk_accelerator_get_default_mod_mask ()) ||
+      !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return FALSE;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *focus = root ? gtk_root_get_focus (root) : NULL;
+  for (GtkWidget *w = focus; w; w = gtk_widget_get_parent (w))
+    if (GTK_IS_EDITABLE (w) || GTK_IS_TEXT_VIEW (w) || GTK_IS_BUTTON (w) || GTK_IS_CHECK_BUTTON (w) ||
+        GTK_IS_DROP_DOWN (w))
+      return FALSE;
+  sm_finetune_panel_toggle (self);
+  return TRUE;
+}
+
+static void
+on_root (SmFinetunePanel *self, GParamSpec *pspec, gpointer data)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  if (!root || g_object_get_data (G_OBJECT (root), "sm-finetune-space"))
+    return;
+  GtkEventController *key = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (key, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (key, "key-pressed", G_CALLBACK (on_window_key), self, 0);
+  gtk_widget_add_controller (GTK_WIDGET (root), key);
+  g_object_set_data (G_OBJECT (root), "sm-finetune-space", key);
+}
+
 static void on_start_clicked (GtkButton *b, SmFinetunePanel *self) { start (self); }
 static void on_stop_clicked (GtkButton *b, SmFinetunePanel *self) { sm_finetune_thread_stop (self->engine); }
 
@@ -928,4 +982,5 @@ sm_finetune_panel_init (SmFinetunePanel *self)
   g_signal_connect (self->overlay_every_adjustment, "value-changed", G_CALLBACK (on_overlay_every_changed), self);
   update_init_label (self);
   update_buttons (self);
+  g_signal_connect (self, "notify::root", G_CALLBACK (on_root), NULL);
 }

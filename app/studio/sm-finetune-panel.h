@@ -25,6 +25,9 @@ void sm_finetune_panel_set_state (SmFinetunePanel *self, SmViewState *state);
 /* The pre-training engine whose model "model pre-trained here" starts from. */
 void sm_finetune_panel_set_pretrain_engine (SmFinetunePanel *self, SmEngineThread *engine);
 
+/* Space while the page is shown: start when idle, else pause / resume. */
+void sm_finetune_panel_toggle (SmFinetunePanel *self);
+
 /* Test and demo hook: what the command line asks (--finetune-*). */
 typedef struct {
   gint64 steps;
