@@ -33,6 +33,7 @@ static const GOptionEntry option_entries[] = {
   { "finetune-labels", 0, 0, G_OPTION_ARG_FILENAME, NULL, "With --finetune-steps: labels file (default: the first label layer)", "FILE" },
   { "finetune-init", 0, 0, G_OPTION_ARG_FILENAME, NULL, "With --finetune-steps: pre-trained MAE checkpoint, or scratch (default)", "FILE" },
   { "finetune-val", 0, 0, G_OPTION_ARG_STRING, NULL, "With --finetune-steps: held-out validation slices A..B-1", "A:B" },
+  { "finetune-val-every", 0, 0, G_OPTION_ARG_INT, NULL, "With --finetune-val: validate every N steps (100)", "N" },
   { "overlay-every", 0, 0, G_OPTION_ARG_INT, NULL, "With --finetune-steps: repaint the prediction overlay every N steps (20)", "N" },
   { "segment-volume", 0, 0, G_OPTION_ARG_NONE, NULL, "With --finetune-steps: segment the volume when the run ends (label layer)", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and exit", NULL },
@@ -105,7 +106,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
   int train_steps = 0, preview_every = 10;
   g_variant_dict_lookup (options, "train-steps", "i", &train_steps);
   g_variant_dict_lookup (options, "preview-every", "i", &preview_every);
-  SmFinetuneAutostart finetune = { .overlay_every = 20 };
+  SmFinetuneAutostart finetune = { .overlay_every = 20, .val_every = 100 };
   g_autofree char *finetune_task = NULL, *finetune_labels = NULL, *finetune_init = NULL, *finetune_val = NULL;
   int finetune_steps = 0;
   g_variant_dict_lookup (options, "finetune-steps", "i", &finetune_steps);
@@ -115,6 +116,7 @@ sm_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
   g_variant_dict_lookup (options, "finetune-init", "^ay", &finetune_init);
   g_variant_dict_lookup (options, "finetune-val", "s", &finetune_val);
   g_variant_dict_lookup (options, "overlay-every", "i", &finetune.overlay_every);
+  g_variant_dict_lookup (options, "finetune-val-every", "i", &finetune.val_every);
   finetune.segment = g_variant_dict_contains (options, "segment-volume");
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^aay", &files);
 

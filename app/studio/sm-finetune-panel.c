@@ -820,6 +820,8 @@ sm_finetune_panel_autostart (SmFinetunePanel *self, const SmFinetuneAutostart *a
   gtk_adjustment_set_value (self->val_from_adjustment, (double) a->val_z0);
   gtk_adjustment_set_value (self->val_to_adjustment, (double) a->val_z1);
   gtk_adjustment_set_value (self->overlay_every_adjustment, a->overlay_every);
+  if (a->val_every > 0)
+    gtk_adjustment_set_value (self->val_every_adjustment, a->val_every);
   self->autostart_segment = a->segment;
   self->autostart_pending = TRUE;
   update_labels_label (self);

@@ -36,6 +36,7 @@ typedef struct {
   const char *init;         /* a checkpoint, "pretrained" or NULL/"scratch" */
   gint64 val_z0, val_z1;
   int overlay_every;
+  int val_every;
   gboolean segment;         /* "Segment volume" once the run has finished */
   gboolean after_pretrain;  /* an autostarted pre-training run comes first (init "pretrained") */
 } SmFinetuneAutostart;
