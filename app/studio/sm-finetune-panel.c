@@ -298,6 +298,12 @@ on_state (SmFinetuneThread *engine, int state, SmFinetunePanel *self)
   self->run_state = state;
   if (state == SM_TRAIN_STATE_IDLE)
     self->have_run = FALSE;
+  /* Tests driving real input follow the run on stdout. */
+  if (g_getenv ("SEMMAE_FINETUNE_TRACE"))
+    {
+      g_print ("finetune state %s\n", sm_train_state_name (state));
+      fflush (stdout);
+    }
   /* The run has begun (or failed): the thread has read the pre-trained model's temp copy. */
   if (self->temp_init)
     {
