@@ -1875,6 +1875,24 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
       split_add_seed (self, self->marks[k], TRUE);
   else if (strcmp (cmd, "fill") == 0 && n == 4)
     fill_at (self, self->views[0], p, TRUE);
+  else if (strcmp (cmd, "try") == 0 && n >= 2)
+    {
+      /* try CMD ...: runs CMD; a refusal is printed, not fatal (tests of what is refused). */
+      g_autoptr (GError) inner = NULL;
+      if (!run_line (self, group, w + 1, n - 1, &inner))
+        {
+          g_autofree char *m = g_strdup_printf ("refused: %s", inner->message);
+          set_message (self, m);
+        }
+      self->failed = FALSE;
+    }
+  else if (strcmp (cmd, "save-nowait") == 0 && n == 1)
+    g_action_group_activate_action (group, "save", NULL); /* as Ctrl+S: returns at once */
+  else if (strcmp (cmd, "wait") == 0 && n == 1)
+    {
+      while (self->saving || self->loading || self->fill_running)
+        g_main_context_iteration (NULL, TRUE);
+    }
   else if (strcmp (cmd, "settle") == 0 && n == 1)
     {
       /* Runs what an edit left for the main loop (idles, list and 3D

@@ -135,6 +135,46 @@ merged_colour_ok (const char *png_path, const char *out, const uint32_t *orig, c
   return snprintf (why, why_len, "no voxel well inside %u on slice %d", b, z), FALSE;
 }
 
+/* The 3D view's surfaces of the selected segment: pixels of its rectangle in
+ * the screenshot whose chroma is the wanted colour's (shading keeps the
+ * direction of (R - G, G - B)) against those with another colour's chroma. */
+static void
+count_3d_pixels (const char *png_path, const char *out, const double want[3], const double other[3], int *n_want,
+                 int *n_other)
+{
+  *n_want = *n_other = 0;
+  double bx, by, bw, bh;
+  const char *line = out ? strstr (out, "view 3D bounds ") : NULL;
+  if (!line || sscanf (line, "view 3D bounds %lf %lf %lf %lf", &bx, &by, &bw, &bh) != 4)
+    return;
+  png_image image;
+  memset (&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file (&image, png_path))
+    return;
+  image.format = PNG_FORMAT_RGB;
+  g_autofree png_byte *pixels = g_malloc (PNG_IMAGE_SIZE (image));
+  if (!png_image_finish_read (&image, NULL, pixels, 0, NULL))
+    return;
+  double dw[2], dother[2];
+  chroma (want, dw);
+  chroma (other, dother);
+  for (int y = (int) by; y < (int) (by + bh) && y < (int) image.height; y++)
+    for (int x = (int) bx; x < (int) (bx + bw) && x < (int) image.width; x++)
+      {
+        const png_byte *p = pixels + ((size_t) y * image.width + (size_t) x) * 3;
+        double rgb[3] = { p[0] / 255.0, p[1] / 255.0, p[2] / 255.0 }, d[2];
+        double hi = MAX (rgb[0], MAX (rgb[1], rgb[2])), lo = MIN (rgb[0], MIN (rgb[1], rgb[2]));
+        if (hi - lo < 0.15)
+          continue; /* grey: the image, the background */
+        chroma (rgb, d);
+        if (hypot (d[0] - dw[0], d[1] - dw[1]) < 0.15)
+          (*n_want)++;
+        else if (hypot (d[0] - dother[0], d[1] - dother[1]) < 0.15)
+          (*n_other)++;
+      }
+}
+
 /* Runs the studio on image + labels under Xvfb with a proofreading script;
  * returns the wait status (-1 when it could not start). */
 static int
@@ -221,14 +261,21 @@ check_downsampled (const char *studio, const char *dir)
   sm_label_store_free (st);
   int64_t inner[3];
   gboolean have_inner = inner_voxel (labels.data, shape, (int) params.nz / 2, 8, b, inner);
+  /* Ctrl+S saves on a worker; edits wait meanwhile (the file is what was shown). */
   g_autofree char *script = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nexpect-id %" PRId64 " %" PRId64
-                                             " %" PRId64 " %u\n",
+                                             " %" PRId64 " %u\nsave-nowait\ntry undo\nwait\n",
                                              a, b, inner[0], inner[1], inner[2], a);
   g_file_set_contents (script_path, script, -1, NULL);
   g_autofree char *out = NULL, *errs = NULL;
   int status = run_studio_env (studio, image_path, labels_path, script_path, png, NULL, "SEMMAE_STUDIO_TEXTURE_MB", "1",
                                &out, &errs);
   TAP_OK (status == 0 && have_inner, "downsampled labels (1 MB texture budget): merge %u into %u, status bar id %u", b, a, a);
+  TAP_OK (out && strstr (out, "undo -> refused: undo: Busy: saving"),
+          "an edit while Ctrl+S saves on its worker is refused (edits wait for the save)");
+  SmLabelStore *saved = sm_label_store_load (labels_path, shape, &err);
+  TAP_OK (saved && sm_label_store_segment (saved, b) == NULL, "and the save holds the merge (%u gone)", b);
+  if (saved)
+    sm_label_store_free (saved);
   if (status != 0)
     tap_diag ("stdout: %s\nstderr: %s", out ? out : "", errs ? errs : "");
   char why[320] = "";
@@ -316,6 +363,16 @@ main (int argc, char **argv)
   const double chosen_rgb[3] = { ((chosen >> 16) & 255) / 255.0, ((chosen >> 8) & 255) / 255.0, (chosen & 255) / 255.0 };
   TAP_OK (shot && merged_colour_ok (png, out, orig, shape, 3, a, b, chosen_rgb, why, sizeof why),
           "after the merge, segment %u's voxels show the colour chosen for %u (%s)", b, a, why);
+
+  /* The 3D view draws the selected (merged) segment in the chosen colour too. */
+  int n_want = 0, n_other = 0;
+  double a_hash[3];
+  id_colour (a, a_hash);
+  if (shot)
+    count_3d_pixels (png, out, chosen_rgb, a_hash, &n_want, &n_other);
+  TAP_OK (n_want > 200 && n_want > 4 * n_other,
+          "the 3D view's surface of %u is in the chosen colour (%d pixels; %d in its hashed colour)", a, n_want,
+          n_other);
 
   /* One colour function: the C one (segment list, 3D surfaces) is the shader's. */
   int colour_off = 0;
