@@ -1562,7 +1562,11 @@ static gboolean
 on_close_request (GtkWindow *window, SmProofreadController *self)
 {
   if (self->saving)
-    return TRUE; /* closes once written, if that was asked; else press again */
+    {
+      /* A Save-and-close closes by itself once written; a Ctrl+S save does not. */
+      set_message (self, "Saving… the window can close once the file is written");
+      return TRUE;
+    }
   if (self->close_confirmed || !sm_proofread_controller_has_unsaved (self))
     return FALSE;
   GtkWidget *dialog = gtk_message_dialog_new (window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
