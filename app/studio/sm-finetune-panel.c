@@ -36,6 +36,7 @@ struct _SmFinetunePanel {
   double last_loss, steps_per_second, step_ms;
   int init_tensors;
   char *summary;
+  char *progress_text;           /* the status line of the last step (back after "validating…") */
   /* the prediction overlay */
   SmLayer *overlay_layer, *segment_layer, *probability_layer;
   gint64 overlay_z0;
@@ -202,6 +203,7 @@ really_start (SmFinetunePanel *self, const char *init_path)
   self->overlay_repaint_total_ms = 0;
   self->segmented = FALSE;
   sm_finetune_plot_clear (self->plot);
+  g_clear_pointer (&self->progress_text, g_free);
   gtk_label_set_text (self->status_label, "Starting…");
   gtk_label_set_text (self->result_label, "");
   sm_finetune_settings_clear (&s);
@@ -335,6 +337,8 @@ on_progress (SmFinetuneThread *engine, const SmFinetuneProgress *p, SmFinetunePa
                                            p->step, p->total_steps, p->loss, p->steps_per_second, p->step_ms,
                                            p->lr, eta);
   gtk_label_set_text (self->status_label, text);
+  g_free (self->progress_text);
+  self->progress_text = g_strdup (text);
   g_autofree char *line = g_strdup_printf ("fine-tuning: step %" G_GINT64_FORMAT " · loss %.4f · %.2f steps/s",
                                            p->step, p->loss, p->steps_per_second);
   set_summary (self, line);
@@ -347,6 +351,8 @@ on_validation (SmFinetuneThread *engine, const SmFinetuneValidation *v, SmFinetu
   self->val_metric = v->primary;
   g_strlcpy (self->val_name, v->primary_name, sizeof self->val_name);
   sm_finetune_plot_add_metric (self->plot, v->step, v->primary, v->primary_name, v->lower_is_better);
+  if (self->progress_text)
+    gtk_label_set_text (self->status_label, self->progress_text);
   g_autofree char *text = g_strdup_printf ("validation at step %" G_GINT64_FORMAT ": loss %.4f · %s %.4f · "
                                            "%s %.4f (%.1f s)", v->step, v->loss, v->primary_name, v->primary,
                                            v->second_name, v->second, v->seconds);
@@ -900,6 +906,7 @@ sm_finetune_panel_finalize (GObject *object)
 {
   SmFinetunePanel *self = SM_FINETUNE_PANEL (object);
   g_free (self->summary);
+  g_free (self->progress_text);
   g_free (self->labels_path);
   g_free (self->init_path);
   if (self->pending_init)
