@@ -83,15 +83,20 @@ void main() {
   uint id = id_at(p);
   if (id == 0u)
     discard;
-  ivec3 du = ivec3(u_axis_u);
-  ivec3 dv = ivec3(u_axis_v);
-  bool edge = id_at(p + du) != id || id_at(p - du) != id || id_at(p + dv) != id ||
-              id_at(p - dv) != id;
   bool selected = false;
   for (int i = 0; i < 16; i++) {
     if (i >= u_n_selected)
       break;
     selected = selected || id == u_selected[i];
+  }
+  // The boundary matters only in outline mode and for selected segments:
+  // the four neighbour lookups (each through the label map) are skipped
+  // for the filled, unselected bulk, which is most pixels.
+  bool edge = false;
+  if (u_outline || selected) {
+    ivec3 du = ivec3(u_axis_u);
+    ivec3 dv = ivec3(u_axis_v);
+    edge = id_at(p + du) != id || id_at(p - du) != id || id_at(p + dv) != id || id_at(p - dv) != id;
   }
   if (u_outline && !edge && !selected)
     discard;
