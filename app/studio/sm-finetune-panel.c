@@ -7,11 +7,9 @@
 #include <unistd.h>
 
 #include "data/pretrain_session.h"
+#include "sm-finetune-layers.h"
 #include "sm-finetune-plot.h"
 #include "sm-finetune-thread.h"
-#include "sm-loader.h"
-#include "sm-proofread-controller.h"
-#include "sm-volume-level.h"
 
 enum { INIT_PRETRAINED, INIT_FILE, INIT_SCRATCH };
 typedef enum { FILE_LABELS, FILE_INIT, FILE_SAVE_MODEL } FileKind;
@@ -279,16 +277,7 @@ static void
 segment (SmFinetunePanel *self)
 {
   SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
-  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "semmae", "segmentations", NULL);
-  g_autofree char *path = NULL;
-  if (image && g_mkdir_with_parents (dir, 0755) == 0)
-    {
-      g_autofree char *stem = g_strdup (sm_layer_get_name (image));
-      g_strcanon (stem, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS "-_.", '_');
-      g_autofree char *name = g_strdup_printf ("%s-%s-step%" G_GINT64_FORMAT ".tif", stem,
-                                               seg_task_name (self->run_task), self->last_step);
-      path = g_build_filename (dir, name, NULL);
-    }
+  g_autofree char *path = sm_finetune_segmentation_path (image, self->run_task, self->last_step);
   sm_finetune_thread_segment (self->engine, path);
   self->segmenting = TRUE;
   update_buttons (self);
@@ -359,82 +348,24 @@ on_validation (SmFinetuneThread *engine, const SmFinetuneValidation *v, SmFinetu
   gtk_label_set_text (self->result_label, text);
 }
 
-/* Replaces `*slot` in the view state by `layer` (keeping the old one's
- * visibility and opacity, or the given opacity for the first). */
-static void
-replace_layer (SmFinetunePanel *self, SmLayer **slot, SmLayer *layer, double opacity)
-{
-  if (*slot)
-    {
-      sm_layer_set_visible (layer, sm_layer_get_visible (*slot));
-      sm_layer_set_opacity (layer, sm_layer_get_opacity (*slot));
-      sm_view_state_remove_layer (self->state, *slot);
-    }
-  else
-    sm_layer_set_opacity (layer, opacity);
-  g_set_object (slot, layer);
-  sm_view_state_add_layer (self->state, layer);
-}
-
-static SmLayer *
-map_layer (SmFinetunePanel *self, const char *name, SmVolume *volume, GError **error)
-{
-  const SmVolume *image = sm_layer_get_volume (sm_view_state_get_image (self->state));
-  memcpy (volume->voxel_size, image->voxel_size, sizeof volume->voxel_size);
-  memcpy (volume->unit, image->unit, sizeof volume->unit);
-  /* Probabilities need no statistics (one fixed scale, so that a repaint shows the model's change,
-   * not a new contrast): the loader's range and percentile passes are skipped unless a
-   * downsampled level is needed anyway. */
-  int stride[3];
-  SmLayer *layer = sm_volume_level_strides (volume, sm_texture_max_dim (), sm_texture_budget_bytes (),
-                                            sizeof (float), stride)
-                       ? sm_layer_new_prepared (SM_LAYER_MAP, name, volume, error)
-                       : sm_layer_new (SM_LAYER_MAP, name, volume, NULL, stride);
-  if (layer)
-    sm_layer_set_stats (layer, 0, 1, 0, 1);
-  return layer;
-}
-
-static gboolean
-same_shape (SmFinetunePanel *self, gint64 nz, gint64 ny, gint64 nx)
-{
-  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
-  if (!image)
-    return FALSE;
-  const SmVolume *v = sm_layer_get_volume (image);
-  return v->nz == nz && v->ny == ny && v->nx == nx;
-}
-
 static void
 on_overlay (SmFinetuneThread *engine, SmFinetuneOverlay *o, SmFinetunePanel *self)
 {
   if (self->stale)
     return;
-  const SmVolume *image = self->state && sm_view_state_get_image (self->state)
-                              ? sm_layer_get_volume (sm_view_state_get_image (self->state))
-                              : NULL;
-  if (!image || !same_shape (self, image->nz, o->ny, o->nx) || o->z0 + o->depth > image->nz)
+  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
+  if (!image || !sm_finetune_same_shape (image, sm_layer_get_volume (image)->nz, o->ny, o->nx) ||
+      o->z0 + o->depth > sm_layer_get_volume (image)->nz)
     return; /* of an image that has since been replaced */
   gint64 t0 = g_get_monotonic_time ();
-  SmVolume volume = { 0 };
-  SmError err = { { 0 } };
   g_autoptr (GError) error = NULL;
-  if (sm_volume_alloc (&volume, SM_F32, image->nz, image->ny, image->nx, &err))
-    {
-      fail_message (self, err.message);
-      return;
-    }
-  /* Only the slab is predicted; elsewhere 0, which the map shader leaves transparent. */
-  gsize plane = (gsize) (o->ny * o->nx);
-  memcpy ((float *) volume.data + (gsize) o->z0 * plane, o->map, (gsize) o->depth * plane * sizeof (float));
-  g_autofree char *name = g_strdup_printf ("prediction (step %" G_GINT64_FORMAT ")", o->step);
-  SmLayer *layer = map_layer (self, name, &volume, &error);
+  SmLayer *layer = sm_finetune_slab_layer (image, o, &error);
   if (!layer)
     {
       fail_message (self, error->message);
       return;
     }
-  replace_layer (self, &self->overlay_layer, layer, 0.7);
+  sm_finetune_replace_layer (self->state, &self->overlay_layer, layer, 0.7);
   g_object_unref (layer);
   self->overlay_z0 = o->z0;
   self->overlay_depth = o->depth;
@@ -478,48 +409,37 @@ static void
 on_segmented (SmFinetuneThread *engine, SmFinetuneSegmentation *r, SmFinetunePanel *self)
 {
   end_segmenting (self);
-  if (self->stale || !same_shape (self, r->labels.nz, r->labels.ny, r->labels.nx))
+  SmLayer *image = self->state ? sm_view_state_get_image (self->state) : NULL;
+  if (self->stale || !sm_finetune_same_shape (image, r->labels.nz, r->labels.ny, r->labels.nx))
     return;
   g_autoptr (GError) error = NULL;
   const char *task = seg_task_name (self->run_task);
   g_autofree char *map_name = g_strdup_printf ("%s probability (step %" G_GINT64_FORMAT ")", task, r->step);
   SmVolume map = r->map;
   r->map.data = NULL; /* handed over to the layer */
-  SmLayer *probability = map_layer (self, map_name, &map, &error);
+  SmLayer *probability = sm_finetune_probability_layer (image, map_name, &map, &error);
   if (!probability)
     {
       fail_message (self, error->message);
       return;
     }
-  replace_layer (self, &self->probability_layer, probability, 0.5);
+  sm_finetune_replace_layer (self->state, &self->probability_layer, probability, 0.5);
   g_object_unref (probability);
   /* The whole-volume map supersedes the slab's. */
   if (self->overlay_layer)
     sm_layer_set_visible (self->overlay_layer, FALSE);
 
-  const SmVolume *image = sm_layer_get_volume (sm_view_state_get_image (self->state));
   SmVolume labels = r->labels;
-  r->labels.data = NULL;
-  memcpy (labels.voxel_size, image->voxel_size, sizeof labels.voxel_size);
-  memcpy (labels.unit, image->unit, sizeof labels.unit);
+  r->labels.data = NULL; /* handed over to the layer */
   g_autofree char *name = g_strdup_printf ("%s segmentation (step %" G_GINT64_FORMAT ")", task, r->step);
-  SmLayer *layer = sm_layer_new_prepared (SM_LAYER_LABELS, name, &labels, &error);
+  SmLayer *layer = sm_finetune_labels_layer (image, name, &labels, r->path, &error);
   if (!layer)
     {
       fail_message (self, error->message);
       return;
     }
-  /* Proofreading edits the first visible label layer: other label layers step aside. */
-  GListModel *layers = sm_view_state_get_layers (self->state);
-  for (guint i = 0; i < g_list_model_get_n_items (layers); i++)
-    {
-      g_autoptr (SmLayer) other = g_list_model_get_item (layers, i);
-      if (sm_layer_get_kind (other) == SM_LAYER_LABELS && other != self->segment_layer)
-        sm_layer_set_visible (other, FALSE);
-    }
-  if (r->path)
-    sm_proofread_set_layer_path (layer, r->path);
-  replace_layer (self, &self->segment_layer, layer, 0.45);
+  sm_finetune_hide_label_layers (self->state, self->segment_layer);
+  sm_finetune_replace_layer (self->state, &self->segment_layer, layer, 0.45);
   sm_layer_set_visible (layer, TRUE);
   g_object_unref (layer);
   self->n_segments = r->n_segments;
