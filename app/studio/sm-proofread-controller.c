@@ -285,7 +285,10 @@ on_store_changed (const SmLabelChange *change, void *user)
   self->stroking_refreshed = change->in_progress;
   if (change->in_progress)
     return;
-  upload_label_map (self);
+  /* The map follows the table (merges, hides, colours, new or deleted
+   * segments); voxel edits leave it as it is: a stroke never rebuilds it. */
+  if (change->table_changed)
+    upload_label_map (self);
   /* Drop selected ids that no longer exist (merged away, deleted). */
   for (guint i = self->selection->len; i-- > 0;)
     if (!sm_label_store_segment (self->store, g_array_index (self->selection, guint32, i)))
