@@ -165,6 +165,9 @@ def main():
     ap.add_argument("--nice", type=int, default=5)
     ap.add_argument("--pretrain-extra", default="", help="more semmae pretrain options")
     ap.add_argument("--segment-extra", default="", help="more semmae segment options")
+    ap.add_argument("--init-from", action="append", default=[], metavar="LABEL=M.safetensors",
+                    help="instead of the protocol, only fine-tune (F CPU-s) from this existing "
+                         "MAE checkpoint, e.g. a longer pre-training; row init-LABEL")
     ap.add_argument("--table-only", action="store_true",
                     help="print the table of the runs finished in --work, run nothing")
     a = ap.parse_args()
@@ -187,12 +190,17 @@ def main():
         chains.append((ds, "scratch-F", None))
     for m in order[1:]:
         chains.extend((ds, f"init-mae{m}", m) for ds in datasets)
+    if a.init_from:
+        chains = [(ds, "init-" + spec.split("=", 1)[0], os.path.abspath(spec.split("=", 1)[1]))
+                  for spec in a.init_from for ds in datasets]
 
     def chain(c):
         ds, run, mask = c
         row = {"dataset": ds, "run": run}
         init, budget = None, F
-        if mask is not None:
+        if isinstance(mask, str):  # --init-from: an existing checkpoint
+            init = mask
+        elif mask is not None:
             init, info = r.pretrain(ds, mask)
             row.update(info)
         elif run == "scratch-PF":
@@ -252,7 +260,8 @@ def table(a, chains, rows, P, F):
             if not row:
                 out.append(f"| {c[1]} | not run / failed |")
                 continue
-            budget = f"{P:g} + {F:g}" if c[2] is not None else (f"{P + F:g}" if c[1] == "scratch-PF"
+            budget = "given + " + f"{F:g}" if isinstance(c[2], str) else \
+                f"{P:g} + {F:g}" if c[2] is not None else (f"{P + F:g}" if c[1] == "scratch-PF"
                                                                    else f"{F:g}")
             mae = (f"{fmt(row['mae_loss'], 5)} ({row['mae_steps']})" if "mae_loss" in row else "-")
             out.append(f"| {c[1]} | {budget} | {mae} | {fmt(row.get('ft_steps'))} | "
