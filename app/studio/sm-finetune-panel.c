@@ -254,6 +254,20 @@ on_pretrain_saved (SmEngineThread *engine, const char *path, SmFinetunePanel *se
 static void maybe_autostart (SmFinetunePanel *self);
 
 static void
+on_pretrain_failed (SmEngineThread *engine, const char *message, SmFinetunePanel *self)
+{
+  if (!self->pending_init)
+    return;
+  /* Most likely the hand-over itself (the temp file could not be written): Start again works. */
+  g_unlink (self->pending_init);
+  g_clear_pointer (&self->pending_init, g_free);
+  g_autofree char *text = g_strdup_printf ("Could not take the pre-trained model: %s", message);
+  fail_message (self, text);
+  gtk_label_set_text (self->status_label, "");
+  update_buttons (self);
+}
+
+static void
 set_init_choice (SmFinetunePanel *self, guint choice)
 {
   self->syncing = TRUE;
@@ -717,6 +731,7 @@ sm_finetune_panel_set_pretrain_engine (SmFinetunePanel *self, SmEngineThread *en
   g_object_add_weak_pointer (G_OBJECT (engine), (gpointer *) &self->pretrain);
   g_signal_connect_object (engine, "checkpoint-saved", G_CALLBACK (on_pretrain_saved), self, 0);
   g_signal_connect_object (engine, "state", G_CALLBACK (on_pretrain_state), self, 0);
+  g_signal_connect_object (engine, "failed", G_CALLBACK (on_pretrain_failed), self, 0);
   update_init_label (self);
 }
 
