@@ -458,10 +458,14 @@ on_segmented (SmFinetuneThread *engine, SmFinetuneSegmentation *r, SmFinetunePan
   g_object_unref (layer);
   self->n_segments = r->n_segments;
   self->segmented = TRUE;
+  /* Seeds need confident interiors (neurons: mean affinity > 0.9): early in a run there may be none. */
+  const char *hint = r->n_segments == 0 ? " No segments yet: the prediction is not confident enough "
+                                          "for seeds anywhere; train longer (or paint them in Proofread mode)."
+                                        : "";
   g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT " segments in %.1f s: label layer “%s” "
-                                           "(edit it in Proofread mode; Ctrl+S saves to %s) and the layer “%s”",
+                                           "(edit it in Proofread mode; Ctrl+S saves to %s) and the layer “%s”.%s",
                                            r->n_segments, r->seconds, name, r->path ? r->path : "nowhere: no file",
-                                           map_name);
+                                           map_name, hint);
   gtk_label_set_text (self->result_label, text);
 }
 
