@@ -17,8 +17,8 @@ uniform int u_n_selected;
 // The layer's label map (sm-layer.h SmLabelMapEntry): u_map_n texels
 // (fragment, segment, colour 0xRRGGBB, flags) sorted by fragment, row-major
 // in rows of u_map_width, for fragments that do not show as themselves
-// (merged into another segment, or 0 for hidden segments) and for segments
-// with a chosen colour (flags & 1u). A merge or its undo re-uploads only this
+// (merged into another segment; hidden: flags & 2u, shown as 0) and for
+// segments with a chosen colour (flags & 1u). A merge or its undo re-uploads only this
 // table, never the voxels.
 uniform usampler2D u_map;
 uniform int u_map_n;
@@ -61,7 +61,8 @@ uvec4 map_entry(uint fragment) {
 }
 
 uint segment_of(uint fragment) {
-  return map_entry(fragment).g;
+  uvec4 e = map_entry(fragment);
+  return (e.a & 2u) != 0u ? 0u : e.g;
 }
 
 vec3 segment_colour(uint segment) {

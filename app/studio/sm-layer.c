@@ -310,7 +310,7 @@ sm_layer_label_color (SmLayer *self, guint32 segment)
 }
 
 gboolean
-sm_layer_copy_displayed_labels (SmLayer *self, SmVolume *out)
+sm_layer_copy_displayed_labels (SmLayer *self, gboolean hidden_as_zero, SmVolume *out)
 {
   const SmVolume *v = &self->volume;
   memset (out, 0, sizeof *out);
@@ -332,8 +332,12 @@ sm_layer_copy_displayed_labels (SmLayer *self, SmVolume *out)
       guint32 f = v->dtype == SM_U32 || v->dtype == SM_I32 ? ((const guint32 *) v->data)[i]
                   : v->dtype == SM_U16 || v->dtype == SM_I16 ? ((const guint16 *) v->data)[i]
                                                              : ((const guint8 *) v->data)[i];
-      if (f != last_in)
-        last_in = f, last_out = sm_layer_label_segment (self, f);
+      if (f != last_in || i == 0)
+        {
+          const SmLabelMapEntry *e = f ? find_entry (self, f) : NULL;
+          last_in = f;
+          last_out = !e ? f : hidden_as_zero && (e->flags & SM_LABEL_MAP_HIDDEN) ? 0 : e->segment;
+        }
       ids[i] = last_out;
     }
   out->data = ids;

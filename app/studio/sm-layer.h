@@ -65,9 +65,9 @@ double sm_layer_value_at (SmLayer *self, gint64 z, gint64 y, gint64 x);
 /* Label layers being proofread hold FRAGMENT ids (their volume, level and
  * texture); the label map says what each fragment shows as. Entries are
  * sorted by fragment and exist only where a fragment does not show as itself
- * in its hashed colour: fragments merged into another segment, hidden
- * segments (segment 0) and segments with a chosen colour (flag
- * SM_LABEL_MAP_COLOR, colour 0xRRGGBB). A merge or its undo changes only the
+ * in its hashed colour: fragments merged into another segment, fragments of
+ * hidden segments (flag SM_LABEL_MAP_HIDDEN: not drawn) and segments with a
+ * chosen colour (flag SM_LABEL_MAP_COLOR, colour 0xRRGGBB). A merge or its undo changes only the
  * map, never the voxels. Without a map every id shows as itself. The slice
  * views (label shader), the 3D view's surfaces, the status bar and the
  * segment list all draw through it and sm_layer_label_color, so a segment has
@@ -79,19 +79,21 @@ typedef struct {
   guint32 flags;
 } SmLabelMapEntry;
 #define SM_LABEL_MAP_COLOR 1u
+#define SM_LABEL_MAP_HIDDEN 2u
 
 /* Copies n entries (sorted by fragment); NULL / 0 clears the map. Emits
  * "label-map-changed". */
 void sm_layer_set_label_map (SmLayer *self, const SmLabelMapEntry *entries, gsize n);
 /* The current map (borrowed until the next set) and a version that changes with every set. */
 const SmLabelMapEntry *sm_layer_get_label_map (SmLayer *self, gsize *n, guint *version);
-/* Displayed segment of a fragment (the fragment itself when unmapped; 0 when hidden). */
+/* Segment of a fragment (the fragment itself when unmapped), hidden or not. */
 guint32 sm_layer_label_segment (SmLayer *self, guint32 fragment);
 /* Colour of a displayed segment, 0xRRGGBB: the chosen one, else the id's
  * hash (sm_label_color_for_id, the same as the label shader's id_colour). */
 guint32 sm_layer_label_color (SmLayer *self, guint32 segment);
-/* A copy of the label volume with displayed ids (uint32), e.g. to train on
- * proofread labels; sm_volume_free it. FALSE when out of memory or not labels. */
-gboolean sm_layer_copy_displayed_labels (SmLayer *self, SmVolume *out);
+/* A copy of the label volume with segment ids (uint32), e.g. to train on
+ * proofread labels; hidden_as_zero: hidden segments as 0 (what the views
+ * show). sm_volume_free it. FALSE when out of memory or not labels. */
+gboolean sm_layer_copy_displayed_labels (SmLayer *self, gboolean hidden_as_zero, SmVolume *out);
 
 G_END_DECLS

@@ -124,7 +124,7 @@ compare_entry (gconstpointer a, gconstpointer b)
 }
 
 /* The layer's label map (sm-layer.h): merged fragments to their segment,
- * every fragment of a hidden segment to 0, chosen colours. A merge, its undo,
+ * hidden segments' fragments flagged (not drawn), chosen colours. A merge, its undo,
  * a hide or a colour change only changes this table (microseconds), never
  * the voxels; the slice views, the 3D view and the status bar read through it. */
 static void
@@ -136,8 +136,8 @@ upload_label_map (SmProofreadController *self)
       const SmSegment *seg = sm_label_store_segment_at (self->store, i);
       gboolean hidden = (seg->flags & SM_SEGMENT_HIDDEN) != 0;
       gboolean colored = (seg->flags & SM_SEGMENT_COLOR_SET) != 0;
-      SmLabelMapEntry e = { seg->id, hidden ? 0 : seg->id, colored ? seg->color : 0,
-                            colored ? SM_LABEL_MAP_COLOR : 0 };
+      SmLabelMapEntry e = { seg->id, seg->id, colored ? seg->color : 0,
+                            (colored ? SM_LABEL_MAP_COLOR : 0) | (hidden ? SM_LABEL_MAP_HIDDEN : 0) };
       if (hidden || colored)
         g_array_append_val (map, e);
       for (uint32_t k = 0; k < seg->n_extra; k++)
@@ -1923,7 +1923,7 @@ run_line (SmProofreadController *self, GActionGroup *group, char **w, int n, GEr
        * (hidden segments as 0), as a TIFF, to compare with a saved file. */
       SmVolume shown;
       SmError err = { { 0 } };
-      if (!self->layer || !sm_layer_copy_displayed_labels (self->layer, &shown))
+      if (!self->layer || !sm_layer_copy_displayed_labels (self->layer, TRUE, &shown))
         {
           fail (self, "no label layer to dump");
           goto failed;

@@ -803,12 +803,13 @@ expand_selection (SmVolumeView *self)
                         ? own->color & 0xFFFFFFu
                         : ((guint32) lrintf (rgb[0] * 255) << 16) | ((guint32) lrintf (rgb[1] * 255) << 8) |
                               (guint32) lrintf (rgb[2] * 255);
-    if (!own || own->segment == s) {
+    if (!own || (own->segment == s && !(own->flags & SM_LABEL_MAP_HIDDEN))) {
       g_array_append_val (ids, s);
       g_array_append_val (colors, color);
     }
     for (gsize i = 0; i < self->n_label_map && s; i++)
-      if (self->label_map[i].segment == s && self->label_map[i].fragment != s) {
+      if (self->label_map[i].segment == s && self->label_map[i].fragment != s &&
+          !(self->label_map[i].flags & SM_LABEL_MAP_HIDDEN)) {
         g_array_append_val (ids, self->label_map[i].fragment);
         g_array_append_val (colors, color);
       }

@@ -457,8 +457,11 @@ main (int argc, char **argv)
   g_autofree char *replace_script = g_build_filename (dir, "replace.txt", NULL);
   sm_volume_write (first, &labels, &err);
   sm_volume_write (second, &labels, &err);
-  g_autofree char *rs = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nopen-labels %s\nexpect-labels %s\nquit\n",
-                                         a, b, second, first);
+  /* Before that, hide the merged segment: the views show 0 there, the status bar still names it. */
+  g_autofree char *hidden_dump = g_build_filename (dir, "hidden-shown.tif", NULL);
+  g_autofree char *rs = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nhide\nexpect-id %" PRId64 " %" PRId64
+                                         " %" PRId64 " %u\ndump-shown %s\nopen-labels %s\nexpect-labels %s\nquit\n",
+                                         a, b, inner[0], inner[1], inner[2], a, hidden_dump, second, first);
   g_file_set_contents (replace_script, rs, -1, NULL);
   g_autofree char *out4 = NULL, *errs4 = NULL, *out5 = NULL, *errs5 = NULL;
   status = run_studio_env (argv[1], image_path, first, replace_script, NULL, NULL, "SEMMAE_PROOFREAD_REPLACE", "cancel",
@@ -473,6 +476,18 @@ main (int argc, char **argv)
           "second label layer, answer Cancel: still proofreading the first, its file untouched");
   if (status != 0)
     tap_diag ("stdout: %s\nstderr: %s", out4 ? out4 : "", errs4 ? errs4 : "");
+  SmVolume shown_hidden = { 0 };
+  size_t hidden_wrong = 0;
+  gboolean dumped = sm_volume_read (hidden_dump, &shown_hidden, &err) == 0 && shown_hidden.dtype == SM_U32;
+  for (size_t i = 0; dumped && i < sm_volume_voxels (&labels); i++)
+    {
+      uint32_t o = orig[i], got = ((const uint32_t *) shown_hidden.data)[i];
+      hidden_wrong += got != ((o == a || o == b) ? 0u : o);
+    }
+  TAP_OK (dumped && hidden_wrong == 0,
+          "hidden merged segment: the views show 0 for both parts, the rest as it was (%zu voxels differ); "
+          "the status bar still reads %u there", hidden_wrong, a);
+  sm_volume_free (&shown_hidden);
   g_autofree char *first_journal = g_strconcat (first, ".journal", NULL);
   g_unlink (first_journal);
   g_autofree char *rs2 = g_strdup_printf ("mode proofread\nselect %u\nadd %u\nmerge\nopen-labels %s\nexpect-labels %s\n"
