@@ -182,7 +182,19 @@ really_start (SmFinetunePanel *self, const char *init_path)
   s.val_every = (int) gtk_adjustment_get_value (self->val_every_adjustment);
   s.overlay_every = (int) gtk_adjustment_get_value (self->overlay_every_adjustment);
   s.freeze_encoder = gtk_check_button_get_active (self->freeze_check);
-  SmLayer *labels = self->labels_path ? NULL : labels_layer (self);
+  /* A label layer holds fragment ids once proofreading has merged some (the merges live in its
+   * label map): the run trains on the segments shown, in a copy that is its own. */
+  SmLayer *layer = self->labels_path ? NULL : labels_layer (self);
+  SmVolume shown = { 0 };
+  g_autoptr (SmLayer) labels = NULL;
+  if (layer && sm_layer_copy_displayed_labels (layer, FALSE, &shown))
+    labels = sm_layer_new (SM_LAYER_LABELS, sm_layer_get_name (layer), &shown, NULL, (const int[3]) { 1, 1, 1 });
+  else if (layer)
+    {
+      fail_message (self, "Out of memory for a copy of the labels");
+      sm_finetune_settings_clear (&s);
+      return;
+    }
   double z, y, x;
   sm_view_state_get_cursor (self->state, &z, &y, &x);
   /* The slab around the crosshair: predicted at step 0, then every N steps. */
