@@ -183,11 +183,15 @@ really_start (SmFinetunePanel *self, const char *init_path)
   s.overlay_every = (int) gtk_adjustment_get_value (self->overlay_every_adjustment);
   s.freeze_encoder = gtk_check_button_get_active (self->freeze_check);
   /* A label layer holds fragment ids once proofreading has merged some (the merges live in its
-   * label map): the run trains on the segments shown, in a copy that is its own. */
+   * label map): the run trains on the segments shown, in a copy that is its own. 8/16-bit layers
+   * go as they are: a 0/255 mask must stay a mask (its instances are its components). */
   SmLayer *layer = self->labels_path ? NULL : labels_layer (self);
   SmVolume shown = { 0 };
   g_autoptr (SmLayer) labels = NULL;
-  if (layer && sm_layer_copy_displayed_labels (layer, FALSE, &shown))
+  SmDtype dtype = layer ? sm_layer_get_volume (layer)->dtype : SM_U8;
+  if (layer && dtype != SM_U32 && dtype != SM_I32)
+    labels = g_object_ref (layer);
+  else if (layer && sm_layer_copy_displayed_labels (layer, FALSE, &shown))
     labels = sm_layer_new (SM_LAYER_LABELS, sm_layer_get_name (layer), &shown, NULL, (const int[3]) { 1, 1, 1 });
   else if (layer)
     {
