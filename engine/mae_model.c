@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aligned.h"
 #include "mae_internal.h"
 #include "nn.h"
 
@@ -68,8 +69,8 @@ int mae_model_create(MaeModel **out, const MaeConfig *cfg, uint64_t seed, MaeErr
     return mae_error_set(err, "mae_model: out of memory");
   }
   m->n_floats = mae_params_bind(cfg, &m->params, NULL);
-  m->param_mem = aligned_alloc(64, m->n_floats * sizeof(float));
-  m->grad_mem = aligned_alloc(64, m->n_floats * sizeof(float));
+  m->param_mem = aligned_alloc64(m->n_floats * sizeof(float));
+  m->grad_mem = aligned_alloc64(m->n_floats * sizeof(float));
   TableCtx count = {m, 0, 0};
   mae_walk(cfg, &m->params, table_one, &count);
   m->n_tensors = count.count;
@@ -245,7 +246,7 @@ static int work_ensure(const MaeModel *m, MaeWork *w, int B, int K) {
   size_t need = layout_acts(m, a, NULL, B, K);
   if (need > w->act_floats) {
     free(w->act_mem);
-    w->act_mem = aligned_alloc(64, need * sizeof(float));
+    w->act_mem = aligned_alloc64(need * sizeof(float));
     w->act_floats = w->act_mem ? need : 0;
     if (!w->act_mem) return -1;
   }
@@ -275,7 +276,7 @@ static int ensure_workers(MaeModel *m, int n) {
     if (i == 0) {
       mae_params_bind(&m->cfg, &w[i].grads, m->grad_mem);
     } else {
-      w[i].grad_mem = aligned_alloc(64, m->n_floats * sizeof(float));
+      w[i].grad_mem = aligned_alloc64(m->n_floats * sizeof(float));
       if (!w[i].grad_mem) {
         mae_params_free_stacks(&w[i].grads);
         return -1;

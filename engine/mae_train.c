@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aligned.h"
 #include "mae_internal.h"
 
 struct MaeTrainer {
@@ -77,8 +78,8 @@ int mae_trainer_create(MaeTrainer **out, const MaeConfig *cfg, const MaeTrainOpt
     return -1;
   }
   MaeModel *m = t->model;
-  t->m_mem = aligned_alloc(64, m->n_floats * sizeof(float));
-  t->v_mem = aligned_alloc(64, m->n_floats * sizeof(float));
+  t->m_mem = aligned_alloc64(m->n_floats * sizeof(float));
+  t->v_mem = aligned_alloc64(m->n_floats * sizeof(float));
   int n_train = 0;
   for (int i = 0; i < m->n_tensors; i++) n_train += m->table[i].t.trainable;
   t->n_state = 2 * n_train;

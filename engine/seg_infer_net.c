@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aligned.h"
 #include "nn.h"
 #include "nn_conv3d.h"
 #include "nn_conv3d_infer.h"
@@ -103,7 +104,7 @@ int seg_infer_acts_create(SegInferActs **out, const SegNet *net, int B, MaeError
   /* attention probabilities (B, H, N, N) of one block */
   a->floats = layout(a, NULL);
   size_t probs = (size_t)B * m->enc_heads * a->N * a->N;
-  a->mem = aligned_alloc(64, (a->floats + probs) * sizeof(float));
+  a->mem = aligned_alloc64((a->floats + probs) * sizeof(float));
   if (!a->mem) {
     double mb = (a->floats + probs) * 4.0 / 1e6;
     free(a);

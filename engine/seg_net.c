@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aligned.h"
 #include "gemm.h"
 #include "nn.h"
 #include "nn_conv3d.h"
@@ -265,8 +266,8 @@ int seg_net_create(SegNet **out, const SegConfig *cfg, uint64_t seed, MaeError *
   if (!n->params.blocks || !n->grads.blocks || !n->table)
     goto oom;
   n->n_floats = bind_params(n, &n->params, NULL, 1);
-  n->param_mem = aligned_alloc(64, n->n_floats * sizeof(float));
-  n->grad_mem = aligned_alloc(64, n->n_floats * sizeof(float));
+  n->param_mem = aligned_alloc64(n->n_floats * sizeof(float));
+  n->grad_mem = aligned_alloc64(n->n_floats * sizeof(float));
   if (!n->param_mem || !n->grad_mem)
     goto oom;
   memset(n->param_mem, 0, n->n_floats * sizeof(float));
@@ -395,7 +396,7 @@ static int ensure_acts(SegNet *n, int B, MaeError *err) {
       return mae_error_set(err, "seg_net: out of memory");
   }
   size_t need = layout_acts(n, NULL, B);
-  float *mem = aligned_alloc(64, need * sizeof(float));
+  float *mem = aligned_alloc64(need * sizeof(float));
   if (!mem)
     return mae_error_set(err, "seg_net: out of memory for activations of batch %d (%.0f MB)", B,
                          need * 4.0 / 1e6);
