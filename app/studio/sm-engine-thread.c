@@ -1,4 +1,5 @@
-/* SmEngineThread: the training thread and its two queues (see sm-engine-thread.h).
+/* SmEngineThread: the training thread and its two queues (see sm-engine-thread.h;
+ * the thread, the command queue and event posting are sm-worker.c).
  *
  * Only the engine thread touches `run` (session, volume, model); only the
  * main thread touches the GObject's signals. What both see — the latest
@@ -7,10 +8,10 @@
 
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "data/mae_tiling.h"
 #include "data/pretrain_session.h"
+#include "sm-worker.h"
 
 #define PREVIEW_MASK_SEED 20240611u
 #define ERROR_MAP_SEED 0u
@@ -30,7 +31,6 @@ typedef enum {
   CMD_ERROR_MAP_EVERY,
   CMD_SAVE,
   CMD_LOAD,
-  CMD_QUIT,
 } CommandKind;
 
 typedef struct {
@@ -65,18 +65,13 @@ typedef struct {
   int preview_every;
   guint error_map_generation;
   int error_map_every;
-  /* steps per second: steps and time since the window began */
-  double rate_t0;
-  gint64 rate_step0;
-  double rate;
+  SmStepRate rate;
 } Run;
 
 struct _SmEngineThread {
   GObject parent_instance;
-  GMainContext *context;
-  GAsyncQueue *commands;
-  GThread *thread;
-  volatile int cancel;  /* stops a long error map (stop, quit) */
+  SmWorker worker;      /* its cancel flag stops a long error map (stop, quit) */
+  Run run;              /* engine thread only */
 
   GMutex lock;
   GArray *pending_points;       /* SmTrainPoint since the last delivery */
@@ -89,7 +84,6 @@ struct _SmEngineThread {
   guint generation;             /* of the run (the UI's view) */
   guint preview_generation;
   guint error_map_generation;
-  gboolean disposed;
 };
 
 G_DEFINE_FINAL_TYPE (SmEngineThread, sm_engine_thread, G_TYPE_OBJECT)
@@ -146,7 +140,6 @@ command_free (Command *c)
 typedef enum { EV_STATE, EV_PREVIEW, EV_ERROR_MAP, EV_SAVED, EV_FAILED } EventKind;
 
 typedef struct {
-  GWeakRef owner;
   EventKind kind;
   guint generation;
   SmTrainState state;
@@ -179,20 +172,17 @@ static void
 event_free (gpointer data)
 {
   Event *e = data;
-  g_weak_ref_clear (&e->owner);
   g_free (e->text);
   preview_free (e->preview);
   error_map_free (e->error_map);
   g_free (e);
 }
 
-static gboolean
-deliver_event (gpointer data)
+static void
+deliver_event (GObject *owner, gpointer data)
 {
+  SmEngineThread *self = SM_ENGINE_THREAD (owner);
   Event *e = data;
-  g_autoptr (SmEngineThread) self = g_weak_ref_get (&e->owner);
-  if (!self || self->disposed)
-    return G_SOURCE_REMOVE;
   switch (e->kind)
     {
     case EV_STATE:
@@ -216,14 +206,12 @@ deliver_event (gpointer data)
       g_signal_emit (self, signals[SIG_FAILED], 0, e->text);
       break;
     }
-  return G_SOURCE_REMOVE;
 }
 
 static Event *
-event_new (SmEngineThread *self, EventKind kind)
+event_new (EventKind kind)
 {
   Event *e = g_new0 (Event, 1);
-  g_weak_ref_init (&e->owner, self);
   e->kind = kind;
   return e;
 }
@@ -231,14 +219,15 @@ event_new (SmEngineThread *self, EventKind kind)
 static void
 post (SmEngineThread *self, Event *e)
 {
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, deliver_event, e, event_free);
+  sm_worker_post (&self->worker, deliver_event, e, event_free);
 }
 
 static void
 post_state (SmEngineThread *self, Run *run, SmTrainState state)
 {
   run->state = state;
-  Event *e = event_new (self, EV_STATE);
+  self->worker.stepping = state == SM_TRAIN_STATE_RUNNING;
+  Event *e = event_new (EV_STATE);
   e->generation = run->generation;
   e->state = state;
   post (self, e);
@@ -247,32 +236,18 @@ post_state (SmEngineThread *self, Run *run, SmTrainState state)
 static void
 post_failed (SmEngineThread *self, const char *message)
 {
-  Event *e = event_new (self, EV_FAILED);
+  Event *e = event_new (EV_FAILED);
   e->text = g_strdup (message);
   post (self, e);
 }
 
 /* Progress: the engine fills a slot under the lock and schedules at most one
  * delivery, no sooner than the interval after the previous one. */
-typedef struct {
-  GWeakRef owner;
-} ProgressSource;
-
 static void
-progress_source_free (gpointer data)
+deliver_progress (GObject *owner, gpointer unused)
 {
-  ProgressSource *p = data;
-  g_weak_ref_clear (&p->owner);
-  g_free (p);
-}
-
-static gboolean
-deliver_progress (gpointer data)
-{
-  ProgressSource *p = data;
-  g_autoptr (SmEngineThread) self = g_weak_ref_get (&p->owner);
-  if (!self)
-    return G_SOURCE_REMOVE;
+  SmEngineThread *self = SM_ENGINE_THREAD (owner);
+  (void) unused;
   g_mutex_lock (&self->lock);
   SmTrainProgress progress = self->latest;
   GArray *points = self->pending_points;
@@ -282,10 +257,9 @@ deliver_progress (gpointer data)
   g_mutex_unlock (&self->lock);
   progress.points = (SmTrainPoint *) (void *) points->data;
   progress.n_points = points->len;
-  if (!self->disposed && progress.generation == self->generation)
+  if (progress.generation == self->generation)
     g_signal_emit (self, signals[SIG_PROGRESS], 0, &progress);
   g_array_unref (points);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -296,13 +270,7 @@ schedule_progress_locked (SmEngineThread *self)
   self->progress_scheduled = TRUE;
   gint64 since = (g_get_monotonic_time () - self->last_delivery_us) / 1000;
   guint delay = since >= SM_ENGINE_PROGRESS_INTERVAL_MS ? 0 : (guint) (SM_ENGINE_PROGRESS_INTERVAL_MS - since);
-  GSource *source = g_timeout_source_new (delay);
-  ProgressSource *p = g_new0 (ProgressSource, 1);
-  g_weak_ref_init (&p->owner, self);
-  g_source_set_callback (source, deliver_progress, p, progress_source_free);
-  g_source_set_priority (source, G_PRIORITY_DEFAULT_IDLE);
-  g_source_attach (source, self->context);
-  g_source_unref (source);
+  sm_worker_post_after (&self->worker, delay, deliver_progress, NULL, NULL);
 }
 
 static void
@@ -324,7 +292,7 @@ post_progress (SmEngineThread *self, Run *run, const SmTrainPoint *point)
   self->latest.state = run->state;
   self->latest.total_steps = run->total_steps;
   self->latest.tokens = run->have_session ? mae_config_tokens (&run->session.config) : 0;
-  self->latest.steps_per_second = run->rate;
+  self->latest.steps_per_second = run->rate.per_second;
   self->latest.mask_ratio = run->mask_ratio;
   self->latest.batch = run->batch;
   self->latest.peak_lr = run->have_session ? mae_trainer_options (run->session.trainer)->lr : 0;
@@ -342,21 +310,10 @@ run_end_session (Run *run)
   run->have_session = FALSE;
 }
 
-static int
-default_threads (int requested)
-{
-  if (requested > 0)
-    return requested;
-  long cpus = sysconf (_SC_NPROCESSORS_ONLN);
-  /* One core stays with the user interface. */
-  return cpus > 1 ? (int) cpus - 1 : 1;
-}
-
 static void
 rate_reset (Run *run)
 {
-  run->rate_t0 = sm_monotonic_seconds ();
-  run->rate_step0 = sm_pretrain_session_step_count (&run->session);
+  sm_step_rate_restart (&run->rate, sm_pretrain_session_step_count (&run->session));
 }
 
 static gboolean
@@ -399,7 +356,7 @@ run_begin (SmEngineThread *self, Run *run, const SmTrainSettings *settings, gboo
                     cfg.input[0], cfg.input[1], cfg.input[2]);
       goto fail;
     }
-  run->threads = default_threads (settings->threads);
+  run->threads = sm_worker_default_threads (settings->threads);
   mae_set_threads (run->threads);
   MaeTrainOptions opt;
   mae_train_options_default (&opt);
@@ -433,7 +390,7 @@ run_begin (SmEngineThread *self, Run *run, const SmTrainSettings *settings, gboo
   run->session.info.batch = run->batch;
   run->steps_to_pause = 0;
   rate_reset (run);
-  run->rate = 0;
+  run->rate.per_second = 0;
   post_state (self, run, paused ? SM_TRAIN_STATE_PAUSED : SM_TRAIN_STATE_RUNNING);
   post_progress (self, run, NULL);
   return TRUE;
@@ -507,7 +464,7 @@ make_preview (SmEngineThread *self, Run *run)
         if (mask[t])
           memcpy (patches + (gsize) t * P, denorm + (gsize) t * P, (gsize) P * sizeof *patches);
       mae_unpatchify (cfg, patches, p->reconstruction);
-      Event *e = event_new (self, EV_PREVIEW);
+      Event *e = event_new (EV_PREVIEW);
       e->preview = p;
       post (self, e);
     }
@@ -530,7 +487,8 @@ make_error_map (SmEngineThread *self, Run *run)
   m->generation = run->error_map_generation;
   m->step = sm_pretrain_session_step_count (&run->session);
   m->mask_ratio = run->mask_ratio;
-  SmTileOptions opt = { .mask_ratio = run->mask_ratio, .seed = ERROR_MAP_SEED, .batch = 8, .cancel = &self->cancel };
+  SmTileOptions opt = { .mask_ratio = run->mask_ratio, .seed = ERROR_MAP_SEED, .batch = 8,
+                        .cancel = &self->worker.cancel };
   if (!recon || !masked || sm_volume_alloc (&m->volume, SM_F32, run->nz, run->ny, run->nx, &err) ||
       sm_mae_reconstruct_volume (mae_trainer_model (run->session.trainer), run->volume, run->nz, run->ny,
                                  run->nx, &opt, recon, masked, NULL, NULL, &err))
@@ -553,19 +511,12 @@ make_error_map (SmEngineThread *self, Run *run)
           count += masked[i];
         }
       m->mean_error = count ? sum / (double) count : 0;
-      Event *e = event_new (self, EV_ERROR_MAP);
+      Event *e = event_new (EV_ERROR_MAP);
       e->error_map = m;
       post (self, e);
     }
   g_free (recon);
   g_free (masked);
-}
-
-static gboolean
-unref_owner (gpointer owner)
-{
-  g_object_unref (owner);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -576,8 +527,7 @@ set_volume (SmEngineThread *self, Run *run, Command *c)
   if (scaled)
     sm_volume_to_float (&c->volume, scaled, &run->scale_lo, &run->scale_hi);
   /* The owner (a GTK-side object) goes back to the main thread to die there. */
-  if (c->owner)
-    g_main_context_invoke (self->context, unref_owner, g_steal_pointer (&c->owner));
+  sm_worker_unref_on_main (&self->worker, g_steal_pointer (&c->owner));
   if (!scaled)
     {
       post_failed (self, "pretrain: out of memory for the training volume");
@@ -603,8 +553,10 @@ set_volume (SmEngineThread *self, Run *run, Command *c)
 }
 
 static void
-do_step (SmEngineThread *self, Run *run)
+do_step (gpointer owner)
 {
+  SmEngineThread *self = owner;
+  Run *run = &self->run;
   SmError err = { { 0 } };
   MaeStepResult r;
   if (sm_pretrain_session_step (&run->session, run->batch, run->mask_ratio, &r, &err))
@@ -613,17 +565,7 @@ do_step (SmEngineThread *self, Run *run)
       post_failed (self, err.message);
       return;
     }
-  double now = sm_monotonic_seconds ();
-  double dt = now - run->rate_t0;
-  gint64 steps = r.step - run->rate_step0;
-  if (dt > 0 && steps > 0)
-    run->rate = steps / dt;
-  if (dt > 5)
-    {
-      /* A sliding window of about five seconds. */
-      run->rate_t0 = now;
-      run->rate_step0 = r.step;
-    }
+  sm_step_rate_update (&run->rate, r.step);
   SmTrainPoint point = { r.step, r.loss, r.lr, run->mask_ratio,
                          mae_keep_count (mae_config_tokens (&run->session.config), (float) run->mask_ratio) };
   if (r.step >= run->total_steps)
@@ -638,9 +580,12 @@ do_step (SmEngineThread *self, Run *run)
     make_error_map (self, run);
 }
 
-static gboolean
-handle (SmEngineThread *self, Run *run, Command *c)
+static void
+handle (gpointer owner, gpointer command)
 {
+  SmEngineThread *self = owner;
+  Run *run = &self->run;
+  Command *c = command;
   SmError err = { { 0 } };
   switch (c->kind)
     {
@@ -721,48 +666,23 @@ handle (SmEngineThread *self, Run *run, Command *c)
         post_failed (self, err.message);
       else
         {
-          Event *e = event_new (self, EV_SAVED);
+          Event *e = event_new (EV_SAVED);
           e->text = g_strdup (c->path);
           post (self, e);
         }
       break;
-    case CMD_QUIT:
-      return FALSE;
     }
-  return TRUE;
 }
 
-static gpointer
-engine_main (gpointer data)
+static void
+finish (gpointer owner)
 {
-  SmEngineThread *self = data; /* kept alive by dispose, which joins us */
-  Run run = { 0 };
-  run.state = SM_TRAIN_STATE_IDLE;
-  /* A context of our own as thread-default: otherwise g_main_context_invoke
-   * of the (global default) UI context from here could acquire it while the
-   * UI loop is not running and call the UI callback on this thread. */
-  GMainContext *own = g_main_context_new ();
-  g_main_context_push_thread_default (own);
-  for (;;)
-    {
-      gboolean stepping = run.state == SM_TRAIN_STATE_RUNNING;
-      Command *c = stepping ? g_async_queue_try_pop (self->commands) : g_async_queue_pop (self->commands);
-      if (c)
-        {
-          gboolean go_on = handle (self, &run, c);
-          command_free (c);
-          if (!go_on)
-            break;
-          continue; /* every pending command before the next step */
-        }
-      do_step (self, &run);
-    }
-  run_end_session (&run);
-  g_free (run.volume);
-  g_main_context_pop_thread_default (own);
-  g_main_context_unref (own);
-  return NULL;
+  SmEngineThread *self = owner;
+  run_end_session (&self->run);
+  g_clear_pointer (&self->run.volume, g_free);
 }
+
+static const SmWorkerOps worker_ops = { handle, do_step, finish };
 
 /* --- commands: main thread -> engine ---------------------------------------- */
 
@@ -772,7 +692,7 @@ send (SmEngineThread *self, CommandKind kind, double value)
   Command *c = g_new0 (Command, 1);
   c->kind = kind;
   c->value = value;
-  g_async_queue_push (self->commands, c);
+  sm_worker_send (&self->worker, c);
 }
 
 void
@@ -782,7 +702,7 @@ sm_engine_thread_set_volume (SmEngineThread *self, const SmVolume *volume, GObje
   c->kind = CMD_SET_VOLUME;
   c->volume = *volume;
   c->owner = owner ? g_object_ref (owner) : NULL;
-  g_async_queue_push (self->commands, c);
+  sm_worker_send (&self->worker, c);
 }
 
 void
@@ -793,8 +713,8 @@ sm_engine_thread_start (SmEngineThread *self, const SmTrainSettings *settings)
   settings_copy (&c->settings, settings);
   /* The engine counts runs the same way: the next run's events carry this. */
   self->generation++;
-  g_atomic_int_set (&self->cancel, 0);
-  g_async_queue_push (self->commands, c);
+  sm_worker_set_cancel (&self->worker, FALSE);
+  sm_worker_send (&self->worker, c);
 }
 
 void sm_engine_thread_pause (SmEngineThread *self) { send (self, CMD_PAUSE, 0); }
@@ -822,7 +742,7 @@ sm_engine_thread_request_preview (SmEngineThread *self, double z, double y, doub
   c->at[1] = y;
   c->at[2] = x;
   /* The engine owns (and may already have freed) c once it is queued. */
-  g_async_queue_push (self->commands, c);
+  sm_worker_send (&self->worker, c);
   return generation;
 }
 
@@ -833,7 +753,7 @@ sm_engine_thread_request_error_map (SmEngineThread *self)
   guint generation = ++self->error_map_generation;
   c->kind = CMD_ERROR_MAP;
   c->generation = generation;
-  g_async_queue_push (self->commands, c);
+  sm_worker_send (&self->worker, c);
   return generation;
 }
 
@@ -843,7 +763,7 @@ send_path (SmEngineThread *self, CommandKind kind, const char *path)
   Command *c = g_new0 (Command, 1);
   c->kind = kind;
   c->path = g_strdup (path);
-  g_async_queue_push (self->commands, c);
+  sm_worker_send (&self->worker, c);
 }
 
 void
@@ -868,17 +788,8 @@ static void
 sm_engine_thread_dispose (GObject *object)
 {
   SmEngineThread *self = SM_ENGINE_THREAD (object);
-  self->disposed = TRUE;
-  if (self->thread)
-    {
-      g_atomic_int_set (&self->cancel, 1);
-      /* Ahead of anything queued: the thread stops after the step in progress. */
-      Command *quit = g_new0 (Command, 1);
-      quit->kind = CMD_QUIT;
-      g_async_queue_push_front (self->commands, quit);
-      g_thread_join (self->thread);
-      self->thread = NULL;
-    }
+  /* The thread stops after the step in progress. */
+  sm_worker_stop (&self->worker);
   G_OBJECT_CLASS (sm_engine_thread_parent_class)->dispose (object);
 }
 
@@ -886,10 +797,9 @@ static void
 sm_engine_thread_finalize (GObject *object)
 {
   SmEngineThread *self = SM_ENGINE_THREAD (object);
-  g_async_queue_unref (self->commands);
+  sm_worker_clear (&self->worker);
   g_array_unref (self->pending_points);
   g_mutex_clear (&self->lock);
-  g_main_context_unref (self->context);
   G_OBJECT_CLASS (sm_engine_thread_parent_class)->finalize (object);
 }
 
@@ -917,12 +827,11 @@ sm_engine_thread_class_init (SmEngineThreadClass *klass)
 static void
 sm_engine_thread_init (SmEngineThread *self)
 {
-  self->context = g_main_context_ref_thread_default ();
-  self->commands = g_async_queue_new_full ((GDestroyNotify) command_free);
   self->pending_points = g_array_new (FALSE, FALSE, sizeof (SmTrainPoint));
   g_mutex_init (&self->lock);
   self->state = SM_TRAIN_STATE_IDLE;
-  self->thread = g_thread_new ("semmae-engine", engine_main, self);
+  self->run.state = SM_TRAIN_STATE_IDLE;
+  sm_worker_start (&self->worker, "semmae-engine", G_OBJECT (self), &worker_ops, (GDestroyNotify) command_free);
 }
 
 SmEngineThread *

@@ -1,16 +1,17 @@
 /* SmFinetuneThread: the fine-tuning thread and its two queues (see
- * sm-finetune-thread.h). Only the engine thread touches `Run`; only the main
- * thread emits signals. The training loop body is data/finetune_session. */
+ * sm-finetune-thread.h; the thread, the command queue and event posting are
+ * sm-worker.c). Only the engine thread touches `Run`; only the main thread
+ * emits signals. The training loop body is data/finetune_session. */
 #include "sm-finetune-thread.h"
 
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "data/finetune_session.h"
 #include "data/pretrain_session.h"
 #include "data/seg_labels.h"
 #include "engine/mae.h"
+#include "sm-worker.h"
 
 typedef enum {
   CMD_START,
@@ -21,7 +22,6 @@ typedef enum {
   CMD_OVERLAY_EVERY,
   CMD_SEGMENT,
   CMD_SAVE,
-  CMD_QUIT,
 } CommandKind;
 
 typedef struct {
@@ -46,21 +46,16 @@ typedef struct {
   int val_every, overlay_every;
   gboolean have_overlay_at;
   double overlay_z;
-  double rate_t0;
-  gint64 rate_step0;
-  double rate;
+  SmStepRate rate;
 } Run;
 
 struct _SmFinetuneThread {
   GObject parent_instance;
-  GMainContext *context;
-  GAsyncQueue *commands;
-  GThread *thread;
-  volatile int cancel;  /* stops a validation or segmentation in progress (stop, cancel, quit) */
+  SmWorker worker;      /* its cancel flag stops a validation or segmentation (stop, cancel, quit) */
+  Run run;              /* engine thread only */
   /* Main thread only. */
   SmTrainState state;
   guint generation;
-  gboolean disposed;
 };
 
 G_DEFINE_FINAL_TYPE (SmFinetuneThread, sm_finetune_thread, G_TYPE_OBJECT)
@@ -103,7 +98,6 @@ command_free (Command *c)
 /* --- events: engine -> main thread ---------------------------------------- */
 
 typedef struct {
-  GWeakRef owner;
   int signal;
   guint generation;
   SmTrainState state;
@@ -119,7 +113,6 @@ static void
 event_free (gpointer data)
 {
   Event *e = data;
-  g_weak_ref_clear (&e->owner);
   g_free (e->text);
   if (e->overlay)
     g_free (e->overlay->map);
@@ -134,16 +127,14 @@ event_free (gpointer data)
   g_free (e);
 }
 
-static gboolean
-deliver_event (gpointer data)
+static void
+deliver_event (GObject *owner, gpointer data)
 {
+  SmFinetuneThread *self = SM_FINETUNE_THREAD (owner);
   Event *e = data;
-  g_autoptr (SmFinetuneThread) self = g_weak_ref_get (&e->owner);
-  if (!self || self->disposed)
-    return G_SOURCE_REMOVE;
   /* Saved and failed messages stay meaningful across runs; the rest belong to one. */
   if (e->signal != SIG_SAVED && e->signal != SIG_FAILED && e->generation != self->generation)
-    return G_SOURCE_REMOVE;
+    return;
   switch (e->signal)
     {
     case SIG_STATE:
@@ -172,14 +163,12 @@ deliver_event (gpointer data)
       g_signal_emit (self, signals[e->signal], 0, e->text);
       break;
     }
-  return G_SOURCE_REMOVE;
 }
 
 static Event *
-event_new (SmFinetuneThread *self, const Run *run, int signal)
+event_new (const Run *run, int signal)
 {
   Event *e = g_new0 (Event, 1);
-  g_weak_ref_init (&e->owner, self);
   e->signal = signal;
   e->generation = run->generation;
   return e;
@@ -188,14 +177,15 @@ event_new (SmFinetuneThread *self, const Run *run, int signal)
 static void
 post (SmFinetuneThread *self, Event *e)
 {
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, deliver_event, e, event_free);
+  sm_worker_post (&self->worker, deliver_event, e, event_free);
 }
 
 static void
 post_state (SmFinetuneThread *self, Run *run, SmTrainState state)
 {
   run->state = state;
-  Event *e = event_new (self, run, SIG_STATE);
+  self->worker.stepping = state == SM_TRAIN_STATE_RUNNING;
+  Event *e = event_new (run, SIG_STATE);
   e->state = state;
   post (self, e);
 }
@@ -203,7 +193,7 @@ post_state (SmFinetuneThread *self, Run *run, SmTrainState state)
 static void
 post_text (SmFinetuneThread *self, Run *run, int signal, const char *text)
 {
-  Event *e = event_new (self, run, signal);
+  Event *e = event_new (run, signal);
   e->text = g_strdup (text);
   post (self, e);
 }
@@ -220,30 +210,12 @@ run_end (Run *run)
   g_clear_pointer (&run->ids, g_free);
 }
 
-static gboolean
-unref_owner (gpointer owner)
-{
-  g_object_unref (owner);
-  return G_SOURCE_REMOVE;
-}
-
 /* The owners (GTK-side objects) go back to the main thread to die there. */
 static void
 release_owners (SmFinetuneThread *self, Command *c)
 {
-  if (c->image_owner)
-    g_main_context_invoke (self->context, unref_owner, g_steal_pointer (&c->image_owner));
-  if (c->labels_owner)
-    g_main_context_invoke (self->context, unref_owner, g_steal_pointer (&c->labels_owner));
-}
-
-static int
-default_threads (int requested)
-{
-  if (requested > 0)
-    return requested;
-  long cpus = sysconf (_SC_NPROCESSORS_ONLN);
-  return cpus > 1 ? (int) cpus - 1 : 1; /* one core stays with the user interface */
+  sm_worker_unref_on_main (&self->worker, g_steal_pointer (&c->image_owner));
+  sm_worker_unref_on_main (&self->worker, g_steal_pointer (&c->labels_owner));
 }
 
 static gboolean
@@ -301,7 +273,7 @@ run_begin (SmFinetuneThread *self, Run *run, Command *c)
   if (!run->ids)
     goto fail;
 
-  mae_set_threads (default_threads (st->threads));
+  mae_set_threads (sm_worker_default_threads (st->threads));
   SmFinetuneOptions o;
   sm_finetune_options_default (&o);
   o.task = st->task;
@@ -317,14 +289,13 @@ run_begin (SmFinetuneThread *self, Run *run, Command *c)
   if (sm_finetune_session_create (&run->session, &o, &err))
     goto fail;
   run->have_session = TRUE;
-  run->session.cancel = &self->cancel;
+  run->session.cancel = &self->worker.cancel;
   if (sm_finetune_session_set_data (&run->session, run->volume, run->ids, run->dims, lo, hi, &err))
     goto fail;
   run->val_every = st->val_every;
   run->overlay_every = st->overlay_every;
-  run->rate_t0 = sm_monotonic_seconds ();
-  run->rate_step0 = 0;
-  run->rate = 0;
+  run->rate.per_second = 0;
+  sm_step_rate_restart (&run->rate, 0);
   post_state (self, run, SM_TRAIN_STATE_RUNNING);
   return TRUE;
 
@@ -360,7 +331,7 @@ make_overlay (SmFinetuneThread *self, Run *run)
       o->ny = run->dims[1];
       o->nx = run->dims[2];
       o->compute_ms = (sm_monotonic_seconds () - t0) * 1e3;
-      Event *e = event_new (self, run, SIG_OVERLAY);
+      Event *e = event_new (run, SIG_OVERLAY);
       e->overlay = g_steal_pointer (&o);
       post (self, e);
     }
@@ -389,7 +360,7 @@ make_validation (SmFinetuneThread *self, Run *run)
                  strstr (err.message, "cancelled") ? "validation cancelled" : err.message);
       return;
     }
-  Event *e = event_new (self, run, SIG_VALIDATION);
+  Event *e = event_new (run, SIG_VALIDATION);
   e->validation = (SmFinetuneValidation) { run->generation, sm_finetune_session_step_count (&run->session),
                                            loss, sc.primary, sc.second, sc.lower_is_better,
                                            sc.primary_name, sc.second_name, sm_monotonic_seconds () - t0 };
@@ -410,7 +381,7 @@ on_segment_progress (int64_t done, int64_t total, void *user)
   if (f - p->last < 0.02 && done < total)
     return;
   p->last = f;
-  Event *e = event_new (p->self, p->run, SIG_SEGMENT_PROGRESS);
+  Event *e = event_new (p->run, SIG_SEGMENT_PROGRESS);
   e->fraction = f;
   post (p->self, e);
 }
@@ -450,7 +421,7 @@ make_segmentation (SmFinetuneThread *self, Run *run, const char *path)
       r->generation = run->generation;
       r->step = sm_finetune_session_step_count (s);
       r->seconds = sm_monotonic_seconds () - t0;
-      Event *e = event_new (self, run, SIG_SEGMENTED);
+      Event *e = event_new (run, SIG_SEGMENTED);
       e->segmentation = g_steal_pointer (&r);
       post (self, e);
     }
@@ -469,8 +440,10 @@ make_segmentation (SmFinetuneThread *self, Run *run, const char *path)
 }
 
 static void
-do_step (SmFinetuneThread *self, Run *run)
+do_step (gpointer owner)
 {
+  SmFinetuneThread *self = owner;
+  Run *run = &self->run;
   SmError err = { { 0 } };
   double loss, t0 = sm_monotonic_seconds ();
   if (sm_finetune_session_step (&run->session, &loss, &err))
@@ -481,18 +454,12 @@ do_step (SmFinetuneThread *self, Run *run)
     }
   double now = sm_monotonic_seconds ();
   gint64 step = sm_finetune_session_step_count (&run->session);
-  if (now > run->rate_t0 && step > run->rate_step0)
-    run->rate = (step - run->rate_step0) / (now - run->rate_t0);
-  if (now - run->rate_t0 > 5)
-    {
-      /* A sliding window of about five seconds. */
-      run->rate_t0 = now;
-      run->rate_step0 = step;
-    }
+  sm_step_rate_update (&run->rate, step);
   gboolean last = step >= run->session.total_steps;
-  Event *e = event_new (self, run, SIG_PROGRESS);
+  Event *e = event_new (run, SIG_PROGRESS);
   e->progress = (SmFinetuneProgress) { run->generation, step, run->session.total_steps, loss,
-                                       seg_optim_lr (&run->session.optim, step), run->rate, (now - t0) * 1e3,
+                                       seg_optim_lr (&run->session.optim, step), run->rate.per_second,
+                                       (now - t0) * 1e3,
                                        run->session.init_tensors };
   post (self, e);
   if (last)
@@ -503,9 +470,12 @@ do_step (SmFinetuneThread *self, Run *run)
     make_validation (self, run);
 }
 
-static gboolean
-handle (SmFinetuneThread *self, Run *run, Command *c)
+static void
+handle (gpointer owner, gpointer command)
 {
+  SmFinetuneThread *self = owner;
+  Run *run = &self->run;
+  Command *c = command;
   SmError err = { { 0 } };
   switch (c->kind)
     {
@@ -515,7 +485,7 @@ handle (SmFinetuneThread *self, Run *run, Command *c)
           /* Step 0: what the untrained network makes of the slices, and its score (the curve's start). */
           make_overlay (self, run);
           make_validation (self, run);
-          run->rate_t0 = sm_monotonic_seconds (); /* steps/s counts steps, not this start-up */
+          sm_step_rate_restart (&run->rate, 0); /* steps/s counts steps, not this start-up */
         }
       break;
     case CMD_PAUSE:
@@ -526,8 +496,7 @@ handle (SmFinetuneThread *self, Run *run, Command *c)
       if (run->have_session && (run->state == SM_TRAIN_STATE_PAUSED || run->state == SM_TRAIN_STATE_STOPPED) &&
           sm_finetune_session_step_count (&run->session) < run->session.total_steps)
         {
-          run->rate_t0 = sm_monotonic_seconds ();
-          run->rate_step0 = sm_finetune_session_step_count (&run->session);
+          sm_step_rate_restart (&run->rate, sm_finetune_session_step_count (&run->session));
           post_state (self, run, SM_TRAIN_STATE_RUNNING);
         }
       break;
@@ -554,41 +523,17 @@ handle (SmFinetuneThread *self, Run *run, Command *c)
       else
         post_text (self, run, SIG_SAVED, c->path);
       break;
-    case CMD_QUIT:
-      return FALSE;
     }
-  return TRUE;
 }
 
-static gpointer
-engine_main (gpointer data)
+static void
+finish (gpointer owner)
 {
-  SmFinetuneThread *self = data; /* kept alive by dispose, which joins us */
-  Run run = { 0 };
-  run.state = SM_TRAIN_STATE_IDLE;
-  /* Our own thread-default context: g_main_context_invoke of the UI context
-   * must never run a UI callback here (see sm-engine-thread.c). */
-  GMainContext *own = g_main_context_new ();
-  g_main_context_push_thread_default (own);
-  for (;;)
-    {
-      gboolean stepping = run.state == SM_TRAIN_STATE_RUNNING;
-      Command *c = stepping ? g_async_queue_try_pop (self->commands) : g_async_queue_pop (self->commands);
-      if (c)
-        {
-          gboolean go_on = handle (self, &run, c);
-          command_free (c);
-          if (!go_on)
-            break;
-          continue; /* every pending command before the next step */
-        }
-      do_step (self, &run);
-    }
-  run_end (&run);
-  g_main_context_pop_thread_default (own);
-  g_main_context_unref (own);
-  return NULL;
+  SmFinetuneThread *self = owner;
+  run_end (&self->run);
 }
+
+static const SmWorkerOps worker_ops = { handle, do_step, finish };
 
 /* --- commands: main thread -> engine ---------------------------------------- */
 
@@ -599,7 +544,7 @@ send (SmFinetuneThread *self, CommandKind kind, double value, const char *path)
   c->kind = kind;
   c->value = value;
   c->path = g_strdup (path);
-  g_async_queue_push (self->commands, c);
+  sm_worker_send (&self->worker, c);
 }
 
 void
@@ -621,8 +566,8 @@ sm_finetune_thread_start (SmFinetuneThread *self, const SmFinetuneSettings *sett
     }
   /* The engine numbers runs the same way: the new run's events carry this. */
   c->generation = ++self->generation;
-  g_atomic_int_set (&self->cancel, 0);
-  g_async_queue_push (self->commands, c);
+  sm_worker_set_cancel (&self->worker, FALSE);
+  sm_worker_send (&self->worker, c);
 }
 
 void sm_finetune_thread_pause (SmFinetuneThread *self) { send (self, CMD_PAUSE, 0, NULL); }
@@ -630,7 +575,7 @@ void sm_finetune_thread_pause (SmFinetuneThread *self) { send (self, CMD_PAUSE, 
 void
 sm_finetune_thread_resume (SmFinetuneThread *self)
 {
-  g_atomic_int_set (&self->cancel, 0);
+  sm_worker_set_cancel (&self->worker, FALSE);
   send (self, CMD_RESUME, 0, NULL);
 }
 
@@ -638,21 +583,21 @@ void
 sm_finetune_thread_stop (SmFinetuneThread *self)
 {
   /* A validation in progress ends too, not only the steps. */
-  g_atomic_int_set (&self->cancel, 1);
+  sm_worker_set_cancel (&self->worker, TRUE);
   send (self, CMD_STOP, 0, NULL);
 }
 
 void
 sm_finetune_thread_cancel (SmFinetuneThread *self)
 {
-  g_atomic_int_set (&self->cancel, 1);
+  sm_worker_set_cancel (&self->worker, TRUE);
 }
 void sm_finetune_thread_request_overlay (SmFinetuneThread *self, double z) { send (self, CMD_OVERLAY, z, NULL); }
 void sm_finetune_thread_set_overlay_every (SmFinetuneThread *self, int every) { send (self, CMD_OVERLAY_EVERY, every, NULL); }
 void
 sm_finetune_thread_segment (SmFinetuneThread *self, const char *labels_path)
 {
-  g_atomic_int_set (&self->cancel, 0);
+  sm_worker_set_cancel (&self->worker, FALSE);
   send (self, CMD_SEGMENT, 0, labels_path);
 }
 void sm_finetune_thread_save (SmFinetuneThread *self, const char *path) { send (self, CMD_SAVE, 0, path); }
@@ -664,18 +609,9 @@ static void
 sm_finetune_thread_dispose (GObject *object)
 {
   SmFinetuneThread *self = SM_FINETUNE_THREAD (object);
-  self->disposed = TRUE;
-  if (self->thread)
-    {
-      /* Ahead of anything queued: the thread ends after the step in progress (a validation or
-       * segmentation in progress stops within a few slices). */
-      g_atomic_int_set (&self->cancel, 1);
-      Command *quit = g_new0 (Command, 1);
-      quit->kind = CMD_QUIT;
-      g_async_queue_push_front (self->commands, quit);
-      g_thread_join (self->thread);
-      self->thread = NULL;
-    }
+  /* The thread ends after the step in progress (a validation or segmentation
+   * in progress stops within a few slices). */
+  sm_worker_stop (&self->worker);
   G_OBJECT_CLASS (sm_finetune_thread_parent_class)->dispose (object);
 }
 
@@ -683,8 +619,7 @@ static void
 sm_finetune_thread_finalize (GObject *object)
 {
   SmFinetuneThread *self = SM_FINETUNE_THREAD (object);
-  g_async_queue_unref (self->commands);
-  g_main_context_unref (self->context);
+  sm_worker_clear (&self->worker);
   G_OBJECT_CLASS (sm_finetune_thread_parent_class)->finalize (object);
 }
 
@@ -719,10 +654,9 @@ sm_finetune_thread_class_init (SmFinetuneThreadClass *klass)
 static void
 sm_finetune_thread_init (SmFinetuneThread *self)
 {
-  self->context = g_main_context_ref_thread_default ();
-  self->commands = g_async_queue_new_full ((GDestroyNotify) command_free);
   self->state = SM_TRAIN_STATE_IDLE;
-  self->thread = g_thread_new ("semmae-finetune", engine_main, self);
+  self->run.state = SM_TRAIN_STATE_IDLE;
+  sm_worker_start (&self->worker, "semmae-finetune", G_OBJECT (self), &worker_ops, (GDestroyNotify) command_free);
 }
 
 SmFinetuneThread *
