@@ -10,6 +10,7 @@
 #include "sm-finetune-layers.h"
 #include "sm-finetune-plot.h"
 #include "sm-finetune-thread.h"
+#include "sm-panel-util.h"
 
 enum { INIT_PRETRAINED, INIT_FILE, INIT_SCRATCH };
 typedef enum { FILE_LABELS, FILE_INIT, FILE_SAVE_MODEL } FileKind;
@@ -74,11 +75,7 @@ static GParamSpec *props[N_PROPS];
 static void
 set_summary (SmFinetunePanel *self, const char *text)
 {
-  if (g_strcmp0 (self->summary, text) == 0)
-    return;
-  g_free (self->summary);
-  self->summary = g_strdup (text);
-  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUMMARY]);
+  sm_panel_set_summary (G_OBJECT (self), props[PROP_SUMMARY], &self->summary, text);
 }
 
 static void
@@ -590,13 +587,12 @@ on_segment_clicked (GtkButton *b, SmFinetunePanel *self)
 }
 
 static void
-on_file_response (GtkNativeDialog *dialog, int response, SmFinetunePanel *self)
+on_file_chosen (GtkWidget *panel, int kind, const char *chosen)
 {
-  FileKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "kind"));
-  g_autoptr (GFile) file = response == GTK_RESPONSE_ACCEPT ? gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog)) : NULL;
-  g_autofree char *path = file ? g_file_get_path (file) : NULL;
+  SmFinetunePanel *self = SM_FINETUNE_PANEL (panel);
+  g_autofree char *path = g_strdup (chosen);
   if (path)
-    switch (kind)
+    switch ((FileKind) kind)
       {
       case FILE_LABELS:
         g_free (self->labels_path);
@@ -612,32 +608,17 @@ on_file_response (GtkNativeDialog *dialog, int response, SmFinetunePanel *self)
         break;
       }
   update_init_label (self);
-  g_object_unref (dialog);
 }
 
 static void
 run_file_dialog (SmFinetunePanel *self, FileKind kind)
 {
-  static const char *titles[] = { "Labels for Fine-tuning", "A Pre-trained Model", "Save the Fine-tuned Model" };
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  gboolean save = kind == FILE_SAVE_MODEL;
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-      titles[kind], GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-      save ? GTK_FILE_CHOOSER_ACTION_SAVE : GTK_FILE_CHOOSER_ACTION_OPEN, save ? "_Save" : "_Open", "_Cancel");
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  if (save)
-    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "segmentation.safetensors");
-  if (kind != FILE_LABELS)
-    {
-      GtkFileFilter *filter = gtk_file_filter_new ();
-      gtk_file_filter_set_name (filter, "safetensors");
-      gtk_file_filter_add_suffix (filter, "safetensors");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-      g_object_unref (filter);
-    }
-  g_object_set_data (G_OBJECT (chooser), "kind", GINT_TO_POINTER (kind));
-  g_signal_connect (chooser, "response", G_CALLBACK (on_file_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  static const SmPanelFileDialog dialogs[] = {
+    [FILE_LABELS] = { "Labels for Fine-tuning", FALSE, NULL, FALSE },
+    [FILE_INIT] = { "A Pre-trained Model", FALSE, NULL, TRUE },
+    [FILE_SAVE_MODEL] = { "Save the Fine-tuned Model", TRUE, "segmentation.safetensors", TRUE },
+  };
+  sm_panel_run_file_dialog (GTK_WIDGET (self), &dialogs[kind], kind, on_file_chosen);
 }
 
 static void on_labels_clicked (GtkButton *b, SmFinetunePanel *self) { run_file_dialog (self, FILE_LABELS); }
@@ -890,7 +871,7 @@ sm_finetune_panel_class_init (SmFinetunePanelClass *klass)
   G_OBJECT_CLASS (klass)->dispose = sm_finetune_panel_dispose;
   G_OBJECT_CLASS (klass)->finalize = sm_finetune_panel_finalize;
   G_OBJECT_CLASS (klass)->get_property = sm_finetune_panel_get_property;
-  props[PROP_SUMMARY] = g_param_spec_string ("summary", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_SUMMARY] = sm_panel_summary_param ();
   g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, props);
   g_type_ensure (SM_TYPE_FINETUNE_PLOT);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);

@@ -6,6 +6,7 @@
 
 #include "sm-loader.h"
 #include "sm-loss-plot.h"
+#include "sm-panel-util.h"
 #include "sm-preview-triptych.h"
 #include "sm-screenshot.h"
 
@@ -53,11 +54,7 @@ static GParamSpec *props[N_PROPS];
 static void
 set_summary (SmTrainPanel *self, const char *text)
 {
-  if (g_strcmp0 (self->summary, text) == 0)
-    return;
-  g_free (self->summary);
-  self->summary = g_strdup (text);
-  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUMMARY]);
+  sm_panel_set_summary (G_OBJECT (self), props[PROP_SUMMARY], &self->summary, text);
 }
 
 static gboolean
@@ -394,62 +391,40 @@ sm_train_panel_load_checkpoint (SmTrainPanel *self, const char *path)
 typedef enum { FILE_SAVE_MODEL, FILE_LOAD_MODEL, FILE_EXPORT_CSV, FILE_EXPORT_PNG } FileKind;
 
 static void
-on_file_response (GtkNativeDialog *dialog, int response, SmTrainPanel *self)
+on_file_chosen (GtkWidget *panel, int kind, const char *path)
 {
-  FileKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "kind"));
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file ? g_file_get_path (file) : NULL;
-      g_autoptr (GError) error = NULL;
-      if (path)
-        switch (kind)
-          {
-          case FILE_SAVE_MODEL:
-            sm_engine_thread_save_checkpoint (self->engine, path);
-            break;
-          case FILE_LOAD_MODEL:
-            sm_train_panel_load_checkpoint (self, path);
-            break;
-          case FILE_EXPORT_CSV:
-            if (!sm_loss_plot_export_csv (self->loss_plot, path, &error))
-              gtk_label_set_text (self->error_label, error->message);
-            break;
-          case FILE_EXPORT_PNG:
-            if (!sm_loss_plot_export_png (self->loss_plot, path, 800, 400, &error))
-              gtk_label_set_text (self->error_label, error->message);
-            break;
-          }
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  SmTrainPanel *self = SM_TRAIN_PANEL (panel);
+  g_autoptr (GError) error = NULL;
+  if (path)
+    switch ((FileKind) kind)
+      {
+      case FILE_SAVE_MODEL:
+        sm_engine_thread_save_checkpoint (self->engine, path);
+        break;
+      case FILE_LOAD_MODEL:
+        sm_train_panel_load_checkpoint (self, path);
+        break;
+      case FILE_EXPORT_CSV:
+        if (!sm_loss_plot_export_csv (self->loss_plot, path, &error))
+          gtk_label_set_text (self->error_label, error->message);
+        break;
+      case FILE_EXPORT_PNG:
+        if (!sm_loss_plot_export_png (self->loss_plot, path, 800, 400, &error))
+          gtk_label_set_text (self->error_label, error->message);
+        break;
+      }
 }
 
 static void
 run_file_dialog (SmTrainPanel *self, FileKind kind)
 {
-  static const char *titles[] = { "Save the Model", "Load a Model to Continue", "Export the Loss Curve",
-                                  "Export the Loss Plot" };
-  static const char *names[] = { "model.safetensors", NULL, "loss.csv", "loss.png" };
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  gboolean save = kind != FILE_LOAD_MODEL;
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-      titles[kind], GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-      save ? GTK_FILE_CHOOSER_ACTION_SAVE : GTK_FILE_CHOOSER_ACTION_OPEN, save ? "_Save" : "_Open", "_Cancel");
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  if (names[kind])
-    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), names[kind]);
-  if (kind == FILE_LOAD_MODEL)
-    {
-      GtkFileFilter *filter = gtk_file_filter_new ();
-      gtk_file_filter_set_name (filter, "safetensors");
-      gtk_file_filter_add_suffix (filter, "safetensors");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-      g_object_unref (filter);
-    }
-  g_object_set_data (G_OBJECT (chooser), "kind", GINT_TO_POINTER (kind));
-  g_signal_connect (chooser, "response", G_CALLBACK (on_file_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  static const SmPanelFileDialog dialogs[] = {
+    [FILE_SAVE_MODEL] = { "Save the Model", TRUE, "model.safetensors", FALSE },
+    [FILE_LOAD_MODEL] = { "Load a Model to Continue", FALSE, NULL, TRUE },
+    [FILE_EXPORT_CSV] = { "Export the Loss Curve", TRUE, "loss.csv", FALSE },
+    [FILE_EXPORT_PNG] = { "Export the Loss Plot", TRUE, "loss.png", FALSE },
+  };
+  sm_panel_run_file_dialog (GTK_WIDGET (self), &dialogs[kind], kind, on_file_chosen);
 }
 
 static void on_save_clicked (GtkButton *b, SmTrainPanel *self) { run_file_dialog (self, FILE_SAVE_MODEL); }
@@ -608,7 +583,7 @@ sm_train_panel_class_init (SmTrainPanelClass *klass)
   G_OBJECT_CLASS (klass)->dispose = sm_train_panel_dispose;
   G_OBJECT_CLASS (klass)->finalize = sm_train_panel_finalize;
   G_OBJECT_CLASS (klass)->get_property = sm_train_panel_get_property;
-  props[PROP_SUMMARY] = g_param_spec_string ("summary", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_SUMMARY] = sm_panel_summary_param ();
   g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, props);
   g_type_ensure (SM_TYPE_LOSS_PLOT);
   g_type_ensure (SM_TYPE_PREVIEW_TRIPTYCH);
