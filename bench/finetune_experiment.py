@@ -122,7 +122,7 @@ class Runner:
                 "--threads", "1", "--seed", str(self.a.seed), "--log", name + ".csv"]
         if cfg["train_z"]:
             argv += ["--z-range", cfg["train_z"]]
-        argv += ["--init", init] if init else ["--scratch"]
+        argv += (["--init", init] if init else ["--scratch"]) + self.a.finetune_extra
         err = self.run(name, argv)
         s = re.search(r"used ([0-9.]+) CPU-s for (\d+) steps", err)
         row = {"ft_steps": int(s.group(2)) if s else None,
@@ -164,6 +164,7 @@ def main():
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--nice", type=int, default=5)
     ap.add_argument("--pretrain-extra", default="", help="more semmae pretrain options")
+    ap.add_argument("--finetune-extra", default="", help="more semmae finetune options")
     ap.add_argument("--segment-extra", default="", help="more semmae segment options")
     ap.add_argument("--init-from", action="append", default=[], metavar="LABEL=M.safetensors",
                     help="instead of the protocol, only fine-tune (F CPU-s) from this existing "
@@ -173,6 +174,7 @@ def main():
     a = ap.parse_args()
     a.pretrain_extra = a.pretrain_extra.split()
     a.segment_extra = a.segment_extra.split()
+    a.finetune_extra = a.finetune_extra.split()
     a.semmae = os.path.abspath(a.semmae)
     os.makedirs(a.work, exist_ok=True)
     r = Runner(a)
