@@ -19,6 +19,7 @@
 #include "data/phantom.h"
 #include "data/volume.h"
 #include "tap.h"
+#include "tmp_dir.h"
 #include "xvfb.h"
 
 #define NZ 12
@@ -512,14 +513,7 @@ main (int argc, char **argv)
   /* Keep the folder when something failed, for a look at the screenshot. */
   if (tap_done () == 0)
     {
-      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-      const char *name;
-      while (d && (name = g_dir_read_name (d)))
-        {
-          g_autofree char *p = g_build_filename (dir, name, NULL);
-          g_unlink (p);
-        }
-      g_rmdir (dir);
+      tmp_dir_remove (dir);
       return 0;
     }
   tap_diag ("kept %s", dir);

@@ -5,7 +5,6 @@
  * segment on the XY view's slice along the dragged line. libX11 / libXtst are
  * loaded with dlopen, so the test needs no X development files and skips
  * where they are missing. */
-#include <dlfcn.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -16,92 +15,27 @@
 
 #include "data/label_io.h"
 #include "data/label_stats.h"
-#include "data/phantom.h"
-#include "data/volume.h"
+#include "phantom_files.h"
 #include "tap.h"
+#include "tmp_dir.h"
+#include "xtest.h"
 #include "xvfb.h"
-
-typedef struct {
-  void *(*open_display) (const char *);
-  int (*flush) (void *);
-  int (*close_display) (void *);
-  unsigned char (*keysym_to_keycode) (void *, unsigned long);
-  int (*fake_motion) (void *, int, int, int, unsigned long);
-  int (*fake_button) (void *, unsigned int, int, unsigned long);
-  int (*fake_key) (void *, unsigned int, int, unsigned long);
-  void *display;
-} X;
-
-static gboolean
-x_open (X *x)
-{
-  void *xlib = dlopen ("libX11.so.6", RTLD_NOW), *xtst = dlopen ("libXtst.so.6", RTLD_NOW);
-  if (!xlib || !xtst)
-    return FALSE;
-  x->open_display = (void *(*) (const char *)) dlsym (xlib, "XOpenDisplay");
-  x->flush = (int (*) (void *)) dlsym (xlib, "XFlush");
-  x->close_display = (int (*) (void *)) dlsym (xlib, "XCloseDisplay");
-  x->keysym_to_keycode = (unsigned char (*) (void *, unsigned long)) dlsym (xlib, "XKeysymToKeycode");
-  x->fake_motion = (int (*) (void *, int, int, int, unsigned long)) dlsym (xtst, "XTestFakeMotionEvent");
-  x->fake_button = (int (*) (void *, unsigned int, int, unsigned long)) dlsym (xtst, "XTestFakeButtonEvent");
-  x->fake_key = (int (*) (void *, unsigned int, int, unsigned long)) dlsym (xtst, "XTestFakeKeyEvent");
-  if (!x->open_display || !x->flush || !x->keysym_to_keycode || !x->fake_motion || !x->fake_button ||
-      !x->fake_key)
-    return FALSE;
-  x->display = x->open_display (NULL);
-  return x->display != NULL;
-}
-
-static void
-x_move (X *x, int px, int py)
-{
-  x->fake_motion (x->display, -1, px, py, 0);
-  x->flush (x->display);
-  g_usleep (40000);
-}
-
-static void
-x_key (X *x, unsigned long keysym, unsigned long modifier)
-{
-  unsigned int mod = modifier ? x->keysym_to_keycode (x->display, modifier) : 0;
-  unsigned int key = x->keysym_to_keycode (x->display, keysym);
-  if (mod)
-    x->fake_key (x->display, mod, 1, 0);
-  x->fake_key (x->display, key, 1, 0);
-  x->fake_key (x->display, key, 0, 0);
-  if (mod)
-    x->fake_key (x->display, mod, 0, 0);
-  x->flush (x->display);
-  g_usleep (300000);
-}
 
 int
 main (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      fprintf (stderr, "usage: %s SEMMAE-STUDIO\n", argv[0]);
-      return 2;
-    }
-  gboolean child;
-  int status = xvfb_reexec (argc, argv, &child);
-  if (!child)
-    return status == 77 ? tap_skip_all ("xvfb-run is not installed") : status;
   X x = { 0 };
-  if (!x_open (&x))
-    return tap_skip_all ("libX11 / libXtst cannot be loaded or the display opened");
+  int begun = x_test_begin (argc, argv, &x);
+  if (begun >= 0)
+    return begun;
 
   g_autofree char *dir = g_dir_make_tmp ("semmae-proofread-mouse-XXXXXX", NULL);
   g_autofree char *image_path = g_build_filename (dir, "image.tif", NULL);
   g_autofree char *labels_path = g_build_filename (dir, "labels.tif", NULL);
   g_autofree char *script_path = g_build_filename (dir, "script.txt", NULL);
-  SmPhantomParams params;
-  sm_phantom_default_params (&params);
-  params.nz = 16, params.ny = 128, params.nx = 128;
   SmVolume image = { 0 }, labels = { 0 };
   SmError err = { { 0 } };
-  TAP_OK (sm_phantom_generate (&params, &image, &labels, NULL, &err) == 0 &&
-              sm_volume_write (image_path, &image, &err) == 0 && sm_volume_write (labels_path, &labels, &err) == 0,
+  TAP_OK (phantom_files_write (image_path, labels_path, 16, 128, 128, &image, &labels, &err) == 0,
           "phantom image and labels written %s", err.message);
   g_file_set_contents (script_path, "mode proofread\n", -1, NULL);
 
@@ -121,16 +55,7 @@ main (int argc, char **argv)
     return tap_done ();
   /* Wait for the script's line: the labels are open and the panel shown. */
   GString *out = g_string_new (NULL);
-  char buf[256];
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (!strstr (out->str, "mode proofread") && g_get_monotonic_time () < deadline)
-    {
-      ssize_t n = read (out_fd, buf, sizeof buf);
-      if (n <= 0)
-        break;
-      g_string_append_len (out, buf, n);
-    }
-  TAP_OK (strstr (out->str, "mode proofread") != NULL, "labels open in the Proofread mode");
+  TAP_OK (x_wait_for_output (out_fd, out, "mode proofread"), "labels open in the Proofread mode");
   g_usleep (1500000); /* first frames */
 
   GStatBuf before;
@@ -140,13 +65,11 @@ main (int argc, char **argv)
   x_key (&x, 'n', 0); /* new segment id */
   const int x0 = 150, y0 = 250, steps = 25;
   x_move (&x, x0, y0);
-  x.fake_button (x.display, 1, 1, 0);
-  x.flush (x.display);
+  x_button (&x, 1, TRUE);
   g_usleep (100000);
   for (int i = 1; i <= steps; i++)
     x_move (&x, x0 + i * 12, y0 + i * 4);
-  x.fake_button (x.display, 1, 0, 0);
-  x.flush (x.display);
+  x_button (&x, 1, FALSE);
   g_usleep (400000);
   x_key (&x, 's', 0xffe3 /* Control_L */);
 
@@ -163,9 +86,9 @@ main (int argc, char **argv)
   kill (pid, SIGTERM);
   waitpid (pid, NULL, 0);
   g_spawn_close_pid (pid);
-  x.close_display (x.display);
+  x_close (&x);
 
-  int64_t shape[3] = { params.nz, params.ny, params.nx };
+  int64_t shape[3] = { image.nz, image.ny, image.nx };
   SmLabelStore *store = sm_label_store_load (labels_path, shape, &err);
   TAP_OK (store != NULL, "saved labels load %s", err.message);
   if (store)
@@ -192,15 +115,6 @@ main (int argc, char **argv)
   g_string_free (out, TRUE);
   int rc = tap_done ();
   if (rc == 0)
-    {
-      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-      const char *name;
-      while (d && (name = g_dir_read_name (d)))
-        {
-          g_autofree char *p = g_build_filename (dir, name, NULL);
-          g_unlink (p);
-        }
-      g_rmdir (dir);
-    }
+    tmp_dir_remove (dir);
   return rc;
 }
