@@ -18,6 +18,7 @@
 #include <tiffio.h>
 
 #include "phantom.h"
+#include "slurp.h"
 #include "tap.h"
 #include "volume.h"
 
@@ -30,20 +31,6 @@ static const char *in_dir(const char *name) {
   static int next;
   char *b = buf[next++ % 8];
   snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-  return b;
-}
-
-static char *slurp(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  size_t got = fread(b, 1, (size_t)n, f);
-  b[got] = '\0';
-  if (size) *size = got;
-  fclose(f);
   return b;
 }
 

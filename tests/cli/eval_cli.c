@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "slurp.h"
 #include "tap.h"
 #include "volume.h"
 
@@ -33,22 +34,15 @@ static int run(const char *args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return calloc(1, 1);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  size_t got = fread(b, 1, (size_t)n, f);
-  b[got] = '\0';
-  fclose(f);
-  return b;
+/* The contents of a file the last run wrote, "" when it did not. */
+static char *text_of(const char *path) {
+  char *s = slurp(path, NULL);
+  return s ? s : calloc(1, 1);
 }
 
 /* The value printed on the line "name: value" of the last run, NAN if absent. */
 static double value_of(const char *name) {
-  char *out = slurp(out_file);
+  char *out = text_of(out_file);
   char key[64];
   snprintf(key, sizeof key, "\n%s: ", name);
   char *text = malloc(strlen(out) + 2);
@@ -62,7 +56,7 @@ static double value_of(const char *name) {
 }
 
 static int count_lines(const char *path) {
-  char *s = slurp(path);
+  char *s = text_of(path);
   int lines = 0;
   for (char *p = s; *p; p++) lines += *p == '\n';
   free(s);
@@ -70,7 +64,7 @@ static int count_lines(const char *path) {
 }
 
 static bool one_line_error(const char *needle) {
-  char *e = slurp(err_file);
+  char *e = text_of(err_file);
   bool ok = count_lines(err_file) == 1 && strstr(e, needle) != NULL;
   if (!ok) tap_diag("stderr was: %s", e);
   free(e);

@@ -12,46 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "tap.h"
 
-static const char *semmae;
-static char dir[64];
-static char errfile[128];
-
-static int run(const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>'%s' >/dev/null", dir, semmae, args, errfile);
-  int status = system(cmd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  size_t got = fread(b, 1, (size_t)n, f);
-  b[got] = '\0';
-  fclose(f);
-  return b;
-}
-
-static int stderr_has(const char *needle) {
-  char *e = slurp("stderr.txt");
-  int ok = e && strstr(e, needle);
-  if (!ok && e)
-    tap_diag("stderr was: %s", e);
-  free(e);
-  return ok;
-}
-
 static int count_lines(const char *name) {
-  char *s = slurp(name);
+  char *s = slurp(in_dir(name), NULL);
   int n = 0;
   for (char *p = s; p && *p; p++)
     n += *p == '\n';
@@ -61,7 +26,7 @@ static int count_lines(const char *name) {
 
 /* Field `col` (0-based) of the last line of a CSV file, or -1. */
 static double last_field(const char *name, int col) {
-  char *s = slurp(name);
+  char *s = slurp(in_dir(name), NULL);
   if (!s || !*s)
     return free(s), -1;
   char *end = s + strlen(s) - 1;
@@ -87,13 +52,9 @@ static int same_file(const char *a, const char *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2)
-    return tap_skip_all("usage: finetune_resume_cli SEMMAE");
-  semmae = argv[1];
-  snprintf(dir, sizeof dir, "/tmp/semmae-ftres-XXXXXX");
-  if (!mkdtemp(dir))
-    return tap_skip_all("no temporary directory");
-  snprintf(errfile, sizeof errfile, "%s/stderr.txt", dir);
+  int begun = cli_begin(argc, argv, "ftres");
+  if (begun >= 0)
+    return begun;
   const char *ft = "finetune --data img.tif --labels lab.tif --task neurons --scratch --batch 1 "
                    "--threads 1";
   char cmd[1024];

@@ -13,56 +13,10 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "cli_run.h"
 #include "rng.h"
 #include "tap.h"
 #include "volume.h"
-
-static const char *semmae;
-static char dir[64];
-static char errfile[128];
-
-static const char *in_dir(const char *name) {
-  static char buf[8][256];
-  static int next;
-  char *b = buf[next++ % 8];
-  snprintf(b, 256, "%s/%s", dir, name);
-  return b;
-}
-
-/* Runs `semmae ARGS` with stderr captured to errfile; returns the exit status. */
-static int run(const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>'%s' >/dev/null", dir, semmae, args, errfile);
-  int status = system(cmd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  size_t got = fread(b, 1, (size_t)n, f);
-  b[got] = '\0';
-  if (size) *size = got;
-  fclose(f);
-  return b;
-}
-
-/* stderr of the last run: exactly one line, containing `needle`. */
-static int one_line_error(const char *needle) {
-  char *e = slurp(errfile, NULL);
-  if (!e) return 0;
-  size_t len = strlen(e);
-  int lines = 0;
-  for (size_t i = 0; i < len; i++) lines += e[i] == '\n';
-  int ok = lines == 1 && strstr(e, needle) != NULL;
-  if (!ok) tap_diag("stderr was: %s", e);
-  free(e);
-  return ok;
-}
 
 static int same_file(const char *a, const char *b) {
   size_t na, nb;
@@ -130,11 +84,8 @@ static int params_equal(const char *a, const char *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) return tap_skip_all("usage: pretrain_cli SEMMAE");
-  semmae = argv[1];
-  snprintf(dir, sizeof dir, "/tmp/semmae-pretrain-XXXXXX");
-  if (!mkdtemp(dir)) return tap_skip_all("cannot make a temporary directory");
-  snprintf(errfile, sizeof errfile, "%s/stderr.txt", dir);
+  int begun = cli_begin(argc, argv, "pretrain");
+  if (begun >= 0) return begun;
   TAP_OK(write_volume(in_dir("v.tif"), 8, 100, 104, 1) == 0, "wrote an 8x100x104 volume");
   TAP_OK(write_volume(in_dir("small.tif"), 4, 50, 50, 2) == 0, "wrote a 4x50x50 volume");
 

@@ -12,29 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "seg_checkpoint.h"
 #include "seg_infer.h"
 #include "tap.h"
 #include "volume.h"
-
-static const char *semmae;
-static char dir[64];
-
-static int run(const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>'%s/stderr.txt' >/dev/null", dir, semmae, args,
-           dir);
-  int status = system(cmd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static const char *in_dir(const char *name) {
-  static char buf[4][256];
-  static int next;
-  char *b = buf[next++ % 4];
-  snprintf(b, 256, "%s/%s", dir, name);
-  return b;
-}
 
 /* largest difference between two float TIFFs of the same shape, or -1 */
 static double tiff_diff(const char *a, const char *b) {
@@ -57,12 +39,9 @@ static double tiff_diff(const char *a, const char *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2)
-    return tap_skip_all("usage: segment_stream_cli SEMMAE");
-  semmae = argv[1];
-  snprintf(dir, sizeof dir, "/tmp/semmae-segs-XXXXXX");
-  if (!mkdtemp(dir))
-    return tap_skip_all("no temporary directory");
+  int begun = cli_begin(argc, argv, "segs");
+  if (begun >= 0)
+    return begun;
 
   TAP_OK(run("phantom img.tif --labels lab.tif --shape 7,100,104 --seed 3") == 0, "phantom");
   TAP_OK(run("finetune --data img.tif --labels lab.tif --task neurons --out s.safetensors "

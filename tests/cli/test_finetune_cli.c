@@ -10,65 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "safetensors.h"
 #include "tap.h"
 #include "volume.h"
-
-static const char *semmae;
-static char dir[64];
-static char errfile[128];
-
-static int run(const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>'%s' >/dev/null", dir, semmae, args, errfile);
-  int status = system(cmd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  size_t got = fread(b, 1, (size_t)n, f);
-  b[got] = '\0';
-  fclose(f);
-  return b;
-}
-
-static int one_line_error(const char *needle) {
-  char *e = slurp(errfile);
-  if (!e)
-    return 0;
-  int lines = 0;
-  for (char *p = e; *p; p++)
-    lines += *p == '\n';
-  int ok = lines == 1 && strstr(e, needle) != NULL;
-  if (!ok)
-    tap_diag("stderr was: %s", e);
-  free(e);
-  return ok;
-}
-
-static int stderr_has(const char *needle) {
-  char *e = slurp(errfile);
-  int ok = e && strstr(e, needle);
-  if (!ok && e)
-    tap_diag("stderr was: %s", e);
-  free(e);
-  return ok;
-}
-
-static const char *in_dir(const char *name) {
-  static char buf[4][256];
-  static int next;
-  char *b = buf[next++ % 4];
-  snprintf(b, 256, "%s/%s", dir, name);
-  return b;
-}
 
 /* the same tensor in two safetensors files is bit-identical */
 static int same_tensor(const char *a, const char *b, const char *name, int64_t n) {
@@ -89,13 +34,9 @@ static int same_tensor(const char *a, const char *b, const char *name, int64_t n
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2)
-    return tap_skip_all("usage: test_finetune_cli SEMMAE");
-  semmae = argv[1];
-  snprintf(dir, sizeof dir, "/tmp/semmae-ft-XXXXXX");
-  if (!mkdtemp(dir))
-    return tap_skip_all("no temporary directory");
-  snprintf(errfile, sizeof errfile, "%s/stderr.txt", dir);
+  int begun = cli_begin(argc, argv, "ft");
+  if (begun >= 0)
+    return begun;
 
   TAP_OK(run("phantom img.tif --labels lab.tif --shape 7,100,104 --seed 3") == 0, "phantom");
   TAP_OK(run("phantom small.tif --shape 7,50,104 --seed 3") == 0, "small phantom");
@@ -124,7 +65,7 @@ int main(int argc, char **argv) {
     sm_safetensors_close(&st);
   }
   TAP_OK(meta_ok, "checkpoint: MAE encoder names + seg.*, task and config in the metadata");
-  char *log = slurp(in_dir("ft.csv"));
+  char *log = slurp(in_dir("ft.csv"), NULL);
   int rows = 0;
   for (char *p = log; p && *p; p++)
     rows += *p == '\n';

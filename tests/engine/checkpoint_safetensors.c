@@ -8,24 +8,13 @@
 
 #include "rng.h"
 #include "safetensors.h"
+#include "slurp.h"
 #include "tap.h"
 
 static char dir[256];
 
 static void path_in_dir(char *out, size_t n, const char *name) {
   snprintf(out, n, "%s/%s", dir, name);
-}
-
-static uint8_t *slurp(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc((size_t)n + 1);
-  *size = fread(b, 1, (size_t)n, f);
-  fclose(f);
-  return b;
 }
 
 static void spit(const char *path, const void *b, size_t n) {
@@ -106,7 +95,7 @@ int main(void) {
 
   /* Every truncation of the good file fails cleanly (one line, names the file). */
   size_t size;
-  uint8_t *good = slurp(path, &size);
+  uint8_t *good = (uint8_t *)slurp(path, &size);
   int all_fail = 1, all_named = 1;
   for (size_t n = 0; n < size; n++) {
     spit(bad, good, n);
@@ -208,11 +197,11 @@ int main(void) {
          "unwritable path: %s", err.message);
   sm_st_writer_add_f32(wr, "bias", 1, (int64_t[]){5}, b);
   size_t before_size;
-  uint8_t *before = slurp(path, &before_size);
+  uint8_t *before = (uint8_t *)slurp(path, &before_size);
   TAP_OK(sm_st_writer_write(wr, path, &err) == -1 && strstr(err.message, "duplicate"),
          "duplicate tensor refused: %s", err.message);
   size_t after_size;
-  uint8_t *after = slurp(path, &after_size);
+  uint8_t *after = (uint8_t *)slurp(path, &after_size);
   TAP_OK(before_size == after_size && memcmp(before, after, before_size) == 0,
          "failed write left the existing file untouched");
   free(before);
