@@ -14,6 +14,7 @@
 #include "data/phantom.h"
 #include "data/seg_checkpoint.h"
 #include "sm-finetune-thread.h"
+#include "main_loop_wait.h"
 #include "tap.h"
 
 typedef struct {
@@ -66,27 +67,6 @@ on_validation (SmFinetuneThread *t, const SmFinetuneValidation *v, Seen *s)
 }
 
 static void
-on_saved (SmFinetuneThread *t, const char *path, Seen *s)
-{
-  g_free (s->saved);
-  s->saved = g_strdup (path);
-}
-
-static void
-on_failed (SmFinetuneThread *t, const char *message, Seen *s)
-{
-  g_free (s->failed);
-  s->failed = g_strdup (message);
-}
-
-static void
-on_cancelled (SmFinetuneThread *t, const char *what, Seen *s)
-{
-  g_free (s->cancelled);
-  s->cancelled = g_strdup (what);
-}
-
-static void
 on_segmented (SmFinetuneThread *t, SmFinetuneSegmentation *r, Seen *s)
 {
   const guint32 *ids = r->labels.data;
@@ -98,20 +78,22 @@ on_segmented (SmFinetuneThread *t, SmFinetuneSegmentation *r, Seen *s)
   s->segmentation->path = g_strdup (r->path);
 }
 
+/* Conditions for wait_until (seen: the Seen). */
 static gboolean
-wait_for (gboolean (*done) (Seen *), Seen *s)
+run_done (gpointer seen, gpointer arg)
 {
-  gint64 end = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  while (!done (s) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  return done (s);
+  const Seen *s = seen;
+  return s->state == SM_TRAIN_STATE_FINISHED && s->validations >= 2 && s->overlays >= 4;
 }
-
-static gboolean run_done (Seen *s) { return s->state == SM_TRAIN_STATE_FINISHED && s->validations >= 2 && s->overlays >= 4; }
-static gboolean saved_done (Seen *s) { return s->saved || s->failed; }
-static gboolean segmented_done (Seen *s) { return s->segmentation || s->failed; }
-static gboolean failed_done (Seen *s) { return s->failed != NULL; }
-static gboolean cancelled_done (Seen *s) { return s->cancelled || s->segmentation || s->failed; }
+static gboolean saved_done (gpointer s, gpointer arg) { return ((Seen *) s)->saved || ((Seen *) s)->failed; }
+static gboolean segmented_done (gpointer s, gpointer arg) { return ((Seen *) s)->segmentation || ((Seen *) s)->failed; }
+static gboolean failed_done (gpointer s, gpointer arg) { return ((Seen *) s)->failed != NULL; }
+static gboolean
+cancelled_done (gpointer seen, gpointer arg)
+{
+  const Seen *s = seen;
+  return s->cancelled || s->segmentation || s->failed;
+}
 
 int
 main (void)
@@ -131,10 +113,10 @@ main (void)
   g_signal_connect (t, "progress", G_CALLBACK (on_progress), &s);
   g_signal_connect (t, "overlay", G_CALLBACK (on_overlay), &s);
   g_signal_connect (t, "validation", G_CALLBACK (on_validation), &s);
-  g_signal_connect (t, "saved", G_CALLBACK (on_saved), &s);
-  g_signal_connect (t, "failed", G_CALLBACK (on_failed), &s);
+  g_signal_connect (t, "saved", G_CALLBACK (keep_string), &s.saved);
+  g_signal_connect (t, "failed", G_CALLBACK (keep_string), &s.failed);
   g_signal_connect (t, "segmented", G_CALLBACK (on_segmented), &s);
-  g_signal_connect (t, "cancelled", G_CALLBACK (on_cancelled), &s);
+  g_signal_connect (t, "cancelled", G_CALLBACK (keep_string), &s.cancelled);
 
   SmFinetuneSettings settings;
   sm_finetune_settings_init (&settings);
@@ -147,7 +129,7 @@ main (void)
   settings.threads = 1;
   sm_finetune_thread_request_overlay (t, 3);
   sm_finetune_thread_start (t, &settings, &image, NULL, &labels, NULL);
-  gboolean ok = wait_for (run_done, &s);
+  gboolean ok = wait_until (run_done, &s, NULL);
   TAP_OK (ok, "the run finishes (state %s, %d overlays, %d validations)",
           sm_train_state_name (s.state), s.overlays, s.validations);
   TAP_OK (s.last_step == 3 && s.in_order, "one progress event per step, in order, finite losses");
@@ -160,7 +142,7 @@ main (void)
   g_autofree char *dir = g_dir_make_tmp ("finetune-thread-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "seg.safetensors", NULL);
   sm_finetune_thread_save (t, path);
-  ok = wait_for (saved_done, &s);
+  ok = wait_until (saved_done, &s, NULL);
   TAP_OK (ok && g_strcmp0 (s.saved, path) == 0, "saved");
   SegNet *net = NULL;
   SmSegInfo info;
@@ -172,7 +154,7 @@ main (void)
 
   g_autofree char *labels_path = g_build_filename (dir, "labels.tif", NULL);
   sm_finetune_thread_segment (t, labels_path);
-  ok = wait_for (segmented_done, &s);
+  ok = wait_until (segmented_done, &s, NULL);
   TAP_OK (ok && s.segmentation, "segment volume");
   if (s.segmentation)
     {
@@ -195,7 +177,7 @@ main (void)
   s.segmentation = NULL;
   sm_finetune_thread_segment (t, labels_path);
   sm_finetune_thread_cancel (t);
-  ok = wait_for (cancelled_done, &s);
+  ok = wait_until (cancelled_done, &s, NULL);
   TAP_OK (ok && s.cancelled && !s.segmentation && !g_file_test (labels_path, G_FILE_TEST_EXISTS),
           "segment volume cancelled (%s)", s.cancelled ? s.cancelled : "no");
   g_rmdir (dir);
@@ -204,13 +186,13 @@ main (void)
   SmVolume small = labels;
   small.nz = 6;
   sm_finetune_thread_start (t, &settings, &image, NULL, &small, NULL);
-  ok = wait_for (failed_done, &s);
+  ok = wait_until (failed_done, &s, NULL);
   TAP_OK (ok && strstr (s.failed, "labels are 6x96x96 but the image is 12x96x96"),
           "labels of another shape: %s", s.failed);
   g_clear_pointer (&s.failed, g_free);
   settings.labels_path = g_strdup ("/nonexistent/labels.tif");
   sm_finetune_thread_start (t, &settings, &image, NULL, NULL, NULL);
-  ok = wait_for (failed_done, &s);
+  ok = wait_until (failed_done, &s, NULL);
   TAP_OK (ok && strstr (s.failed, "/nonexistent/labels.tif"), "missing labels file: %s",
           s.failed);
   TAP_OK (s.state == SM_TRAIN_STATE_IDLE, "the thread is idle after a failed start");

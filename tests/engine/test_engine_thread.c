@@ -10,6 +10,7 @@
 #include "app/studio/sm-engine-thread.h"
 #include "data/phantom.h"
 #include "data/pretrain_session.h"
+#include "main_loop_wait.h"
 #include "tap.h"
 
 typedef struct {
@@ -75,42 +76,22 @@ on_error_map (SmEngineThread *e, SmTrainErrorMap *m, Seen *s)
 }
 
 static void
-on_saved (SmEngineThread *e, const char *path, Seen *s)
-{
-  g_free (s->saved);
-  s->saved = g_strdup (path);
-}
-
-static void
 on_failed (SmEngineThread *e, const char *message, Seen *s)
 {
-  g_free (s->failed);
-  s->failed = g_strdup (message);
+  keep_string (e, message, &s->failed);
   g_printerr ("# engine: %s\n", message);
 }
 
-typedef gboolean (*Predicate) (Seen *s, gpointer data);
-
-/* Runs the main loop until pred holds (FALSE after 120 s: a hang, not a timing assertion). */
-static gboolean
-wait_for (Seen *s, Predicate pred, gpointer data)
+/* Conditions for wait_until (seen: the Seen). */
+static gboolean state_is (gpointer s, gpointer d) { return (int) ((Seen *) s)->state == GPOINTER_TO_INT (d); }
+static gboolean step_at_least (gpointer s, gpointer d) { return ((Seen *) s)->last_step >= GPOINTER_TO_INT (d); }
+static gboolean progress_state_is (gpointer s, gpointer d)
 {
-  gint64 end = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  while (!pred (s, data))
-    {
-      if (g_get_monotonic_time () > end)
-        return FALSE;
-      g_main_context_iteration (NULL, TRUE);
-    }
-  return TRUE;
+  return (int) ((Seen *) s)->progress_state == GPOINTER_TO_INT (d);
 }
-
-static gboolean state_is (Seen *s, gpointer d) { return (int) s->state == GPOINTER_TO_INT (d); }
-static gboolean step_at_least (Seen *s, gpointer d) { return s->last_step >= GPOINTER_TO_INT (d); }
-static gboolean progress_state_is (Seen *s, gpointer d) { return (int) s->progress_state == GPOINTER_TO_INT (d); }
-static gboolean previews_at_least (Seen *s, gpointer d) { return s->previews >= GPOINTER_TO_INT (d); }
-static gboolean error_maps_at_least (Seen *s, gpointer d) { return s->error_maps >= GPOINTER_TO_INT (d); }
-static gboolean saved (Seen *s, gpointer d) { return s->saved != NULL; }
+static gboolean previews_at_least (gpointer s, gpointer d) { return ((Seen *) s)->previews >= GPOINTER_TO_INT (d); }
+static gboolean error_maps_at_least (gpointer s, gpointer d) { return ((Seen *) s)->error_maps >= GPOINTER_TO_INT (d); }
+static gboolean saved (gpointer s, gpointer d) { return ((Seen *) s)->saved != NULL; }
 
 int
 main (void)
@@ -129,7 +110,7 @@ main (void)
   g_signal_connect (engine, "progress", G_CALLBACK (on_progress), &s);
   g_signal_connect (engine, "preview", G_CALLBACK (on_preview), &s);
   g_signal_connect (engine, "error-map", G_CALLBACK (on_error_map), &s);
-  g_signal_connect (engine, "checkpoint-saved", G_CALLBACK (on_saved), &s);
+  g_signal_connect (engine, "checkpoint-saved", G_CALLBACK (keep_string), &s.saved);
   g_signal_connect (engine, "failed", G_CALLBACK (on_failed), &s);
 
   sm_engine_thread_set_volume (engine, &image, NULL);
@@ -153,17 +134,18 @@ main (void)
   sm_engine_thread_start (engine, &settings);
   sm_train_settings_clear (&settings);
 
-  TAP_OK (wait_for (&s, state_is, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING)), "start: running");
-  gboolean reached = wait_for (&s, step_at_least, GINT_TO_POINTER (5));
+  TAP_OK (wait_until (state_is, &s, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING)), "start: running");
+  gboolean reached = wait_until (step_at_least, &s, GINT_TO_POINTER (5));
   TAP_OK (reached, "progress reaches step 5 (at %" G_GINT64_FORMAT ")", s.last_step);
-  TAP_OK (wait_for (&s, previews_at_least, GINT_TO_POINTER (1)) && s.preview_ok,
+  TAP_OK (wait_until (previews_at_least, &s, GINT_TO_POINTER (1)) && s.preview_ok,
           "a preview of the crop: masked tokens blank in the input, reconstruction finite");
   TAP_OK (s.preview.depth == 2 && s.preview.height == 32 && s.preview.origin[0] == 3 && s.preview.origin[1] == 16,
           "preview crop 2x32x32 centred at the requested location (origin %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ")",
           s.preview.origin[0], s.preview.origin[1]);
 
   sm_engine_thread_pause (engine);
-  TAP_OK (wait_for (&s, progress_state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)) && s.state == SM_TRAIN_STATE_PAUSED,
+  TAP_OK (wait_until (progress_state_is, &s, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)) &&
+              s.state == SM_TRAIN_STATE_PAUSED,
           "pause: paused");
   gint64 k = s.last_step;
   sm_engine_thread_set_preview_every (engine, 0);
@@ -202,35 +184,36 @@ main (void)
   /* Paused means paused: a preview round trip later, no step has been added. */
   int previews = s.previews;
   sm_engine_thread_request_preview (engine, 4, 32, 32);
-  wait_for (&s, previews_at_least, GINT_TO_POINTER (previews + 1));
+  wait_until (previews_at_least, &s, GINT_TO_POINTER (previews + 1));
   TAP_OK (s.last_step == k && s.preview.step == k, "no step while paused");
 
   sm_engine_thread_set_mask_ratio (engine, 0.5);
   sm_engine_thread_step_once (engine);
-  TAP_OK (wait_for (&s, step_at_least, GINT_TO_POINTER (k + 1)) && wait_for (&s, state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)),
+  TAP_OK (wait_until (step_at_least, &s, GINT_TO_POINTER (k + 1)) &&
+              wait_until (state_is, &s, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)),
           "step once: one step, paused again");
   TAP_OK (s.by_step[k + 1].mask_ratio == 0.5 && s.by_step[k + 1].visible_tokens == mae_keep_count (tokens, 0.5f),
           "the next step uses the new ratio: %.2f, %d visible tokens", s.by_step[k + 1].mask_ratio,
           s.by_step[k + 1].visible_tokens);
 
   sm_engine_thread_resume (engine);
-  TAP_OK (wait_for (&s, step_at_least, GINT_TO_POINTER (k + 4)), "resume: training goes on");
+  TAP_OK (wait_until (step_at_least, &s, GINT_TO_POINTER (k + 4)), "resume: training goes on");
   TAP_OK (s.by_step[k + 3].mask_ratio == 0.5, "the new ratio stays");
 
   g_autofree char *dir = g_dir_make_tmp ("engine-thread-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
   sm_engine_thread_save_checkpoint (engine, path);
-  TAP_OK (wait_for (&s, saved, NULL) && g_file_test (path, G_FILE_TEST_EXISTS), "checkpoint saved while running");
+  TAP_OK (wait_until (saved, &s, NULL) && g_file_test (path, G_FILE_TEST_EXISTS), "checkpoint saved while running");
 
   sm_engine_thread_stop (engine);
-  TAP_OK (wait_for (&s, progress_state_is, GINT_TO_POINTER (SM_TRAIN_STATE_STOPPED)), "stop: stopped");
+  TAP_OK (wait_until (progress_state_is, &s, GINT_TO_POINTER (SM_TRAIN_STATE_STOPPED)), "stop: stopped");
   gint64 stopped_at = s.last_step;
   TAP_OK (s.contiguous && s.points == (guint) stopped_at, "every step reported once, in order (%u points)", s.points);
   TAP_OK (s.progress_deliveries <= s.points + 4, "progress coalesced: %u deliveries for %u steps", s.progress_deliveries,
           s.points);
 
   sm_engine_thread_request_error_map (engine);
-  gboolean mapped = wait_for (&s, error_maps_at_least, GINT_TO_POINTER (1));
+  gboolean mapped = wait_until (error_maps_at_least, &s, GINT_TO_POINTER (1));
   TAP_OK (mapped && s.error_shape_ok && s.error_mean > 0,
           "error map over the whole volume (mean error %.3f at masked voxels)", s.error_mean);
 
@@ -240,9 +223,9 @@ main (void)
           "the checkpoint records step %" G_GINT64_FORMAT " and ratio %.2f", info.step, info.mask_ratio);
   sm_engine_thread_load_checkpoint (engine, path);
   s.last_step = info.step; /* the loaded run counts on from its step */
-  TAP_OK (wait_for (&s, state_is, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)), "load: a paused run");
+  TAP_OK (wait_until (state_is, &s, GINT_TO_POINTER (SM_TRAIN_STATE_PAUSED)), "load: a paused run");
   sm_engine_thread_step_once (engine);
-  TAP_OK (wait_for (&s, step_at_least, GINT_TO_POINTER (info.step + 1)) && s.by_step[info.step + 1].mask_ratio == 0.5,
+  TAP_OK (wait_until (step_at_least, &s, GINT_TO_POINTER (info.step + 1)) && s.by_step[info.step + 1].mask_ratio == 0.5,
           "the loaded run continues at step %" G_GINT64_FORMAT " with its ratio", info.step + 1);
 
   /* Error maps every K steps while training. */
@@ -250,13 +233,13 @@ main (void)
   sm_engine_thread_set_error_map_every (engine, 2);
   sm_engine_thread_request_error_map (engine); /* a new generation: the periodic maps carry it too */
   sm_engine_thread_resume (engine);
-  gboolean periodic = wait_for (&s, error_maps_at_least, GINT_TO_POINTER (maps + 3));
+  gboolean periodic = wait_until (error_maps_at_least, &s, GINT_TO_POINTER (maps + 3));
   TAP_OK (periodic, "error maps arrive every 2 steps while training (%d)", s.error_maps - maps);
   sm_engine_thread_set_error_map_every (engine, 0);
 
   /* Quit while running: dispose stops and joins. */
   sm_engine_thread_resume (engine);
-  wait_for (&s, state_is, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING));
+  wait_until (state_is, &s, GINT_TO_POINTER (SM_TRAIN_STATE_RUNNING));
   g_object_unref (engine);
   TAP_OK (s.failed == NULL, "no engine errors");
   /* Late events of the dead engine are dropped without touching it. */
