@@ -40,26 +40,14 @@ png_size (const char *path, int *w, int *h)
   return TRUE;
 }
 
-/* The slice views' colour of an id (shaders/overlay_labels.frag id_colour). */
+/* The slice views' colour of an id: shaders/overlay_labels.frag id_colour, of
+ * which sm_label_color_for_id is the CPU copy (8 bits a channel). */
 static void
 id_colour (uint32_t id, double rgb[3])
 {
-  uint32_t h = id * 2654435761u;
-  h ^= h >> 15;
-  h *= 0x2c1b3c6du;
-  h ^= h >> 12;
-  h *= 0x297a2d39u;
-  h ^= h >> 15;
-  double hue = (double) (h & 0xffffu) / 65535.0;
-  double sat = 0.55 + 0.19 * (double) ((h >> 16) & 0xffu) / 255.0;
-  double val = 0.8 + 0.2 * (double) (h >> 24) / 255.0;
-  const double offset[3] = { 0.0, 4.0, 2.0 };
+  uint32_t packed = sm_label_color_for_id (id);
   for (int c = 0; c < 3; c++)
-    {
-      double k = fabs (fmod (hue * 6.0 + offset[c], 6.0) - 3.0) - 1.0;
-      k = k < 0.0 ? 0.0 : k > 1.0 ? 1.0 : k;
-      rgb[c] = val * (1.0 + (k - 1.0) * sat);
-    }
+    rgb[c] = (double) ((packed >> (16 - 8 * c)) & 0xffu) / 255.0;
 }
 
 /* The direction of (R - G, G - B): blending over a grey image and mixing with
