@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_layout.h"
 #include "aligned.h"
 #include "mae_internal.h"
 #include "nn.h"
@@ -162,18 +163,7 @@ void mae_model_init(MaeModel *m, uint64_t seed) {
   }
 }
 
-/* ---- activations ---- */
-
-typedef struct Layout {
-  float *base;
-  size_t n;
-} Layout;
-
-static float *take(Layout *l, size_t n) {
-  float *p = l->base ? l->base + l->n : NULL;
-  l->n += (n + 15) & ~(size_t)15;
-  return p;
-}
+/* ---- activations (act_layout.h) ---- */
 
 static void layout_block(Layout *l, MaeBlockActs *a, size_t B, size_t N, size_t W, size_t H,
                          size_t HID) {
@@ -228,7 +218,7 @@ static size_t layout_acts(const MaeModel *m, MaeActs *a, float *base, int Bi, in
   a->d_qkv = take(&l, B * 3 * rows_w);
   a->d_hid = take(&l, B * r * rows_w);
   a->d_probs = take(&l, B * max_sz(H * N * N, HD * Nd * Nd));
-  return l.n;
+  return l.off;
 }
 
 /* Lays w's activations out for (B, K), growing its allocation if needed. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_layout.h"
 #include "aligned.h"
 #include "nn.h"
 #include "nn_conv3d.h"
@@ -34,19 +35,7 @@ struct SegInferActs {
   float *stats;            // (2 G)
 };
 
-typedef struct Layout {
-  float *base;
-  size_t off;
-} Layout;
-
-static float *take(Layout *l, size_t n) {
-  float *p = l->base ? l->base + l->off : NULL;
-  l->off += (n + 15) & ~(size_t)15; /* 64-byte aligned slices */
-  return p;
-}
-
-static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
-
+/* The activations' slices (act_layout.h); returns the floats they take. */
 static size_t layout(SegInferActs *a, float *base) {
   Layout l = {base, 0};
   size_t B = (size_t)a->B, N = (size_t)a->N, C = (size_t)a->C, L = (size_t)a->L;
@@ -94,13 +83,7 @@ int seg_infer_acts_create(SegInferActs **out, const SegNet *net, int B, MaeError
   a->G = cfg->norm_groups;
   mae_config_grid(m, a->grid);
   seg_feature_blocks(m->enc_depth, a->fb);
-  a->ch[0] = a->C;
-  for (int l = 0; l <= 4; l++) {
-    if (l)
-      a->ch[l] = cfg->base << (4 - l);
-    a->hl[l] = a->grid[1] << l, a->wl[l] = a->grid[2] << l;
-    a->vl[l] = (size_t)a->D * a->hl[l] * a->wl[l];
-  }
+  seg_level_shapes(cfg, a->ch, a->hl, a->wl, a->vl);
   /* attention probabilities (B, H, N, N) of one block */
   a->floats = layout(a, NULL);
   size_t probs = (size_t)B * m->enc_heads * a->N * a->N;
@@ -127,33 +110,11 @@ void seg_infer_acts_free(SegInferActs *a) {
 
 size_t seg_infer_acts_bytes(const SegInferActs *a) { return a->floats * sizeof(float); }
 
-/* feat (B, C, L) <- rows 1..L of x (B, N, C) */
-static void to_grid(float *feat, const float *x, int B, int N, int C, int L) {
-  for (int b = 0; b < B; b++)
-    for (int t = 0; t < L; t++) {
-      const float *row = x + ((size_t)b * N + 1 + t) * C;
-      for (int c = 0; c < C; c++)
-        feat[((size_t)b * C + c) * L + t] = row[c];
-    }
-}
-
 static void encoder(const SegNet *net, SegInferActs *a, const float *crops, int B) {
   const MaeConfig *m = &seg_net_config(net)->mae;
   const SegParams *p = seg_net_params(net);
   int L = a->L, N = a->N, C = a->C, P = a->P;
-  size_t crop = (size_t)mae_config_crop_voxels(m);
-  for (int b = 0; b < B; b++)
-    mae_patchify(m, crops + b * crop, a->patches + (size_t)b * L * P);
-  nn_linear_forward(a->emb, a->patches, p->patch_w, p->patch_b, B * L, P, C);
-  for (int b = 0; b < B; b++) {
-    float *x = a->x[0] + (size_t)b * N * C;
-    for (int c = 0; c < C; c++)
-      x[c] = p->cls_token[c] + p->pos_embed[c];
-    for (int t = 0; t < L; t++)
-      for (int c = 0; c < C; c++)
-        x[(size_t)(1 + t) * C + c] =
-            a->emb[((size_t)b * L + t) * C + c] + p->pos_embed[(size_t)(1 + t) * C + c];
-  }
+  seg_embed_forward(a->x[0], a->emb, a->patches, crops, p, m, B, L, C, P);
   int cur = 0;
   for (int i = 0; i < m->enc_depth; i++) {
     mae_block_forward(&a->blk, a->x[cur ^ 1], a->x[cur], &p->blocks[i], B, N, C, m->enc_heads,
@@ -161,11 +122,11 @@ static void encoder(const SegNet *net, SegInferActs *a, const float *crops, int 
     cur ^= 1;
     for (int k = 0; k < 3; k++)
       if (a->fb[k] == i + 1)
-        to_grid(a->feat[k], a->x[cur], B, N, C, L);
+        seg_to_grid(a->feat[k], a->x[cur], B, N, C, L);
   }
   nn_layernorm_forward(a->norm, a->norm_stats, a->norm_stats + (size_t)B * N, a->x[cur],
                        p->norm_w, p->norm_b, B * N, C, m->ln_eps);
-  to_grid(a->feat[3], a->norm, B, N, C, L);
+  seg_to_grid(a->feat[3], a->norm, B, N, C, L);
 }
 
 static void decoder(const SegNet *net, SegInferActs *a, int b, const float *crop,

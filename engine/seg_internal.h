@@ -28,3 +28,18 @@ void seg_walk(const SegConfig *cfg, SegParams *ps, SegWalkFunc fn, void *ctx);
 /* The parameters, read-only: the inference forward (seg_infer_net.c) runs
  * on them with its own activation buffers. */
 const SegParams *seg_net_params(const SegNet *n);
+
+/* The encoder's input tokens, for the training (seg_net.c) and the inference
+ * (seg_infer_net.c) forward: crops -> patches -> patch embedding, then the
+ * class token in front and the position embedding added. */
+void seg_embed_forward(float *x,             // (B, N = 1 + L, C) out
+                       float *emb,           // (B, L, C) out
+                       float *patches,       // (B, L, P) out
+                       const float *crops,   // (B, D, H, W)
+                       const SegParams *p, const MaeConfig *m, int B, int L, int C, int P);
+/* The decoder's levels l = 0..4 (0: the token grid in y and x, each next one
+ * up-sampled 2x in y and x; all of the crop's depth D): channels (ch[0] =
+ * enc_dim, then base << (4 - l)), height, width and voxels (D * H * W). */
+void seg_level_shapes(const SegConfig *cfg, int ch[5], int hl[5], int wl[5], size_t vl[5]);
+/* feat (B, C, L) <- rows 1..L of x (B, N, C): the tokens as a grid. */
+void seg_to_grid(float *feat, const float *x, int B, int N, int C, int L);

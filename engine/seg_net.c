@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_layout.h"
 #include "aligned.h"
 #include "gemm.h"
 #include "nn.h"
@@ -237,6 +238,18 @@ static void levels(Level lv[5], const SegParams *p) {
   lv[4] = (Level){p->up4_w, p->up4_b, NULL, NULL, p->conv4_w, p->conv4_b, p->norm4_w, p->norm4_b};
 }
 
+void seg_level_shapes(const SegConfig *cfg, int ch[5], int hl[5], int wl[5], size_t vl[5]) {
+  int grid[3];
+  mae_config_grid(&cfg->mae, grid);
+  ch[0] = cfg->mae.enc_dim;
+  for (int l = 0; l <= 4; l++) {
+    if (l)
+      ch[l] = cfg->base << (4 - l);
+    hl[l] = grid[1] << l, wl[l] = grid[2] << l;
+    vl[l] = (size_t)cfg->mae.input[0] * hl[l] * wl[l];
+  }
+}
+
 int seg_net_create(SegNet **out, const SegConfig *cfg, uint64_t seed, MaeError *err) {
   *out = NULL;
   if (seg_config_validate(cfg, err))
@@ -250,13 +263,7 @@ int seg_net_create(SegNet **out, const SegConfig *cfg, uint64_t seed, MaeError *
   n->C = m->enc_dim, n->D = m->input[0];
   mae_config_grid(m, n->grid);
   seg_feature_blocks(m->enc_depth, n->fb);
-  n->ch[0] = n->C;
-  for (int l = 0; l <= 4; l++) {
-    if (l)
-      n->ch[l] = cfg->base << (4 - l);
-    n->hl[l] = n->grid[1] << l, n->wl[l] = n->grid[2] << l;
-    n->vl[l] = (size_t)n->D * n->hl[l] * n->wl[l];
-  }
+  seg_level_shapes(cfg, n->ch, n->hl, n->wl, n->vl);
   n->params.blocks = calloc((size_t)m->enc_depth, sizeof(MaeBlockParams));
   n->grads.blocks = calloc((size_t)m->enc_depth, sizeof(MaeBlockParams));
   int count = 0;
@@ -317,20 +324,7 @@ size_t seg_net_n_params(const SegNet *n) {
 }
 void seg_net_zero_grad(SegNet *n) { memset(n->grad_mem, 0, n->n_floats * sizeof(float)); }
 
-/* ---- activations: one allocation, laid out for B samples ---- */
-
-typedef struct Layout {
-  float *base;
-  size_t off;
-} Layout;
-
-static float *take(Layout *l, size_t n) {
-  float *p = l->base ? l->base + l->off : NULL;
-  l->off += (n + 15) & ~(size_t)15;
-  return p;
-}
-
-static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+/* ---- activations: one allocation, laid out for B samples (act_layout.h) ---- */
 
 static size_t layout_acts(SegNet *n, float *base, int B) {
   Layout l = {base, 0};
@@ -411,7 +405,7 @@ static int ensure_acts(SegNet *n, int B, MaeError *err) {
 /* ---- encoder ---- */
 
 /* feat (B, C, L) <- rows 1..L of x (B, N, C) */
-static void to_grid(float *feat, const float *x, int B, int N, int C, int L) {
+void seg_to_grid(float *feat, const float *x, int B, int N, int C, int L) {
   for (int b = 0; b < B; b++)
     for (int t = 0; t < L; t++) {
       const float *row = x + ((size_t)b * N + 1 + t) * C;
@@ -430,32 +424,38 @@ static void add_from_grid(float *d, const float *dfeat, int B, int N, int C, int
     }
 }
 
+void seg_embed_forward(float *x, float *emb, float *patches, const float *crops, const SegParams *p,
+                       const MaeConfig *m, int B, int L, int C, int P) {
+  size_t crop = (size_t)mae_config_crop_voxels(m);
+  int N = L + 1;
+  for (int b = 0; b < B; b++)
+    mae_patchify(m, crops + b * crop, patches + (size_t)b * L * P);
+  nn_linear_forward(emb, patches, p->patch_w, p->patch_b, B * L, P, C);
+  for (int b = 0; b < B; b++) {
+    float *xb = x + (size_t)b * N * C;
+    for (int c = 0; c < C; c++)
+      xb[c] = p->cls_token[c] + p->pos_embed[c];
+    for (int t = 0; t < L; t++)
+      for (int c = 0; c < C; c++)
+        xb[(size_t)(1 + t) * C + c] =
+            emb[((size_t)b * L + t) * C + c] + p->pos_embed[(size_t)(1 + t) * C + c];
+  }
+}
+
 static void encoder_forward(SegNet *n, const float *crops, int B) {
   const MaeConfig *m = &n->cfg.mae;
   EncActs *e = &n->enc;
   const SegParams *p = &n->params;
   int L = n->L, N = n->N, C = n->C, P = n->P, HID = m->mlp_ratio * C;
-  size_t crop = (size_t)mae_config_crop_voxels(m);
-  for (int b = 0; b < B; b++)
-    mae_patchify(m, crops + b * crop, e->patches + (size_t)b * L * P);
-  nn_linear_forward(e->emb, e->patches, p->patch_w, p->patch_b, B * L, P, C);
-  for (int b = 0; b < B; b++) {
-    float *x = e->res[0] + (size_t)b * N * C;
-    for (int c = 0; c < C; c++)
-      x[c] = p->cls_token[c] + p->pos_embed[c];
-    for (int t = 0; t < L; t++)
-      for (int c = 0; c < C; c++)
-        x[(size_t)(1 + t) * C + c] =
-            e->emb[((size_t)b * L + t) * C + c] + p->pos_embed[(size_t)(1 + t) * C + c];
-  }
+  seg_embed_forward(e->res[0], e->emb, e->patches, crops, p, m, B, L, C, P);
   for (int i = 0; i < m->enc_depth; i++)
     mae_block_forward(&e->blk[i], e->res[i + 1], e->res[i], &p->blocks[i], B, N, C, m->enc_heads, HID,
                   m->ln_eps);
   nn_layernorm_forward(e->norm, e->norm_mean, e->norm_rstd, e->res[m->enc_depth], p->norm_w,
                        p->norm_b, B * N, C, m->ln_eps);
   for (int k = 0; k < 3; k++)
-    to_grid(e->feat[k], e->res[n->fb[k]], B, N, C, L);
-  to_grid(e->feat[3], e->norm, B, N, C, L);
+    seg_to_grid(e->feat[k], e->res[n->fb[k]], B, N, C, L);
+  seg_to_grid(e->feat[3], e->norm, B, N, C, L);
 }
 
 static void encoder_backward(SegNet *n, int B) {
