@@ -809,19 +809,16 @@ sm_engine_thread_class_init (SmEngineThreadClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   object_class->dispose = sm_engine_thread_dispose;
   object_class->finalize = sm_engine_thread_finalize;
-  signals[SIG_STATE] = g_signal_new ("state", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                                     NULL, G_TYPE_NONE, 1, G_TYPE_INT);
-  signals[SIG_PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                                        NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  signals[SIG_PREVIEW] = g_signal_new ("preview", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  signals[SIG_ERROR_MAP] = g_signal_new ("error-map", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                                         NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  signals[SIG_CHECKPOINT_SAVED] = g_signal_new ("checkpoint-saved", G_TYPE_FROM_CLASS (klass),
-                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                                G_TYPE_STRING);
-  signals[SIG_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* Each signal has one argument (see sm-engine-thread.h). */
+  static const SmWorkerSignal specs[N_SIGNALS] = {
+    [SIG_STATE] = { "state", G_TYPE_INT },
+    [SIG_PROGRESS] = { "progress", G_TYPE_POINTER },
+    [SIG_PREVIEW] = { "preview", G_TYPE_POINTER },
+    [SIG_ERROR_MAP] = { "error-map", G_TYPE_POINTER },
+    [SIG_CHECKPOINT_SAVED] = { "checkpoint-saved", G_TYPE_STRING },
+    [SIG_FAILED] = { "failed", G_TYPE_STRING },
+  };
+  sm_worker_new_signals (G_TYPE_FROM_CLASS (klass), specs, N_SIGNALS, signals);
 }
 
 static void

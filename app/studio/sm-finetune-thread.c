@@ -629,26 +629,20 @@ sm_finetune_thread_class_init (SmFinetuneThreadClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   object_class->dispose = sm_finetune_thread_dispose;
   object_class->finalize = sm_finetune_thread_finalize;
-  GType type = G_TYPE_FROM_CLASS (klass);
-  signals[SIG_STATE] = g_signal_new ("state", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
-  signals[SIG_PROGRESS] = g_signal_new ("progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                        G_TYPE_POINTER);
-  signals[SIG_VALIDATION] = g_signal_new ("validation", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                          G_TYPE_POINTER);
-  signals[SIG_OVERLAY] = g_signal_new ("overlay", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                       G_TYPE_POINTER);
-  signals[SIG_SEGMENT_PROGRESS] = g_signal_new ("segment-progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                                G_TYPE_NONE, 1, G_TYPE_DOUBLE);
-  signals[SIG_SEGMENTED] = g_signal_new ("segmented", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                         G_TYPE_POINTER);
-  signals[SIG_SAVED] = g_signal_new ("saved", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                     G_TYPE_STRING);
-  signals[SIG_ACTIVITY] = g_signal_new ("activity", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                        G_TYPE_STRING);
-  signals[SIG_CANCELLED] = g_signal_new ("cancelled", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                         1, G_TYPE_STRING);
-  signals[SIG_FAILED] = g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                      G_TYPE_STRING);
+  /* Each signal has one argument (see sm-finetune-thread.h). */
+  static const SmWorkerSignal specs[N_SIGNALS] = {
+    [SIG_STATE] = { "state", G_TYPE_INT },
+    [SIG_PROGRESS] = { "progress", G_TYPE_POINTER },
+    [SIG_VALIDATION] = { "validation", G_TYPE_POINTER },
+    [SIG_OVERLAY] = { "overlay", G_TYPE_POINTER },
+    [SIG_SEGMENT_PROGRESS] = { "segment-progress", G_TYPE_DOUBLE },
+    [SIG_SEGMENTED] = { "segmented", G_TYPE_POINTER },
+    [SIG_SAVED] = { "saved", G_TYPE_STRING },
+    [SIG_FAILED] = { "failed", G_TYPE_STRING },
+    [SIG_ACTIVITY] = { "activity", G_TYPE_STRING },
+    [SIG_CANCELLED] = { "cancelled", G_TYPE_STRING },
+  };
+  sm_worker_new_signals (G_TYPE_FROM_CLASS (klass), specs, N_SIGNALS, signals);
 }
 
 static void

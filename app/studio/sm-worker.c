@@ -152,6 +152,14 @@ sm_worker_unref_on_main (SmWorker *w, gpointer object)
     g_main_context_invoke (w->context, unref_object, object);
 }
 
+void
+sm_worker_new_signals (GType owner_type, const SmWorkerSignal *specs, int n, guint *signals)
+{
+  for (int i = 0; i < n; i++)
+    signals[i] = g_signal_new (specs[i].name, owner_type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                               specs[i].arg);
+}
+
 int
 sm_worker_default_threads (int requested)
 {

@@ -55,6 +55,14 @@ void sm_worker_post_after (SmWorker *w, guint delay_ms, SmWorkerDeliver deliver,
 /* Worker thread: unref `object` (a GTK-side owner of borrowed data) on the main thread. */
 void sm_worker_unref_on_main (SmWorker *w, gpointer object);
 
+/* The owner's signals (class_init): signals[i] becomes a G_SIGNAL_RUN_LAST
+ * signal named specs[i].name with one argument of type specs[i].arg. */
+typedef struct {
+  const char *name;
+  GType arg;
+} SmWorkerSignal;
+void sm_worker_new_signals (GType owner_type, const SmWorkerSignal *specs, int n, guint *signals);
+
 /* Threads for the engine: `requested`, or (<= 0) all CPUs but one. */
 int sm_worker_default_threads (int requested);
 
