@@ -15,9 +15,8 @@
 
 #include "data/label_io.h"
 #include "data/label_stats.h"
-#include "phantom_files.h"
+#include "studio_child.h"
 #include "tap.h"
-#include "tmp_dir.h"
 #include "xtest.h"
 #include "xvfb.h"
 
@@ -29,34 +28,16 @@ main (int argc, char **argv)
   if (begun >= 0)
     return begun;
 
-  g_autofree char *dir = g_dir_make_tmp ("semmae-proofread-mouse-XXXXXX", NULL);
-  g_autofree char *image_path = g_build_filename (dir, "image.tif", NULL);
-  g_autofree char *labels_path = g_build_filename (dir, "labels.tif", NULL);
-  g_autofree char *script_path = g_build_filename (dir, "script.txt", NULL);
-  SmVolume image = { 0 }, labels = { 0 };
-  SmError err = { { 0 } };
-  TAP_OK (phantom_files_write (image_path, labels_path, 16, 128, 128, &image, &labels, &err) == 0,
-          "phantom image and labels written %s", err.message);
-  g_file_set_contents (script_path, "mode proofread\n", -1, NULL);
-
   /* XY view alone fills the left of the window: a long stroke stays inside it. */
-  const char *args[] = { argv[1], image_path, "--labels", labels_path, "--layout", "xy", "--size", "1000x700",
-                         NULL };
-  char **env = g_get_environ ();
-  env = g_environ_setenv (env, "SEMMAE_PROOFREAD_SCRIPT", script_path, TRUE);
-  GPid pid;
-  int out_fd;
-  g_autoptr (GError) error = NULL;
-  gboolean started = g_spawn_async_with_pipes (NULL, (char **) args, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                               NULL, &pid, NULL, &out_fd, NULL, &error);
-  g_strfreev (env);
-  TAP_OK (started, "studio started %s", error ? error->message : "");
-  if (!started)
+  StudioChild studio;
+  studio_child_prepare (&studio, "semmae-proofread-mouse-XXXXXX", 16, 128, 128, "mode proofread\n");
+  if (!studio_child_spawn (&studio, argv[1], NULL))
     return tap_done ();
   /* Wait for the script's line: the labels are open and the panel shown. */
-  GString *out = g_string_new (NULL);
-  TAP_OK (x_wait_for_output (out_fd, out, "mode proofread"), "labels open in the Proofread mode");
+  TAP_OK (studio_child_wait_for (&studio, "mode proofread"), "labels open in the Proofread mode");
   g_usleep (1500000); /* first frames */
+  const char *labels_path = studio.labels_path;
+  const SmVolume labels = studio.labels;
 
   GStatBuf before;
   g_stat (labels_path, &before);
@@ -83,12 +64,11 @@ main (int argc, char **argv)
         g_usleep (100000);
     }
   TAP_OK (saved, "Ctrl+S rewrote the labels");
-  kill (pid, SIGTERM);
-  waitpid (pid, NULL, 0);
-  g_spawn_close_pid (pid);
+  studio_child_stop (&studio);
   x_close (&x);
 
-  int64_t shape[3] = { image.nz, image.ny, image.nx };
+  int64_t shape[3] = { labels.nz, labels.ny, labels.nx };
+  SmError err = { { 0 } };
   SmLabelStore *store = sm_label_store_load (labels_path, shape, &err);
   TAP_OK (store != NULL, "saved labels load %s", err.message);
   if (store)
@@ -110,11 +90,8 @@ main (int argc, char **argv)
               is_new ? painted->voxels : 0);
       sm_label_store_free (store);
     }
-  sm_volume_free (&image);
-  sm_volume_free (&labels);
-  g_string_free (out, TRUE);
   int rc = tap_done ();
-  if (rc == 0)
-    tmp_dir_remove (dir);
+  /* Kept when something failed, for a look. */
+  studio_child_clear (&studio, rc == 0);
   return rc;
 }

@@ -1,16 +1,13 @@
 /* Driving a running studio by real X input, for the display tests: XTest
  * through dlopen (libX11.so.6, libXtst.so.6), so the tests need no X
- * development files and skip where the libraries are missing; and reading the
- * studio's stdout for the lines it prints as it goes. Under Xvfb without a
- * window manager the studio's window sits at 0,0: screen coordinates are
- * window coordinates. */
+ * development files and skip where the libraries are missing. Under Xvfb
+ * without a window manager the studio's window sits at 0,0: screen
+ * coordinates are window coordinates. See studio_child.h for the studio. */
 #pragma once
 
 #include <dlfcn.h>
 #include <glib.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "tap.h"
 #include "xvfb.h"
@@ -109,19 +106,3 @@ x_key (X *x, unsigned long keysym, unsigned long modifier)
   g_usleep (300000);
 }
 
-/* Reads the studio's stdout (fd) into `out` until `line` shows up or 60 s
- * pass; TRUE when it did. */
-static inline gboolean
-x_wait_for_output (int fd, GString *out, const char *line)
-{
-  char buf[256];
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (!strstr (out->str, line) && g_get_monotonic_time () < deadline)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n <= 0)
-        break;
-      g_string_append_len (out, buf, n);
-    }
-  return strstr (out->str, line) != NULL;
-}
