@@ -122,11 +122,9 @@ run_free (Run *r)
 int
 main (int argc, char **argv)
 {
-  if (argc < 2)
-    return tap_skip_all ("usage: display_finetune SEMMAE_STUDIO");
-  g_autofree char *xvfb = g_find_program_in_path ("xvfb-run");
-  if (!xvfb)
-    return tap_skip_all ("xvfb-run is not installed");
+  int begun = xvfb_studio_test_begin (argc, argv);
+  if (begun >= 0)
+    return begun;
   g_autofree char *dir = g_dir_make_tmp ("finetune-XXXXXX", NULL);
   g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
   cache_home = g_build_filename (dir, "cache", NULL);

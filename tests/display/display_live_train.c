@@ -49,11 +49,9 @@ pane_stats (const Shot *s, const double r[4])
 int
 main (int argc, char **argv)
 {
-  if (argc < 2)
-    return tap_skip_all ("usage: display_live_train SEMMAE_STUDIO");
-  g_autofree char *xvfb = g_find_program_in_path ("xvfb-run");
-  if (!xvfb)
-    return tap_skip_all ("xvfb-run is not installed");
+  int begun = xvfb_studio_test_begin (argc, argv);
+  if (begun >= 0)
+    return begun;
   g_autofree char *dir = g_dir_make_tmp ("live-train-XXXXXX", NULL);
   g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
   const char *args[] = { "xvfb-run", "-a", "-s", XVFB_SCREEN, argv[1], "--phantom", "16x128x128",

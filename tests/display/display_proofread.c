@@ -279,14 +279,9 @@ check_downsampled (const char *studio, const char *dir)
 int
 main (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      fprintf (stderr, "usage: %s SEMMAE-STUDIO\n", argv[0]);
-      return 2;
-    }
-  g_autofree char *xvfb = g_find_program_in_path ("xvfb-run");
-  if (!xvfb)
-    return tap_skip_all ("xvfb-run is not installed");
+  int begun = xvfb_studio_test_begin (argc, argv);
+  if (begun >= 0)
+    return begun;
 
   g_autofree char *dir = g_dir_make_tmp ("semmae-proofread-XXXXXX", NULL);
   g_autofree char *image_path = g_build_filename (dir, "image.tif", NULL);

@@ -226,15 +226,10 @@ read_volume (const char *path, SmVolume *v)
 int
 main (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      fprintf (stderr, "usage: %s SEMMAE-STUDIO\n", argv[0]);
-      return 2;
-    }
+  int begun = xvfb_studio_test_begin (argc, argv);
+  if (begun >= 0)
+    return begun;
   studio = argv[1];
-  g_autofree char *xvfb = g_find_program_in_path ("xvfb-run");
-  if (!xvfb)
-    return tap_skip_all ("xvfb-run is not installed");
   g_autofree char *dir = g_dir_make_tmp ("semmae-display-XXXXXX", NULL);
   g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
 

@@ -50,11 +50,9 @@ x_open (X *x)
 static inline int
 x_test_begin (int argc, char **argv, X *x)
 {
-  if (argc < 2)
-    {
-      fprintf (stderr, "usage: %s SEMMAE-STUDIO\n", argv[0]);
-      return 2;
-    }
+  int begun = xvfb_studio_test_begin (argc, argv);
+  if (begun >= 0)
+    return begun;
   gboolean child;
   int status = xvfb_reexec (argc, argv, &child);
   if (!child)

@@ -3,8 +3,25 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
+
+#include "tap.h"
 
 #define XVFB_SCREEN "-screen 0 1280x900x24"
+
+/* The start of a test that runs the studio (argv[1]) under xvfb-run itself:
+ * -1 to go on, else what main returns (usage: 2; no xvfb-run: a skip). */
+static inline int
+xvfb_studio_test_begin (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      fprintf (stderr, "usage: %s SEMMAE-STUDIO\n", argv[0]);
+      return 2;
+    }
+  g_autofree char *xvfb = g_find_program_in_path ("xvfb-run");
+  return xvfb ? -1 : tap_skip_all ("xvfb-run is not installed");
+}
 
 /* Environment for GTK under Xvfb: X11 backend, llvmpipe, no accessibility bus. */
 static inline char **
