@@ -36,6 +36,20 @@ typedef struct SmVolume {
   void *data;             /* nz*ny*nx elements of dtype; NULL after a probe */
 } SmVolume;
 
+/* Element i of the volume's data as a double, whatever its dtype. */
+static inline double sm_volume_value(const SmVolume *v, size_t i) {
+  switch (v->dtype) {
+  case SM_U8: return ((const uint8_t *)v->data)[i];
+  case SM_I8: return ((const int8_t *)v->data)[i];
+  case SM_U16: return ((const uint16_t *)v->data)[i];
+  case SM_I16: return ((const int16_t *)v->data)[i];
+  case SM_U32: return ((const uint32_t *)v->data)[i];
+  case SM_I32: return ((const int32_t *)v->data)[i];
+  case SM_F32: return ((const float *)v->data)[i];
+  default: return 0.0;
+  }
+}
+
 /* Progress and cancellation for long reads (may be NULL). progress is called
  * from the reading thread with a fraction in [0, 1]; a non-zero *cancel makes
  * the read stop and fail with "<file>: cancelled". Reader threads poll

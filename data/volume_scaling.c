@@ -12,19 +12,6 @@
 enum { SAMPLE_COUNT = 1 << 18 };
 #define SAMPLE_SEED 0x5e3a1e5ca1eULL
 
-static double voxel_value(const SmVolume *v, size_t i) {
-  switch (v->dtype) {
-  case SM_U8: return ((const uint8_t *)v->data)[i];
-  case SM_I8: return ((const int8_t *)v->data)[i];
-  case SM_U16: return ((const uint16_t *)v->data)[i];
-  case SM_I16: return ((const int16_t *)v->data)[i];
-  case SM_U32: return ((const uint32_t *)v->data)[i];
-  case SM_I32: return ((const int32_t *)v->data)[i];
-  case SM_F32: return ((const float *)v->data)[i];
-  default: return 0.0;
-  }
-}
-
 static int compare_doubles(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -57,7 +44,7 @@ void sm_volume_scaling(const SmVolume *v, double *lo, double *hi) {
     rng_seed(&rng, SAMPLE_SEED);
     for (size_t i = 0; i < count; i++) {
       size_t index = count == n ? i : (size_t)rng_below(&rng, n);
-      double x = voxel_value(v, index);
+      double x = sm_volume_value(v, index);
       if (isfinite(x)) sample[kept++] = x;
     }
   }

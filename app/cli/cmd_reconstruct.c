@@ -35,19 +35,6 @@ static const char usage[] =
     "  --batch B         tiles per forward pass (8)\n"
     "  --threads T       BLAS/OpenMP threads (all CPUs)\n";
 
-static double raw_get(const SmVolume *v, size_t i) {
-  switch (v->dtype) {
-  case SM_U8: return ((const uint8_t *)v->data)[i];
-  case SM_I8: return ((const int8_t *)v->data)[i];
-  case SM_U16: return ((const uint16_t *)v->data)[i];
-  case SM_I16: return ((const int16_t *)v->data)[i];
-  case SM_U32: return ((const uint32_t *)v->data)[i];
-  case SM_I32: return ((const int32_t *)v->data)[i];
-  case SM_F32: return ((const float *)v->data)[i];
-  default: return 0;
-  }
-}
-
 static double clamp_round(double x, double lo, double hi) {
   x = nearbyint(x);
   return x < lo ? lo : x > hi ? hi : x;
@@ -215,7 +202,7 @@ int cmd_reconstruct(int argc, char **argv) {
   double abs_err_sum = 0;
   size_t masked_voxels = 0;
   for (size_t i = 0; i < n; i++) {
-    double original = raw_get(&raw, i);
+    double original = sm_volume_value(&raw, i);
     if (!s.masked[i]) {
       raw_set(&out, i, original);
       s.recon[i] = 0.0f; /* reused below as the error map */

@@ -6,22 +6,6 @@
 
 #define SAMPLE_MAX ((size_t) 1 << 20)
 
-static double
-voxel_as_double (const SmVolume *v, size_t i)
-{
-  switch (v->dtype)
-    {
-    case SM_U8: return ((const guint8 *) v->data)[i];
-    case SM_I8: return ((const gint8 *) v->data)[i];
-    case SM_U16: return ((const guint16 *) v->data)[i];
-    case SM_I16: return ((const gint16 *) v->data)[i];
-    case SM_U32: return ((const guint32 *) v->data)[i];
-    case SM_I32: return ((const gint32 *) v->data)[i];
-    case SM_F32: return ((const float *) v->data)[i];
-    default: return 0;
-    }
-}
-
 static int
 compare_doubles (const void *a, const void *b)
 {
@@ -47,7 +31,7 @@ sm_volume_sample_percentiles (const SmVolume *v, double p_lo, double p_hi, doubl
       guint32 *hist = g_new0 (guint32, 65536);
       double offset = (v->dtype == SM_I8 || v->dtype == SM_I16) ? 32768 : 0;
       for (size_t i = 0; i < n; i += step)
-        hist[(int) (voxel_as_double (v, i) + offset)]++;
+        hist[(int) (sm_volume_value (v, i) + offset)]++;
       size_t want_lo = (size_t) (p_lo * (double) (m - 1)), want_hi = (size_t) (p_hi * (double) (m - 1));
       size_t acc = 0;
       gboolean have_lo = FALSE;
@@ -75,7 +59,7 @@ sm_volume_sample_percentiles (const SmVolume *v, double p_lo, double p_hi, doubl
   size_t k = 0;
   for (size_t i = 0; i < n && k < m; i += step)
     {
-      double x = voxel_as_double (v, i);
+      double x = sm_volume_value (v, i);
       if (x == x) /* NaN says nothing about contrast */
         sample[k++] = x;
     }

@@ -12,21 +12,6 @@ unproject (const float m[16], double x, double y, double z, double out[3])
   for (int a = 0; a < 3; a++) out[a] = v[a] / v[3];
 }
 
-static double
-value_at (const SmVolume *v, gsize i)
-{
-  switch (v->dtype) {
-  case SM_U8: return ((const guint8 *) v->data)[i];
-  case SM_I8: return ((const gint8 *) v->data)[i];
-  case SM_U16: return ((const guint16 *) v->data)[i];
-  case SM_I16: return ((const gint16 *) v->data)[i];
-  case SM_U32: return ((const guint32 *) v->data)[i];
-  case SM_I32: return ((const gint32 *) v->data)[i];
-  case SM_F32: return ((const float *) v->data)[i];
-  default: return 0;
-  }
-}
-
 static guint32
 label_at (const SmVolume *v, gsize i)
 {
@@ -103,7 +88,7 @@ sm_volume_pick (const SmPickScene *s, const float inv_mvp[16], double ndc_x, dou
         }
     }
     if (!s->volume || !s->volume->data) continue;
-    double v = CLAMP ((value_at (s->volume, i) - s->lo) / range, 0.0, 1.0);
+    double v = CLAMP ((sm_volume_value (s->volume, i) - s->lo) / range, 0.0, 1.0);
     if (gamma != 1.0) v = pow (v, gamma);
     if (s->invert) v = 1 - v;
     if (s->mip) {
