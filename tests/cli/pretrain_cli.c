@@ -14,6 +14,7 @@
 
 #include "checkpoint.h"
 #include "cli_run.h"
+#include "reference_script.h"
 #include "rng.h"
 #include "tap.h"
 #include "volume.h"
@@ -172,23 +173,7 @@ int main(int argc, char **argv) {
              "cd '%s' && OMP_NUM_THREADS=1 /usr/bin/python3 '%s/tests/engine/mae_reference.py' "
              "--volume full.safetensors c.tif ck.tif cp.tif cr.tif 2>&1",
              dir, root);
-    FILE *py = popen(cmd, "r");
-    char line[1024];
-    int results = 0;
-    while (py && fgets(line, sizeof line, py)) {
-      line[strcspn(line, "\n")] = '\0';
-      if (strncmp(line, "RESULT ", 7) == 0) {
-        char *status = strrchr(line, ' ');
-        *status++ = '\0';
-        TAP_OK(strcmp(status, "ok") == 0, "pytorch: %s", line + 7);
-        results++;
-      } else {
-        tap_diag("%s", line[0] == '#' ? line + 2 : line);
-      }
-    }
-    int status = py ? pclose(py) : -1;
-    TAP_OK(status == 0 && results >= 4, "reference script ran (status %d, %d results)", status,
-           results);
+    tap_reference_script(cmd, 4);
   }
 
   /* Ctrl+C: saves and exits with 130. */

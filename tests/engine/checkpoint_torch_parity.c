@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "checkpoint_common.h"
+#include "reference_script.h"
 #include "tap.h"
 
 static int dump(const char *dir, const char *name, const void *data, size_t bytes) {
@@ -37,23 +38,7 @@ static void run_reference(const char *root, const char *ckpt, const char *dir, c
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=1 /usr/bin/python3 %s/tests/engine/mae_reference.py %s %s 2>&1", root,
              ckpt, dir);
-  FILE *p = popen(cmd, "r");
-  char line[1024];
-  int results = 0;
-  while (p && fgets(line, sizeof line, p)) {
-    line[strcspn(line, "\n")] = '\0';
-    if (strncmp(line, "RESULT ", 7) == 0) {
-      char *status = strrchr(line, ' ');
-      *status++ = '\0';
-      TAP_OK(strcmp(status, "ok") == 0, "pytorch: %s", line + 7);
-      results++;
-    } else {
-      tap_diag("%s", line[0] == '#' ? line + 2 : line);
-    }
-  }
-  int status = p ? pclose(p) : -1;
-  TAP_OK(status == 0 && results >= min_results, "reference script ran (status %d, %d results)",
-         status, results);
+  tap_reference_script(cmd, min_results);
 }
 
 int main(void) {
