@@ -69,28 +69,14 @@ static inline bool test_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-/* Element i of a volume as a double. */
-static inline double test_voxel(const SmVolume *v, size_t i) {
-  switch (v->dtype) {
-  case SM_U8: return ((const uint8_t *)v->data)[i];
-  case SM_I8: return ((const int8_t *)v->data)[i];
-  case SM_U16: return ((const uint16_t *)v->data)[i];
-  case SM_I16: return ((const int16_t *)v->data)[i];
-  case SM_U32: return ((const uint32_t *)v->data)[i];
-  case SM_I32: return ((const int32_t *)v->data)[i];
-  case SM_F32: return ((const float *)v->data)[i];
-  default: return 0;
-  }
-}
-
 /* min, max and sum over z = page. */
 static inline void test_page_stats(const SmVolume *v, int64_t page, double *min, double *max,
                                    double *sum) {
   size_t n = (size_t)v->ny * v->nx, first = (size_t)page * n;
-  *min = *max = test_voxel(v, first);
+  *min = *max = sm_volume_value(v, first);
   *sum = 0;
   for (size_t i = first; i < first + n; i++) {
-    double x = test_voxel(v, i);
+    double x = sm_volume_value(v, i);
     if (x < *min) *min = x;
     if (x > *max) *max = x;
     *sum += x;

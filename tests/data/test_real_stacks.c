@@ -22,7 +22,7 @@ static size_t count_distinct(const SmVolume *v) {
   size_t n = sm_volume_voxels(v), distinct = 0;
   unsigned char *seen = calloc(1u << 24, 1);
   for (size_t i = 0; i < n; i++) {
-    double x = test_voxel(v, i);
+    double x = sm_volume_value(v, i);
     if (x < 0 || x >= (1u << 24)) continue;
     unsigned k = (unsigned)x;
     if (!seen[k]) seen[k] = 1, distinct++;
