@@ -7,9 +7,13 @@ with the optimiser semmae uses (AdamW 0.9/0.999, weight decay 0, clip 1,
 linear warm-up steps/20 then cosine to 0) on random crops scaled x/127.5-1,
 and prints the loss every --every steps, so its curve can be compared with
 `semmae pretrain --log`. Also prints what a constant-zero prediction scores.
+It starts as the reference MAE does (`semmae pretrain --reference-init`), or with
+--local-init as semmae does by default (engine/mae_attn_init.h: sin-cos tables of
+max frequency 2.5 and temperature 10, similarity heads in the encoder, offset heads
+in the decoder), so PyTorch shows whether a faster start is the start's doing.
 
 usage: torch_mae_isbi_loss.py [--data DIR] [--steps 300] [--batch 8] [--lr 1.5e-3]
-                              [--mask 0.9] [--every 20] [--seed 0]
+                              [--mask 0.9] [--every 20] [--seed 0] [--local-init]
 """
 import argparse
 import glob
@@ -39,13 +43,56 @@ def load_stack(folder):
     return np.stack([np.array(Image.open(f).convert('L')) for f in files])
 
 
-def init_like_mae(model):
+def offset_of_head(k, grid):
+    """engine/mae_attn_init.c: x-1, x+1, y-1, y+1, z-1, z+1 (axes longer than 1), self."""
+    axes = [a for a in (2, 1, 0) if grid[a] > 1]
+    o = k % (2 * len(axes) + 1)
+    delta = [0, 0, 0]
+    if o < 2 * len(axes):
+        delta[axes[o // 2]] = 1 if o % 2 else -1
+    return delta
+
+
+def init_local_attention(model, max_freq, temperature, gen):
+    """engine/mae_attn_init.c in numpy: query/key rows only (same distributions,
+    not the same draws)."""
+    with torch.no_grad():
+        for blk in model.blocks:  # similarity heads, scale 1.2
+            W = blk.norm1.weight.shape[0]
+            g = 1.2 * gen.standard_normal((W, W)) / np.sqrt(W)
+            blk.attn.qkv.weight[:W] = torch.from_numpy(g).float()
+            blk.attn.qkv.weight[W:2 * W] = torch.from_numpy(g).float()
+        for b, blk in enumerate(model.decoder_blocks):  # offset heads, scale 2
+            W, H = blk.norm1.weight.shape[0], blk.attn.num_heads
+            d, n = W // H, 2 * (W // 6)
+            m = (W - 2 * n) & ~1
+            base, length = (0, n, 2 * n), (n, n, m)
+            k = 2.0 * gen.standard_normal((W, W)) / np.sqrt(W)
+            q = k.copy()
+            for h in range(H):
+                delta = offset_of_head(b * H + h, model.grid)
+                rows = slice(h * d, (h + 1) * d)
+                for a in range(3):
+                    if not delta[a]:
+                        continue
+                    half = length[a] // 2
+                    turn = max_freq * temperature ** (-np.arange(half) / half) * delta[a]
+                    u, v = base[a] + np.arange(half), base[a] + half + np.arange(half)
+                    gu, gv = k[rows][:, u], k[rows][:, v]
+                    q[rows, u] = gu * np.cos(turn) - gv * np.sin(turn)
+                    q[rows, v] = gu * np.sin(turn) + gv * np.cos(turn)
+            blk.attn.qkv.weight[:W] = torch.from_numpy(q).float()
+            blk.attn.qkv.weight[W:2 * W] = torch.from_numpy(k).float()
+
+
+def init_like_mae(model, max_freq=1.0, temperature=10000.0):
     """facebookresearch/mae initialize_weights: sin-cos tables, xavier-uniform
     Linear and patch-embed weights (on the 2-D view), zero biases, N(0, .02) tokens."""
     with torch.no_grad():
-        model.pos_embed.copy_(torch.from_numpy(sincos_3d(model.pos_embed.shape[-1], model.grid)).float()[None])
-        model.decoder_pos_embed.copy_(
-            torch.from_numpy(sincos_3d(model.decoder_pos_embed.shape[-1], model.grid)).float()[None])
+        model.pos_embed.copy_(torch.from_numpy(
+            sincos_3d(model.pos_embed.shape[-1], model.grid, max_freq, temperature)).float()[None])
+        model.decoder_pos_embed.copy_(torch.from_numpy(
+            sincos_3d(model.decoder_pos_embed.shape[-1], model.grid, max_freq, temperature)).float()[None])
         w = model.patch_embed.proj.weight
         torch.nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         torch.nn.init.normal_(model.cls_token, std=.02)
@@ -78,6 +125,8 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--raw', action='store_true',
                     help='sanity check: raw-voxel target instead of norm-pix (semmae has no such mode)')
+    ap.add_argument('--local-init', action='store_true',
+                    help="start as semmae does by default instead of as the reference MAE")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
@@ -87,7 +136,11 @@ def main():
     stack = load_stack(a.data)
     D, H, W = 6, 96, 96
     model = MaskedAutoencoder3D((D, H, W), (1, 16, 16), 192, 6, 3, 128, 2, 4)
-    init_like_mae(model)
+    if a.local_init:
+        init_like_mae(model, 2.5, 10.0)
+        init_local_attention(model, 2.5, 10.0, np.random.default_rng(a.seed))
+    else:
+        init_like_mae(model)
     L = math.prod(model.grid)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     opt = torch.optim.AdamW([p for _, p in named], lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)

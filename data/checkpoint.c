@@ -17,8 +17,12 @@ const char *sm_config_name(const MaeConfig *cfg) {
   static const char *const names[] = {"cpu-small", "paper-base"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     MaeConfig named;
-    if (mae_config_named(&named, names[i], NULL) == 0 && mae_config_equal(&named, cfg))
-      return names[i];
+    if (mae_config_named(&named, names[i], NULL)) continue;
+    /* a name is a shape: the sin-cos table (reference or semmae's) is in the
+     * metadata beside it */
+    named.pos_max_freq = cfg->pos_max_freq;
+    named.pos_temperature = cfg->pos_temperature;
+    if (mae_config_equal(&named, cfg)) return names[i];
   }
   return "custom";
 }
@@ -105,6 +109,7 @@ static int read_info(const SmSafetensors *st, SmCheckpointInfo *info, SmError *e
                         st->path);
   MaeError merr = {{0}};
   mae_config_named(&info->config, "cpu-small", &merr);
+  mae_config_use_reference_init(&info->config); /* files from before the keys existed */
   for (int i = 0; i < st->n_meta; i++) {
     if (mae_config_set_kv(&info->config, st->meta[i].key, st->meta[i].value, &merr) < 0)
       return sm_error_set(err, "%s: bad metadata %s=\"%.60s\": %s", st->path, st->meta[i].key,
@@ -137,7 +142,8 @@ static int check_config(const char *path, const SmCheckpointInfo *info,
   if (strcmp(info->config_name, want) != 0)
     return sm_error_set(err, "%s: checkpoint is config %s, expected %s", path, info->config_name,
                         want);
-  return sm_error_set(err, "%s: checkpoint has a different custom config than expected", path);
+  return sm_error_set(err, "%s: checkpoint's %s config differs from the expected one (shape or "
+                      "sin-cos table)", path, want);
 }
 
 /* Is the file's tensor present with the model's shape? Missing frozen tensors

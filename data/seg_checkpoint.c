@@ -62,6 +62,7 @@ int sm_seg_checkpoint_load(const char *path, SegNet **out, SmSegInfo *info, SmEr
   MaeConfig m;
   MaeError me;
   mae_config_named(&m, "cpu-small", NULL);
+  mae_config_use_reference_init(&m); /* files from before the keys existed */
   SegConfig cfg;
   seg_config_default(&cfg, &m, seg_task_channels(inf.task));
   for (int i = 0; i < st.n_meta; i++) {

@@ -18,8 +18,9 @@
  * rest, m = (C - 2n) & ~1, and a last channel, if C is odd, stays 0. Channel
  * order: [d: n][h: n][w: m][0 if odd]. Each axis block of k channels holds
  * sin(pos * omega_i) for i < k/2 then cos(pos * omega_i), omega_i =
- * 10000^(-i / (k/2)), pos = the token's integer grid coordinate on that axis
- * (as MAE's get_1d_sincos_pos_embed_from_grid). C = 192: 64/64/64; C = 128:
+ * F * T^(-i / (k/2)) with F = cfg.pos_max_freq and T = cfg.pos_temperature
+ * (F = 1, T = 10000 is MAE's get_1d_sincos_pos_embed_from_grid), pos = the
+ * token's integer grid coordinate on that axis. C = 192: 64/64/64; C = 128:
  * 42/42/44. */
 #pragma once
 
@@ -43,7 +44,9 @@ typedef struct MaeTensor {
 } MaeTensor;
 
 /* Allocates a model and initialises it as MAE does (xavier-uniform linears,
- * LN 1/0, cls/mask tokens N(0, 0.02), sin-cos tables), drawing from seed.
+ * LN 1/0, cls/mask tokens N(0, 0.02), sin-cos tables), drawing from seed;
+ * with cfg.attn_init = MAE_ATTN_INIT_LOCAL the attention query/key weights
+ * then start local (mae_attn_init.h).
  * Sets OpenBLAS to one thread (process-wide): the engine parallelises with
  * OpenMP (mae_set_threads), splitting each batch into one share per thread
  * for models up to 16M parameters and each GEMM over the threads above.

@@ -36,6 +36,7 @@ int mae_config_named(MaeConfig *cfg, const char *name, MaeError *err) {
       .enc_dim = 192, .enc_depth = 6, .enc_heads = 3,
       .dec_dim = 128, .dec_depth = 2, .dec_heads = 4,
       .mlp_ratio = 4, .ln_eps = 1e-6f, .norm_pix_loss = 1,
+      .pos_max_freq = 2.5f, .pos_temperature = 10.f, .attn_init = MAE_ATTN_INIT_LOCAL,
   };
   if (strcmp(name, "cpu-small") == 0) {
   } else if (strcmp(name, "paper-base") == 0) {
@@ -47,6 +48,12 @@ int mae_config_named(MaeConfig *cfg, const char *name, MaeError *err) {
   }
   *cfg = c;
   return 0;
+}
+
+void mae_config_use_reference_init(MaeConfig *c) {
+  c->pos_max_freq = 1.f;
+  c->pos_temperature = 10000.f;
+  c->attn_init = MAE_ATTN_INIT_XAVIER;
 }
 
 int mae_config_validate(const MaeConfig *c, MaeError *err) {
@@ -69,6 +76,11 @@ int mae_config_validate(const MaeConfig *c, MaeError *err) {
                          c->dec_dim);
   if (!(c->ln_eps > 0.f) || !isfinite(c->ln_eps))
     return mae_error_set(err, "mae_config: ln_eps must be positive");
+  if (!(c->pos_max_freq > 0.f) || !isfinite(c->pos_max_freq) || !(c->pos_temperature >= 1.f) ||
+      !isfinite(c->pos_temperature))
+    return mae_error_set(err, "mae_config: need pos_embed_max_freq > 0 and pos_embed_temperature >= 1");
+  if (c->attn_init != MAE_ATTN_INIT_XAVIER && c->attn_init != MAE_ATTN_INIT_LOCAL)
+    return mae_error_set(err, "mae_config: unknown attention initialisation %d", c->attn_init);
   if (c->norm_pix_loss != 1)
     return mae_error_set(err, "mae_config: only norm_pix_loss=1 is implemented");
   if ((long long)mae_config_tokens(c) > 1 << 20)
@@ -83,7 +95,8 @@ int mae_config_equal(const MaeConfig *a, const MaeConfig *b) {
          a->enc_heads == b->enc_heads && a->dec_dim == b->dec_dim &&
          a->dec_depth == b->dec_depth && a->dec_heads == b->dec_heads &&
          a->mlp_ratio == b->mlp_ratio && a->ln_eps == b->ln_eps &&
-         a->norm_pix_loss == b->norm_pix_loss;
+         a->norm_pix_loss == b->norm_pix_loss && a->pos_max_freq == b->pos_max_freq &&
+         a->pos_temperature == b->pos_temperature;
 }
 
 void mae_config_grid(const MaeConfig *c, int grid[3]) {
@@ -169,6 +182,9 @@ int mae_config_to_kv(const MaeConfig *c, MaeKvFunc emit, void *user) {
   EMIT("mlp_ratio", "%d", c->mlp_ratio);
   EMIT("ln_eps", "%.9g", (double)c->ln_eps);
   EMIT("norm_pix_loss", "%d", c->norm_pix_loss);
+  EMIT("pos_embed_max_freq", "%.9g", (double)c->pos_max_freq);
+  EMIT("pos_embed_temperature", "%.9g", (double)c->pos_temperature);
+  EMIT("attn_init", "%s", c->attn_init == MAE_ATTN_INIT_LOCAL ? "local" : "xavier");
 #undef EMIT
   return 0;
 }
@@ -194,13 +210,31 @@ int mae_config_set_kv(MaeConfig *c, const char *key, const char *value, MaeError
       return mae_error_set(err, "mae_config: bad value '%s' for %s (want D,H,W)", value, key);
     return 1;
   }
-  if (strcmp(key, "ln_eps") == 0) {
-    char *end;
-    errno = 0;
-    float v = strtof(value, &end);
-    if (errno || end == value || *end || !(v > 0.f))
-      return mae_error_set(err, "mae_config: bad value '%s' for %s", value, key);
-    c->ln_eps = v;
+  struct {
+    const char *key;
+    float *field;
+  } reals[] = {
+      {"ln_eps", &c->ln_eps},
+      {"pos_embed_max_freq", &c->pos_max_freq},
+      {"pos_embed_temperature", &c->pos_temperature},
+  };
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
+    if (strcmp(key, reals[i].key) == 0) {
+      char *end;
+      errno = 0;
+      float v = strtof(value, &end);
+      if (errno || end == value || *end || !(v > 0.f) || !isfinite(v))
+        return mae_error_set(err, "mae_config: bad value '%s' for %s", value, key);
+      *reals[i].field = v;
+      return 1;
+    }
+  if (strcmp(key, "attn_init") == 0) {
+    if (strcmp(value, "xavier") == 0)
+      c->attn_init = MAE_ATTN_INIT_XAVIER;
+    else if (strcmp(value, "local") == 0)
+      c->attn_init = MAE_ATTN_INIT_LOCAL;
+    else
+      return mae_error_set(err, "mae_config: bad value '%s' for attn_init (xavier or local)", value);
     return 1;
   }
   return 0;

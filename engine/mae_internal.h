@@ -131,4 +131,7 @@ struct MaeModel {
   int have_forward;
 };
 /* The fixed 3D sin-cos table (1, L + 1, width) described in mae.h. */
-void mae_sincos_table(float *table, const int grid[3], int width);
+void mae_sincos_table(float *table, const int grid[3], int width, float max_freq,
+                      float temperature);
+/* omega_i of channel pair i of an axis block of k channels (mae.h). */
+double mae_sincos_freq(int i, int k, float max_freq, float temperature);

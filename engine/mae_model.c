@@ -6,6 +6,7 @@
 
 #include "act_layout.h"
 #include "aligned.h"
+#include "mae_attn_init.h"
 #include "mae_internal.h"
 #include "nn.h"
 
@@ -157,9 +158,22 @@ void mae_model_init(MaeModel *m, uint64_t seed) {
       break;
     }
     case MAE_INIT_SINCOS:
-      mae_sincos_table(x, m->grid, (int)t->shape[2]);
+      mae_sincos_table(x, m->grid, (int)t->shape[2], m->cfg.pos_max_freq,
+                       m->cfg.pos_temperature);
       break;
     }
+  }
+  if (m->cfg.attn_init == MAE_ATTN_INIT_LOCAL) {
+    /* Scales from 2000-step runs on ISBI, FIB-SEM and a z-repeated ISBI stack
+     * (bench/README.md): logits start near 1.44 sqrt(d) (encoder) and
+     * 4 sqrt(d) (decoder) times the cosine of the two tokens. */
+    const MaeConfig *c = &m->cfg;
+    for (int b = 0; b < c->enc_depth; b++)
+      mae_attn_init_similar(m->params.blocks[b].qkv_w, c->enc_dim, c->enc_heads, 1.2f, &rng);
+    for (int b = 0; b < c->dec_depth; b++)
+      mae_attn_init_offset(m->params.decoder_blocks[b].qkv_w, c->dec_dim, c->dec_heads,
+                           b * c->dec_heads, m->grid, c->pos_max_freq, c->pos_temperature, 2.0f,
+                           &rng);
   }
 }
 

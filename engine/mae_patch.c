@@ -74,17 +74,22 @@ void mae_denormalize(const float *pred, const float *patches, int n, int P, floa
   }
 }
 
+double mae_sincos_freq(int i, int k, float max_freq, float temperature) {
+  return (double)max_freq * pow((double)temperature, -(double)i / (k / 2));
+}
+
 /* k channels of one axis: sin(pos * w_i) for i < k/2, then cos. */
-static void sincos_axis(float *out, int k, int pos) {
+static void sincos_axis(float *out, int k, int pos, float max_freq, float temperature) {
   int half = k / 2;
   for (int i = 0; i < half; i++) {
-    double omega = pow(10000.0, -(double)i / half);
+    double omega = mae_sincos_freq(i, k, max_freq, temperature);
     out[i] = (float)sin(pos * omega);
     out[half + i] = (float)cos(pos * omega);
   }
 }
 
-void mae_sincos_table(float *table, const int grid[3], int width) {
+void mae_sincos_table(float *table, const int grid[3], int width, float max_freq,
+                      float temperature) {
   int n = 2 * (width / 6);
   int mw = (width - 2 * n) & ~1;
   memset(table, 0, sizeof(float) * (size_t)width); /* cls row */
@@ -93,8 +98,8 @@ void mae_sincos_table(float *table, const int grid[3], int width) {
       for (int w = 0; w < grid[2]; w++) {
         float *row = table + (size_t)(1 + (d * grid[1] + h) * grid[2] + w) * width;
         memset(row, 0, sizeof(float) * (size_t)width);
-        sincos_axis(row, n, d);
-        sincos_axis(row + n, n, h);
-        sincos_axis(row + 2 * n, mw, w);
+        sincos_axis(row, n, d, max_freq, temperature);
+        sincos_axis(row + n, n, h, max_freq, temperature);
+        sincos_axis(row + 2 * n, mw, w, max_freq, temperature);
       }
 }

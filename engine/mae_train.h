@@ -21,7 +21,7 @@
 
 typedef struct MaeTrainOptions {
   uint64_t seed;       /* model init, crops, augmentations, masks */
-  double lr;           /* peak learning rate (1e-4 as the paper's code) */
+  double lr;           /* peak learning rate (1e-3; the paper's code: 1e-4 for 400k steps) */
   double min_lr;       /* floor of the cosine (0) */
   int64_t warmup_steps;/* linear warm-up: step s (0-based) uses lr (s + 1) / warmup (100) */
   int64_t total_steps; /* cosine from lr (end of warm-up) to min_lr at this step;

@@ -214,7 +214,7 @@ static void init_params(SegNet *n, uint64_t seed) {
       break;
     }
     case MAE_INIT_SINCOS:
-      mae_sincos_table(x, n->grid, n->C);
+      mae_sincos_table(x, n->grid, n->C, n->cfg.mae.pos_max_freq, n->cfg.mae.pos_temperature);
       break;
     case SEG_INIT_KAIMING:
     case SEG_INIT_KAIMING_T: {

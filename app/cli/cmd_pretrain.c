@@ -30,11 +30,15 @@ static const char usage[] =
     "  --mask-ratio R     share of tokens hidden from the encoder, in [0, 1) (0.9)\n"
     "  --steps N          train until step N; also the length of the cosine schedule (1000)\n"
     "  --batch B          crops per step (8)\n"
-    "  --lr X             peak learning rate (engine default, 1e-4 as the paper)\n"
+    "  --lr X             peak learning rate (1e-3; the paper's 1e-4 is for 400k GPU steps)\n"
     "  --warmup W         linear warm-up steps (N/20)\n"
     "  --weight-decay D   decoupled AdamW weight decay (0)\n"
     "  --clip C           clip the gradient's global L2 norm to C; 0 = off (1)\n"
     "  --no-augment       no random flips / 90-degree rotations of the crops\n"
+    "  --reference-init   start as the reference MAE does (sin-cos tables of frequency 1 and\n"
+    "                     temperature 10000, xavier attention) instead of semmae's local\n"
+    "                     attention start, which leaves the 'predict the patch mean' plateau\n"
+    "                     in hundreds of steps instead of thousands\n"
     "  --seed S           seeds initialisation, crops and masks (0)\n"
     "  --threads T        BLAS/OpenMP threads (all CPUs); a run is reproducible bit for bit\n"
     "                     at a fixed seed and thread count\n"
@@ -56,7 +60,7 @@ typedef struct PretrainArgs {
   uint64_t seed;
   bool have_mask_ratio, have_lr, have_weight_decay, have_clip, have_steps, have_batch,
       have_warmup, have_seed, have_save_every, have_stop_at, have_threads, no_augment,
-      have_cpu_budget;
+      have_cpu_budget, reference_init;
 } PretrainArgs;
 
 static volatile sig_atomic_t interrupted;
@@ -142,6 +146,10 @@ static int parse_args(int argc, char **argv, PretrainArgs *a) {
     }
     if (strcmp(arg, "--no-augment") == 0) {
       a->no_augment = true;
+      continue;
+    }
+    if (strcmp(arg, "--reference-init") == 0) {
+      a->reference_init = true;
       continue;
     }
     return cli_usage_error("pretrain", "unknown option '%s'", arg);
@@ -247,6 +255,10 @@ int cmd_pretrain(int argc, char **argv) {
   if (mae_config_named(&cfg, config_name, &merr))
     return cli_usage_error("pretrain", "unknown --config '%s' (cpu-small or paper-base)",
                            config_name);
+  if (a.reference_init && a.resume)
+    return cli_usage_error("pretrain", "--reference-init starts a new run; --resume continues "
+                           "the saved one as it began");
+  if (a.reference_init) mae_config_use_reference_init(&cfg);
   if (a.resume) {
     SmCheckpointInfo saved;
     if (sm_checkpoint_probe(a.resume, &saved, &err)) return cli_fail("%s", err.message);

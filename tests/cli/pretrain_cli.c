@@ -114,6 +114,26 @@ int main(int argc, char **argv) {
   TAP_OK(params_equal(in_dir("full.safetensors"), in_dir("part.safetensors")),
          "final parameters bit-identical");
 
+  /* The start: semmae's local one by default, the reference MAE's on request;
+   * either is written into the metadata and kept by a resume. */
+  TAP_OK(probed && info.config.attn_init == MAE_ATTN_INIT_LOCAL && info.config.pos_max_freq == 2.5f &&
+             info.config.pos_temperature == 10.f && strcmp(info.config_name, "cpu-small") == 0,
+         "default start: local attention, sin-cos 2.5 / 10, config cpu-small");
+  TAP_OK(run("pretrain --data v.tif --steps 1 --batch 1 --threads 1 --reference-init "
+             "--out ref.safetensors") == 0 &&
+             sm_checkpoint_probe(in_dir("ref.safetensors"), &info, &err) == 0 &&
+             info.config.attn_init == MAE_ATTN_INIT_XAVIER && info.config.pos_max_freq == 1.f &&
+             info.config.pos_temperature == 10000.f && strcmp(info.config_name, "cpu-small") == 0,
+         "--reference-init: xavier attention, sin-cos 1 / 10000, still config cpu-small");
+  TAP_OK(run("pretrain --data v.tif --steps 2 --batch 1 --threads 1 --resume ref.safetensors "
+             "--out ref.safetensors") == 0 &&
+             sm_checkpoint_probe(in_dir("ref.safetensors"), &info, &err) == 0 && info.step == 2 &&
+             info.config.pos_temperature == 10000.f,
+         "a resume keeps the run's own sin-cos table");
+  TAP_OK(run("pretrain --data v.tif --steps 2 --resume ref.safetensors --reference-init "
+             "--out ref.safetensors") != 0 && one_line_error("--reference-init"),
+         "--reference-init with --resume: usage error");
+
   /* Reconstruction. */
   TAP_OK(run("reconstruct --model full.safetensors --data v.tif --out r.tif --out-pred p.tif "
              "--out-mask k.tif --error-map e.tif --seed 4") == 0,

@@ -31,16 +31,26 @@ static int models_identical(const MaeModel *a, const MaeModel *b) {
   return 1;
 }
 
+enum { KEEP_META, DROP_META, DROP_NEWER_META };
+
+/* Keys checkpoints gained with semmae's own sin-cos tables and attention start. */
+static int newer_key(const char *key) {
+  return !strcmp(key, "pos_embed_max_freq") || !strcmp(key, "pos_embed_temperature") ||
+         !strcmp(key, "attn_init");
+}
+
 /* Copies src to dst through the writer, letting `edit` change one tensor:
- * rename to NULL drops it, new_shape (if ndim > 0) reshapes it. */
+ * rename to NULL drops it, new_shape (if ndim > 0) reshapes it. drop_meta:
+ * KEEP_META, DROP_META (all of it) or DROP_NEWER_META (as an older file). */
 static int rewrite(const char *src, const char *dst, const char *victim, int new_ndim,
                    const int64_t *new_shape, int drop_meta) {
   SmSafetensors st;
   SmError err = {{0}};
   if (sm_safetensors_open(src, &st, &err)) return -1;
   SmStWriter *w = sm_st_writer_new();
-  if (!drop_meta)
-    for (int i = 0; i < st.n_meta; i++) sm_st_writer_add_meta(w, st.meta[i].key, st.meta[i].value);
+  for (int i = 0; i < st.n_meta && drop_meta != DROP_META; i++)
+    if (drop_meta == KEEP_META || !newer_key(st.meta[i].key))
+      sm_st_writer_add_meta(w, st.meta[i].key, st.meta[i].value);
   float **bufs = calloc((size_t)st.n_tensors, sizeof *bufs);
   for (int i = 0; i < st.n_tensors; i++) {
     const SmStTensor *t = &st.tensors[i];
@@ -175,6 +185,21 @@ int main(void) {
              models_identical(loaded, mae_trainer_model(b)),
          "missing frozen pos_embed is recomputed: %s", err.message);
   mae_model_free(loaded);
+  /* A file from before the sin-cos keys: it holds the reference MAE's table. */
+  MaeConfig reference = cfg;
+  mae_config_use_reference_init(&reference);
+  MaeModel *old = NULL;
+  mae_model_create(&old, &reference, 5, &merr);
+  TAP_OK(sm_checkpoint_save(small_path, old, NULL, &info, &err) == 0, "saved a reference-table model");
+  TAP_OK(rewrite(small_path, bad, "pos_embed", 0, NULL, DROP_NEWER_META) == 0,
+         "wrote it as an older file: no sin-cos keys, no pos_embed");
+  SmCheckpointInfo old_info;
+  TAP_OK(sm_checkpoint_load_model(bad, NULL, &loaded, &old_info, &err) == 0 &&
+             models_identical(loaded, old) && old_info.config.pos_max_freq == 1.f &&
+             old_info.config.pos_temperature == 10000.f,
+         "an older file loads with the reference table: %s", err.message);
+  mae_model_free(loaded);
+  mae_model_free(old);
 
   /* Truncated. */
   FILE *f = fopen(path, "rb");

@@ -143,15 +143,17 @@ class MaskedAutoencoder3D(nn.Module):
         return pred, loss
 
 
-def sincos_3d(dim, grid):
-    """The documented table: d and h get 2*floor(C/6) channels, w the even rest."""
+def sincos_3d(dim, grid, max_freq=1.0, temperature=10000.0):
+    """The documented table: d and h get 2*floor(C/6) channels, w the even rest;
+    channel pair i of a k-channel axis turns max_freq * temperature^(-2i/k) per
+    token (MAE's table: 1 and 10000; semmae's cpu-small: 2.5 and 10)."""
     n = 2 * (dim // 6)
     m = (dim - 2 * n) & ~1
     gd, gh, gw = grid
     table = np.zeros((gd * gh * gw + 1, dim))
 
     def axis(k, pos):
-        omega = 1.0 / 10000 ** (np.arange(k // 2) / (k / 2.0))
+        omega = max_freq / temperature ** (np.arange(k // 2) / (k / 2.0))
         out = np.outer(pos, omega)
         return np.concatenate([np.sin(out), np.cos(out)], axis=1)
 
@@ -305,7 +307,8 @@ def main():
     results.append(('decoder output within 1e-4', diff < 1e-4))
     results.append(('masked norm-pix loss within 1e-4', abs(loss.item() - want_loss) < 1e-4 * max(1, abs(want_loss))))
     for name, dim in (('pos_embed', int(meta['embed_dim'])), ('decoder_pos_embed', int(meta['decoder_embed_dim']))):
-        table = sincos_3d(dim, model.grid)
+        table = sincos_3d(dim, model.grid, float(meta.get('pos_embed_max_freq', 1)),
+                          float(meta.get('pos_embed_temperature', 10000)))
         err = np.abs(tensors[name][0].numpy() - table).max()
         print(f"# {name}: max |semmae - documented sin-cos| = {err:.3g}")
         results.append((f'{name} is the documented 3D sin-cos table', err < 1e-5))

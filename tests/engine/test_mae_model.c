@@ -204,6 +204,7 @@ static void test_table_and_init(void) {
   MaeConfig c;
   MaeModel *m;
   mae_config_named(&c, "cpu-small", NULL);
+  mae_config_use_reference_init(&c); /* the local start is test_mae_attn_init's */
   if (!TAP_OK(mae_model_create(&m, &c, 0, NULL) == 0, "cpu-small model created")) return;
   TAP_OK(mae_model_n_tensors(m) == 110, "cpu-small has 110 tensors (%d)", mae_model_n_tensors(m));
   /* the PyTorch peer (no cls token) has 3173568 trainable parameters */
@@ -276,7 +277,7 @@ static void test_sincos(void) {
   int grid[3] = {2, 3, 4};
   int width = 128;
   float *t = malloc(sizeof(float) * 25 * width);
-  mae_sincos_table(t, grid, width);
+  mae_sincos_table(t, grid, width, 1.f, 10000.f); /* the reference MAE's table */
   int zero = 1;
   for (int i = 0; i < width; i++) zero &= t[i] == 0.f;
   TAP_OK(zero, "sin-cos row 0 (cls) is zero");
@@ -287,8 +288,14 @@ static void test_sincos(void) {
   ok &= fabsf(row[84] - sinf(3)) < 1e-6f && fabsf(row[106] - cosf(3)) < 1e-6f;          /* w: 44 */
   ok &= fabsf(row[85] - (float)sin(3 * pow(10000, -1.0 / 22))) < 1e-6f;
   TAP_OK(ok, "width 128 splits 42/42/44 with sin then cos per axis");
+  /* cpu-small's: channel pair i of a k-channel axis turns 2.5 * 10^(-2i/k) per token */
+  mae_sincos_table(t, grid, width, 2.5f, 10.f);
+  ok = fabsf(row[0] - sinf(2.5f)) < 1e-6f && fabsf(row[21] - cosf(2.5f)) < 1e-6f;
+  ok &= fabsf(row[85] - (float)sin(3 * 2.5 * pow(10, -1.0 / 22))) < 1e-6f;
+  ok &= fabsf(row[127] - (float)cos(3 * 2.5 * pow(10, -21.0 / 22))) < 1e-6f;
+  TAP_OK(ok, "max frequency 2.5, temperature 10: omega_i = 2.5 * 10^(-i / (k/2))");
   width = 13; /* odd: 4/4/4 and a zero channel */
-  mae_sincos_table(t, grid, width);
+  mae_sincos_table(t, grid, width, 1.f, 10000.f);
   row = t + 24 * width;
   TAP_OK(row[12] == 0.f && fabsf(row[8] - sinf(3)) < 1e-6f && fabsf(row[10] - cosf(3)) < 1e-6f,
          "odd width 13: 4/4/4 and a last zero channel");
@@ -366,6 +373,23 @@ static void test_config(void) {
   TAP_OK(mae_config_set_kv(&b, "lr", "1", &err) == 0, "a non-config key is left alone");
   TAP_OK(mae_config_set_kv(&b, "depth", "six", &err) == -1, "bad number refused: %s", err.message);
   TAP_OK(mae_config_set_kv(&b, "input_size", "6,96", &err) == -1, "bad triple refused: %s", err.message);
+  b = base;
+  TAP_OK(b.pos_max_freq == 2.5f && b.pos_temperature == 10.f && b.attn_init == MAE_ATTN_INIT_LOCAL,
+         "cpu-small: sin-cos 2.5 / 10, local attention start");
+  mae_config_use_reference_init(&b);
+  TAP_OK(b.pos_max_freq == 1.f && b.pos_temperature == 10000.f && b.attn_init == MAE_ATTN_INIT_XAVIER,
+         "reference init: sin-cos 1 / 10000, xavier attention");
+  TAP_OK(!mae_config_equal(&b, &base), "another sin-cos table is another model");
+  MaeConfig c2 = base;
+  TAP_OK(mae_config_to_kv(&b, collect, &c2) == 0 && mae_config_equal(&b, &c2) &&
+             c2.attn_init == MAE_ATTN_INIT_XAVIER,
+         "sin-cos keys and attn_init survive the strings");
+  c2.attn_init = MAE_ATTN_INIT_LOCAL;
+  TAP_OK(mae_config_equal(&b, &c2), "the attention start is not part of the model's function");
+  TAP_OK(mae_config_set_kv(&c2, "attn_init", "random", &err) == -1 && strstr(err.message, "attn_init"),
+         "unknown attn_init refused: %s", err.message);
+  TAP_OK(mae_config_set_kv(&c2, "pos_embed_temperature", "0", &err) == -1, "temperature 0 refused: %s",
+         err.message);
   b = base;
   b.input[1] = 100;
   TAP_OK(mae_config_validate(&b, &err) == -1, "patch not dividing the input: %s", err.message);
