@@ -88,6 +88,10 @@ def main():
     if loc:
         ratio = f'{ref / loc:.2f}x' if ref else f'> {a.steps / loc:.2f}x'
         print(f'plateau_escape_ratio={ratio} (reference steps / semmae steps)')
+    elif ref:
+        print(f'plateau_escape_ratio={ref / a.steps:.2f}x or less (only the reference start left the plateau)')
+    else:
+        print('plateau_escape_ratio=n/a (neither start left the plateau within the run)')
     if a.heldout:
         for name, (tag, _, _) in jobs.items():
             out = subprocess.run([a.semmae, 'reconstruct', '--model', os.path.join(a.work, f'{tag}.safetensors'),

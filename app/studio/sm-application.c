@@ -244,16 +244,33 @@ sm_application_handle_local_options (GApplication *app, GVariantDict *options)
   return -1; /* go on: command_line */
 }
 
+/* Destroying a window stops and joins its engine and fine-tune threads. */
 static void
-on_quit (GSimpleAction *action, GVariant *parameter, gpointer app)
+destroy_windows (GtkApplication *app)
 {
-  GList *windows = gtk_application_get_windows (GTK_APPLICATION (app));
+  GList *windows = gtk_application_get_windows (app);
   for (GList *l = windows; l;)
     {
       GList *next = l->next;
       gtk_window_destroy (GTK_WINDOW (l->data));
       l = next;
     }
+}
+
+static void
+on_quit (GSimpleAction *action, GVariant *parameter, gpointer app)
+{
+  destroy_windows (GTK_APPLICATION (app));
+}
+
+/* g_application_quit (a screenshot taken, a time-out, an error) leaves the
+ * windows alive: without this, main returned while a training step was
+ * still inside OpenBLAS, and the library's unloading crashed that thread. */
+static void
+sm_application_shutdown (GApplication *app)
+{
+  destroy_windows (GTK_APPLICATION (app));
+  G_APPLICATION_CLASS (sm_application_parent_class)->shutdown (app);
 }
 
 static void
@@ -325,6 +342,7 @@ sm_application_class_init (SmApplicationClass *klass)
   app_class->command_line = sm_application_command_line;
   app_class->handle_local_options = sm_application_handle_local_options;
   app_class->startup = sm_application_startup;
+  app_class->shutdown = sm_application_shutdown;
 }
 
 static void

@@ -657,8 +657,9 @@ static gboolean
 hook_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
 {
   SmWindow *self = SM_WINDOW (widget);
-  /* A fine-tuning run of any length is no drawing problem: the limit counts once it is done. */
-  if (!sm_finetune_panel_is_settled (self->finetune_panel) && views_settled (self))
+  /* A training run of any length is no drawing problem: the limit counts once it is done. */
+  if ((!sm_finetune_panel_is_settled (self->finetune_panel) ||
+       !sm_train_panel_is_settled (self->train_panel)) && views_settled (self))
     self->hook_start_us = g_get_monotonic_time ();
   /* The limit is for getting to the first complete frame; benchmarks take their time. */
   if (!self->bench_start_us && g_get_monotonic_time () - self->hook_start_us > SCREENSHOT_TIMEOUT_US)
