@@ -12,8 +12,8 @@ static void draw_rows(float *g, int rows, int W, Rng *rng) {
   for (size_t i = 0; i < (size_t)rows * W; i++) g[i] = s * rng_normal(rng);
 }
 
-void mae_attn_init_similar(float *qkv_w, int W, int heads, float scale, Rng *rng) {
-  (void)heads; /* every row is its own draw: the heads' blocks are independent */
+void mae_attn_init_similar(float *qkv_w, int W, float scale, Rng *rng) {
+  /* every row is its own draw, so each head's block is independent of the others */
   float *q = qkv_w, *k = qkv_w + (size_t)W * W;
   draw_rows(q, W, W, rng);
   for (size_t i = 0; i < (size_t)W * W; i++) {
@@ -35,9 +35,8 @@ void mae_attn_offset_of_head(int k, const int grid[3], int delta[3]) {
 void mae_attn_init_offset(float *qkv_w, int W, int heads, int first_head, const int grid[3],
                           float max_freq, float temperature, float scale, Rng *rng) {
   const int d = W / heads;
-  /* the table's axis blocks (mae.h): [d: n][h: n][w: m] */
-  const int n = 2 * (W / 6), m = (W - 2 * n) & ~1;
-  const int base[3] = {0, n, 2 * n}, len[3] = {n, n, m};
+  int base[3], len[3];
+  mae_sincos_axis_blocks(W, base, len);
   float *q = qkv_w, *k = qkv_w + (size_t)W * W;
   draw_rows(k, W, W, rng);
   for (int h = 0; h < heads; h++) {

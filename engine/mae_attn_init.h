@@ -29,7 +29,7 @@
 /* Query rows [0, W) and key rows [W, 2W) of one block's qkv weight (3W, W)
  * as similarity heads. */
 void mae_attn_init_similar(float *qkv_w, // (3W, W)
-                           int W, int heads, float scale, Rng *rng);
+                           int W, float scale, Rng *rng);
 
 /* The same as offset heads: head h of this block looks delta = offsets of
  * number first_head + h away, cycling through the six face neighbours on the

@@ -133,5 +133,8 @@ struct MaeModel {
 /* The fixed 3D sin-cos table (1, L + 1, width) described in mae.h. */
 void mae_sincos_table(float *table, const int grid[3], int width, float max_freq,
                       float temperature);
+/* Where each axis's channels start in a table row of this width, and how
+ * many there are (mae.h: [d: n][h: n][w: m], a last odd channel stays 0). */
+void mae_sincos_axis_blocks(int width, int first[3], int channels[3]);
 /* omega_i of channel pair i of an axis block of k channels (mae.h). */
 double mae_sincos_freq(int i, int k, float max_freq, float temperature);

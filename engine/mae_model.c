@@ -169,7 +169,7 @@ void mae_model_init(MaeModel *m, uint64_t seed) {
      * 4 sqrt(d) (decoder) times the cosine of the two tokens. */
     const MaeConfig *c = &m->cfg;
     for (int b = 0; b < c->enc_depth; b++)
-      mae_attn_init_similar(m->params.blocks[b].qkv_w, c->enc_dim, c->enc_heads, 1.2f, &rng);
+      mae_attn_init_similar(m->params.blocks[b].qkv_w, c->enc_dim, 1.2f, &rng);
     for (int b = 0; b < c->dec_depth; b++)
       mae_attn_init_offset(m->params.decoder_blocks[b].qkv_w, c->dec_dim, c->dec_heads,
                            b * c->dec_heads, m->grid, c->pos_max_freq, c->pos_temperature, 2.0f,

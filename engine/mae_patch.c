@@ -88,18 +88,25 @@ static void sincos_axis(float *out, int k, int pos, float max_freq, float temper
   }
 }
 
+void mae_sincos_axis_blocks(int width, int first[3], int channels[3]) {
+  const int n = 2 * (width / 6);
+  first[0] = 0, first[1] = n, first[2] = 2 * n;
+  channels[0] = channels[1] = n;
+  channels[2] = (width - 2 * n) & ~1;
+}
+
 void mae_sincos_table(float *table, const int grid[3], int width, float max_freq,
                       float temperature) {
-  int n = 2 * (width / 6);
-  int mw = (width - 2 * n) & ~1;
+  int first[3], channels[3];
+  mae_sincos_axis_blocks(width, first, channels);
   memset(table, 0, sizeof(float) * (size_t)width); /* cls row */
   for (int d = 0; d < grid[0]; d++)
     for (int h = 0; h < grid[1]; h++)
       for (int w = 0; w < grid[2]; w++) {
         float *row = table + (size_t)(1 + (d * grid[1] + h) * grid[2] + w) * width;
         memset(row, 0, sizeof(float) * (size_t)width);
-        sincos_axis(row, n, d, max_freq, temperature);
-        sincos_axis(row + n, n, h, max_freq, temperature);
-        sincos_axis(row + 2 * n, mw, w, max_freq, temperature);
+        const int pos[3] = {d, h, w};
+        for (int a = 0; a < 3; a++)
+          sincos_axis(row + first[a], channels[a], pos[a], max_freq, temperature);
       }
 }
